@@ -1,0 +1,1 @@
+"""neoc: the one command-line entry point of neocampus-devkit."""

@@ -1,0 +1,3 @@
+from neoc.cli import main
+
+main(prog_name="neoc")

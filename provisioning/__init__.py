@@ -1,0 +1,1 @@
+"""Server side and tools: the sensOCampus stub, device registration, flashing."""

@@ -1,0 +1,173 @@
+"""Drive a real Mosquitto 2.x: config, password file, ACL file, start, reload.
+
+Shared by `neoc server --broker mosquitto|external` and the test fixtures, so
+the rules the tests check are the rules the stub deploys.
+"""
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+
+
+def find(cmd):
+    return shutil.which(cmd) or shutil.which(cmd, path=os.pathsep.join(SBIN))
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, timeout=10.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Acl:
+    """Mosquitto ACL rules: `access` is read, write or readwrite (read covers subscribe)."""
+
+    def __init__(self):
+        self.rules = {}  # user -> [(access, pattern)]
+
+    def allow(self, user, access, pattern):
+        if access not in ("read", "write", "readwrite"):
+            raise ValueError("access must be read, write or readwrite")
+        self.rules.setdefault(user, []).append((access, pattern))
+        return self
+
+    def render(self):
+        out = []
+        for user, rules in self.rules.items():
+            out.append("user %s" % user)
+            out.extend("topic %s %s" % rule for rule in rules)
+            out.append("")
+        return "\n".join(out)
+
+
+class MosquittoError(RuntimeError):
+    pass
+
+
+class Mosquitto:
+    """One Mosquitto process on loopback, configured from files in `workdir`.
+
+    users: {login: password} (hashed into the password file by mosquitto_passwd).
+    tls: None or (cafile, certfile, keyfile) for a second listener on `tls_port`.
+    """
+
+    def __init__(self, workdir, host="127.0.0.1", port=None, users=None, acl=None,
+                 tls=None, tls_port=None):
+        self.workdir = pathlib.Path(workdir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.tls = tls
+        self.tls_port = (tls_port or free_port(host)) if tls else None
+        self.users = dict(users or {})
+        self.acl = acl or Acl()
+        self.proc = None
+        self.conf_path = self.workdir / "mosquitto.conf"
+        self.passwd_path = self.workdir / "passwd"
+        self.acl_path = self.workdir / "acl"
+        self.log_path = self.workdir / "mosquitto.log"
+
+    # -- files -------------------------------------------------------------
+    def write_files(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._write_passwd()
+        self.acl_path.write_text(self.acl.render())
+        lines = [
+            "per_listener_settings false",
+            "allow_anonymous false",
+            "password_file %s" % self.passwd_path,
+            "acl_file %s" % self.acl_path,
+            "persistence false",
+            "log_dest file %s" % self.log_path,
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            "connection_messages true",
+            "listener %d %s" % (self.port, self.host),
+        ]
+        if os.geteuid() == 0:
+            # As root Mosquitto drops to the `mosquitto` user, which cannot read
+            # files in a private temp dir; stay root instead.
+            lines.insert(0, "user root")
+        if self.tls:
+            cafile, certfile, keyfile = self.tls
+            lines += ["listener %d %s" % (self.tls_port, self.host),
+                      "cafile %s" % cafile, "certfile %s" % certfile, "keyfile %s" % keyfile]
+        self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def _write_passwd(self):
+        tool = find("mosquitto_passwd")
+        if tool is None:
+            raise MosquittoError("mosquitto_passwd not found: apt-get install mosquitto")
+        for login in self.users:
+            if ":" in login or not login:
+                raise ValueError("bad broker login %r" % login)
+        tmp = self.passwd_path.with_suffix(".tmp")
+        tmp.write_text("".join("%s:%s\n" % item for item in self.users.items()))
+        os.chmod(tmp, 0o600)
+        # -U hashes a plain-text file in place: one process for all users.
+        subprocess.run([tool, "-U", str(tmp)], check=True, capture_output=True)
+        os.replace(tmp, self.passwd_path)
+
+    # -- process -----------------------------------------------------------
+    def start(self, timeout=10.0):
+        exe = find("mosquitto")
+        if exe is None:
+            raise MosquittoError("mosquitto not found: apt-get install mosquitto")
+        self.write_files()
+        self.proc = subprocess.Popen([exe, "-c", str(self.conf_path)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        ports = [self.port] + ([self.tls_port] if self.tls else [])
+        for port in ports:
+            if not wait_port(self.host, port, timeout, self.proc):
+                self.stop()
+                raise MosquittoError("mosquitto did not listen on %s:%d\n%s" % (self.host, port, self.log()))
+        return self
+
+    def reload(self):
+        """Rewrite password and ACL files and make the running broker read them."""
+        self.write_files()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        out = self.proc.stdout.read() if self.proc.stdout else ""
+        self._stdout = out
+        self.proc = None
+
+    def log(self):
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text + getattr(self, "_stdout", "")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

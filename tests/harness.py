@@ -1,0 +1,148 @@
+"""Test harness pieces used by conftest.py: the MicroPython runner, the
+portable-test collector and the Mosquitto fixture helpers."""
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+from neoc import micropython as upy
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+PORTABLE_DIR = TESTS / "portable"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Import path of portable code under MicroPython: the project root (neocampus,
+# drivers), the firmware's vendored libs, and the portable tests themselves.
+PORTABLE_PATH = [ROOT, ROOT / "firmware" / "lib", PORTABLE_DIR]
+
+
+def need(reason):
+    """Skip a test for a missing tool, except in CI where that is a failure."""
+    if IN_CI:
+        pytest.fail("CI must have this: " + reason, pytrace=False)
+    pytest.skip(reason)
+
+
+class MicroPythonError(AssertionError):
+    pass
+
+
+class MicroPythonRunner:
+    """Runs code under the real unix port; fails with the VM's traceback."""
+
+    def __init__(self, flash_dir):
+        self.flash_dir = pathlib.Path(flash_dir)
+
+    def run(self, script=None, *, code=None, module=None, args=(), heap="36k", path=(),
+            cwd=None, timeout=60, check=True, env=None, portable=True):
+        """portable=False leaves the project's sources off the import path, so
+        only what `path` names (e.g. compiled .mpy) can be imported."""
+        result = upy.run(script, code=code, module=module, args=args, heap=heap,
+                         path=[*path, *(PORTABLE_PATH if portable else ())], cwd=cwd or self.flash_dir,
+                         timeout=timeout, env=env)
+        if check and result.returncode != 0:
+            raise MicroPythonError("MicroPython exited %d\n--- stdout\n%s\n--- stderr\n%s"
+                                   % (result.returncode, result.stdout, result.stderr))
+        return result
+
+
+# -- portable tests: one file, two interpreters ---------------------------------
+HEAP_RE = re.compile(r"^MICROPYTHON_HEAP\s*=\s*[\"'](\w+)[\"']", re.M)
+
+
+class PortableModule(pytest.Module):
+    """A test module under tests/portable/: each test_* function becomes two
+    items, [cpython] run in-process and [micropython] run in the unix port (the
+    whole module runs once in one VM; items read their own result)."""
+
+    _upy_results = None
+
+    def collect(self):
+        for item in super().collect():
+            if not isinstance(item, pytest.Function):
+                yield item
+                continue
+            base = item.originalname
+            yield pytest.Function.from_parent(self, name=base + "[cpython]", callobj=item.obj,
+                                              originalname=base)
+            yield MicroPythonItem.from_parent(self, name=base + "[micropython]", funcname=base)
+
+    def upy_results(self):
+        if self._upy_results is None:
+            self._upy_results = self._run_upy()
+        return self._upy_results
+
+    def _run_upy(self):
+        reason = upy.unavailable_reason()
+        if reason:
+            return reason
+        source = self.path.read_text()
+        m = HEAP_RE.search(source)
+        heap = m.group(1) if m else "36k"
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="upy-flash-") as flash:
+            proc = upy.run(TESTS / "upy_runner.py", args=[self.path.stem], heap=heap,
+                           path=PORTABLE_PATH, cwd=flash, timeout=300)
+        results = {}
+        current = None
+        lines = []
+        for line in proc.stdout.splitlines():
+            if line.startswith("\x01end"):
+                if current:
+                    results[current[0]] = (current[1], "\n".join(lines).strip())
+                current, lines = None, []
+            elif line.startswith("\x01"):
+                name, status = line[1:].split("\t")
+                current, lines = (name, status), []
+            else:
+                lines.append(line)
+        results["__proc__"] = proc
+        results["__heap__"] = heap
+        return results
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, funcname, **kwargs):
+        super().__init__(**kwargs)
+        self.funcname = funcname
+        self.add_marker("micropython")
+
+    def runtest(self):
+        results = self.parent.upy_results()
+        if isinstance(results, str):
+            need(results)
+        if self.funcname not in results:
+            proc = results["__proc__"]
+            raise MicroPythonError("MicroPython run of %s (heap %s) ended before %s: exit %d\n%s\n%s"
+                                   % (self.parent.path.name, results["__heap__"], self.funcname,
+                                      proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        status, text = results[self.funcname]
+        if status == "skip":
+            pytest.skip("under MicroPython: " + text.strip().splitlines()[-1])
+        if status != "ok":
+            raise MicroPythonError("under MicroPython (heap %s):\n%s" % (results["__heap__"], text))
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MicroPythonError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, "%s[micropython]" % self.funcname
+
+
+# -- throw-away CA for TLS listeners --------------------------------------------
+def make_tls_files(directory, name="localhost"):
+    """A CA and a server certificate for 127.0.0.1/localhost, as PEM files."""
+    import trustme
+    directory = pathlib.Path(directory)
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = {"ca": directory / ("%s-ca.pem" % name), "cert": directory / ("%s-cert.pem" % name),
+             "key": directory / ("%s-key.pem" % name)}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    cert.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    return paths
