@@ -65,8 +65,7 @@ class PortableModule(pytest.Module):
                 yield item
                 continue
             base = item.originalname
-            yield pytest.Function.from_parent(self, name=base + "[cpython]", callobj=item.obj,
-                                              originalname=base)
+            yield CPythonItem.from_parent(self, name=base + "[cpython]", callobj=item.obj)
             yield MicroPythonItem.from_parent(self, name=base + "[micropython]", funcname=base)
 
     def upy_results(self):
@@ -101,6 +100,10 @@ class PortableModule(pytest.Module):
         results["__proc__"] = proc
         results["__heap__"] = heap
         return results
+
+
+class CPythonItem(pytest.Function):
+    pass
 
 
 class MicroPythonItem(pytest.Item):
