@@ -1,0 +1,68 @@
+"""Shared pieces of the chip models: a portable millisecond clock and RegisterModel."""
+import time
+
+if hasattr(time, "ticks_ms"):
+    _T0 = time.ticks_ms()
+
+    def real_ms():
+        return time.ticks_diff(time.ticks_ms(), _T0)
+else:
+    _T0 = time.monotonic()
+
+    def real_ms():
+        return int((time.monotonic() - _T0) * 1000)
+
+
+class Model:
+    """Base of every chip model. `clock` is a callable returning ms; SimBus.attach
+    plugs in its own (real time + skipped sleeps) unless a test set one."""
+
+    clock = None
+
+    def now(self):
+        c = self.clock
+        return c() if c is not None else real_ms()
+
+    def write(self, data):
+        pass
+
+    def read(self, n):
+        return b"\xff" * n
+
+
+class RegisterModel(Model):
+    """Pointer-register chip: the first written byte selects a register (through
+    select(), which a chip with command bits overrides), further written bytes are
+    stored with auto-increment (on_write hook); reads start at the pointer and
+    auto-increment, after one on_read(reg) call that refreshes live registers."""
+
+    def __init__(self, size=256):
+        self.size = size
+        self.regs = bytearray(size)
+        self.ptr = 0
+
+    def select(self, byte):
+        return byte % self.size
+
+    def on_write(self, reg, value):
+        pass
+
+    def on_read(self, reg):
+        pass
+
+    def write(self, data):
+        if not data:
+            return
+        self.ptr = self.select(data[0])
+        for b in data[1:]:
+            self.regs[self.ptr] = b
+            self.on_write(self.ptr, b)
+            self.ptr = (self.ptr + 1) % self.size
+
+    def read(self, n):
+        self.on_read(self.ptr)
+        out = bytearray(n)
+        for i in range(n):
+            out[i] = self.regs[self.ptr]
+            self.ptr = (self.ptr + 1) % self.size
+        return out

@@ -1,0 +1,259 @@
+# SimBus and drivers.bus.I2CDevice on both interpreters: the machine.I2C-style
+# calls, counters, every fault kind, and the adapter's error wording.
+from portable_support import raises
+
+from drivers import SensorError
+from drivers.bus import I2CDevice, scan
+from drivers.sim import Nack, SimBus
+from drivers.sim.base import Model, RegisterModel
+
+
+class Echo(Model):
+    """Command chip: remembers the last write, reads back its bytes in order."""
+
+    def __init__(self):
+        self.last = b""
+        self.busy = False
+
+    def write(self, data):
+        if self.busy:
+            raise Nack(19, "busy")
+        self.last = data
+
+    def read(self, n):
+        return self.last[:n]
+
+
+def regbus():
+    bus = SimBus()
+    m = RegisterModel()
+    for i in range(256):
+        m.regs[i] = i
+    bus.attach(0x20, m)
+    return bus, m
+
+
+def test_machine_mem_calls_use_the_register_pointer():
+    bus, m = regbus()
+    assert bus.readfrom_mem(0x20, 0x10, 3) == b"\x10\x11\x12"
+    buf = bytearray(2)
+    bus.readfrom_mem_into(0x20, 0xFF, buf)
+    assert buf == b"\xff\x00"  # auto-increment wraps at the end of the map
+    bus.writeto_mem(0x20, 0x40, b"\xaa\xbb")
+    assert m.regs[0x40] == 0xAA and m.regs[0x41] == 0xBB
+    assert bus.readfrom_mem(0x20, 0x0102, 1, addrsize=16) == b"\x02"  # 0x01 then 0x02 written
+
+
+def test_plain_reads_and_writes():
+    bus = SimBus()
+    e = bus.attach(0x30, Echo())
+    assert bus.writeto(0x30, b"\x01\x02\x03") == 3
+    assert e.last == b"\x01\x02\x03"
+    assert bus.readfrom(0x30, 2) == b"\x01\x02"
+    buf = bytearray(5)
+    bus.readfrom_into(0x30, buf)
+    assert buf == b"\x01\x02\x03\xff\xff"  # a chip that stops driving reads as 0xFF
+    bus.writevto(0x30, (b"\x09", bytearray(b"\x08\x07")))
+    assert e.last == b"\x09\x08\x07"
+    bus.writeto(0x30, b"\x00\x11\x22\x33", start=1, end=3)
+    assert e.last == b"\x11\x22"
+
+
+def test_counters_count_transactions_and_bytes():
+    bus, m = regbus()
+    bus.readfrom_mem(0x20, 0, 4)  # pointer write + repeated start read: one transaction
+    assert (bus.transactions, bus.bytes_written, bus.bytes_read) == (1, 1, 4)
+    bus.writeto(0x20, b"\x05", False)
+    bus.readfrom(0x20, 2)
+    assert (bus.transactions, bus.bytes_written, bus.bytes_read) == (2, 2, 6)
+    bus.writeto_mem(0x20, 1, b"\x00\x00")
+    assert (bus.transactions, bus.bytes_written) == (3, 5)
+    assert bus.per_address[0x20] == [3, 5, 6]
+    bus.reset_counters()
+    assert (bus.transactions, bus.bytes_written, bus.bytes_read) == (0, 0, 0)
+
+
+def test_scan_lists_attached_addresses_and_probes_every_one():
+    bus, m = regbus()
+    bus.attach(0x77, Echo())
+    assert bus.scan() == [0x20, 0x77]
+    assert bus.transactions == 0x78 - 0x08
+    assert scan(bus) == [0x20, 0x77]
+    bus.detach(0x77)
+    assert scan(bus) == [0x20]
+    with raises(ValueError, "0x78"):
+        bus.attach(0x78, Echo())
+
+
+def test_absent_address_nacks_with_enodev():
+    bus = SimBus()
+    with raises(OSError) as info:
+        bus.readfrom(0x50, 1)
+    assert info.value.args[0] == 19
+
+
+def test_nack_fault_counts_down_then_clears():
+    bus, m = regbus()
+    bus.inject(0x20, "nack", 2)
+    for _ in range(2):
+        with raises(Nack):
+            bus.readfrom_mem(0x20, 1, 1)
+    assert bus.readfrom_mem(0x20, 1, 1) == b"\x01"
+    bus.inject(0x20, "nack", None)
+    for _ in range(5):
+        with raises(OSError):
+            bus.readfrom(0x20, 1)
+    assert 0x20 not in bus.scan()
+    bus.clear_faults()
+    assert bus.readfrom_mem(0x20, 7, 1) == b"\x07"
+
+
+def test_timeout_fault_raises_etimedout():
+    bus, m = regbus()
+    bus.inject(0x20, "timeout")
+    with raises(OSError) as info:
+        bus.writeto_mem(0x20, 3, b"\x00")
+    assert info.value.args[0] == 110
+    assert m.regs[3] == 3  # nothing reached the chip
+    bus.writeto_mem(0x20, 3, b"\x00")
+    assert m.regs[3] == 0
+
+
+def test_corrupt_flips_the_last_byte_of_the_next_read_only():
+    bus, m = regbus()
+    bus.inject(0x20, "corrupt")
+    d = bus.readfrom_mem(0x20, 0x10, 3)
+    assert d[:2] == b"\x10\x11" and d[2] != 0x12
+    assert bus.readfrom_mem(0x20, 0x10, 3) == b"\x10\x11\x12"
+
+
+def test_stuck_repeats_the_previous_read_and_pads_with_ff():
+    bus, m = regbus()
+    bus.readfrom_mem(0x20, 0x30, 2)
+    bus.inject(0x20, "stuck", 2)
+    assert bus.readfrom_mem(0x20, 0x50, 2) == b"\x30\x31"
+    assert bus.readfrom_mem(0x20, 0x60, 4) == b"\x30\x31\xff\xff"
+    assert bus.readfrom_mem(0x20, 0x60, 1) == b"\x60"
+
+
+def test_faults_only_hit_their_address():
+    bus, m = regbus()
+    bus.attach(0x30, Echo())
+    bus.inject(0x30, "nack", None)
+    assert bus.readfrom_mem(0x20, 4, 1) == b"\x04"
+    with raises(Nack):
+        bus.writeto(0x30, b"\x01")
+    with raises(ValueError, "kind"):
+        bus.inject(0x20, "smoke")
+
+
+def test_model_nack_propagates_and_closes_the_transaction():
+    bus = SimBus()
+    e = bus.attach(0x30, Echo())
+    e.busy = True
+    with raises(Nack):
+        bus.writeto(0x30, b"\x01", False)
+    e.busy = False
+    bus.writeto(0x30, b"\x02")
+    assert bus.transactions == 2
+
+
+def test_smbus_style_calls():
+    bus, m = regbus()
+    assert bus.read_byte_data(0x20, 0x21) == 0x21
+    bus.write_byte_data(0x20, 0x21, 0x99)
+    assert m.regs[0x21] == 0x99
+    assert bus.read_word_data(0x20, 0x40) == 0x4140  # low byte first
+    bus.write_word_data(0x20, 0x40, 0x1234)
+    assert m.regs[0x40] == 0x34 and m.regs[0x41] == 0x12
+    assert bus.read_i2c_block_data(0x20, 0x50, 3) == [0x50, 0x51, 0x52]
+    bus.write_i2c_block_data(0x20, 0x50, [1, 2])
+    assert m.regs[0x50] == 1 and m.regs[0x51] == 2
+    bus.write_byte(0x20, 0x70)
+    assert bus.read_byte(0x20) == 0x70
+
+
+def test_busio_style_calls_and_lock():
+    bus, m = regbus()
+    assert bus.try_lock()
+    assert not bus.try_lock()
+    inb = bytearray(4)
+    bus.writeto_then_readfrom(0x20, b"\x00\x08\x00", inb, out_start=1, out_end=2, in_start=1, in_end=3)
+    assert inb == b"\x00\x08\x09\x00"
+    bus.unlock()
+    assert bus.try_lock()
+    bus.unlock()
+
+
+def test_i2cdevice_over_simbus():
+    bus, m = regbus()
+    d = I2CDevice(bus, 0x20, "TEST")
+    buf = bytearray(2)
+    d.read_reg_into(0x10, buf)
+    assert buf == b"\x10\x11"
+    d.write_reg(0x10, b"\x01\x02")
+    d.read_reg_into(0x10, buf)
+    assert buf == b"\x01\x02"
+    bus.reset_counters()
+    d.write_then_read_into(b"\x20", buf)
+    assert buf == b"\x20\x21" and bus.transactions == 1
+    d.write(b"\x30")
+    d.read_into(buf)
+    assert buf == b"\x30\x31" and bus.transactions == 3
+
+
+def test_i2cdevice_errors_name_chip_address_and_cause():
+    bus, m = regbus()
+    d = I2CDevice(bus, 0x20, "TEST")
+    buf = bytearray(1)
+    bus.inject(0x20, "nack")
+    with raises(SensorError, "TEST@0x20: no ACK (errno 19) reading register 0x05"):
+        d.read_reg_into(5, buf)
+    bus.inject(0x20, "timeout")
+    with raises(SensorError, "TEST@0x20: bus timeout"):
+        d.write(b"\x01")
+    gone = I2CDevice(bus, 0x21, "GONE")
+    with raises(SensorError, "GONE@0x21: no ACK"):
+        gone.read_into(buf)
+    with raises(SensorError, "write-then-read"):
+        gone.write_then_read_into(b"\x00", buf)
+    with raises(SensorError, "writing register 0x07"):
+        gone.write_reg(7, b"\x00")
+    with raises(TypeError, "not an I2C bus"):
+        I2CDevice(object(), 0x20)
+
+
+def test_sleep_is_virtual_and_models_share_the_bus_clock():
+    bus = SimBus()
+    m = bus.attach(0x30, Echo())
+    t0 = m.now()
+    d = I2CDevice(bus, 0x30)
+    d.sleep_ms(5000)
+    assert 5000 <= m.now() - t0 < 5000 + 1000  # five seconds passed at once
+    mine = Echo()
+    mine.clock = lambda: 42
+    bus.attach(0x31, mine)
+    assert mine.now() == 42  # a clock set by a test is kept
+
+
+def test_register_model_hooks():
+    class Cmd(RegisterModel):
+        def __init__(self):
+            RegisterModel.__init__(self, 16)
+            self.seen = []
+
+        def select(self, byte):
+            return byte & 0x0F  # command bit 0x80 is not part of the register
+
+        def on_write(self, reg, value):
+            self.seen.append((reg, value))
+
+        def on_read(self, reg):
+            self.regs[reg] = 0x5A
+
+    bus = SimBus(trace=True)
+    c = bus.attach(0x39, Cmd())
+    bus.writeto_mem(0x39, 0x8E, b"\x01\x02\x03")
+    assert c.seen == [(14, 1), (15, 2), (0, 3)]
+    assert bus.readfrom_mem(0x39, 0x83, 2) == b"\x5a\x00"
+    assert bus.log[-2:] == [(0x39, "w", b"\x83"), (0x39, "r", b"\x5a\x00")]
