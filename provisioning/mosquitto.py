@@ -66,17 +66,20 @@ class Mosquitto:
     """One Mosquitto process on loopback, configured from files in `workdir`.
 
     users: {login: password} (hashed into the password file by mosquitto_passwd).
+    hashed_users: {login: hash line body} already in Mosquitto's format (the
+    stub stores only hashes and regenerates the file from them).
     tls: None or (cafile, certfile, keyfile) for a second listener on `tls_port`.
     """
 
     def __init__(self, workdir, host="127.0.0.1", port=None, users=None, acl=None,
-                 tls=None, tls_port=None):
+                 tls=None, tls_port=None, hashed_users=None):
         self.workdir = pathlib.Path(workdir)
         self.host = host
         self.port = port or free_port(host)
         self.tls = tls
         self.tls_port = (tls_port or free_port(host)) if tls else None
         self.users = dict(users or {})
+        self.hashed_users = dict(hashed_users or {})
         self.acl = acl or Acl()
         self.proc = None
         self.conf_path = self.workdir / "mosquitto.conf"
@@ -114,17 +117,21 @@ class Mosquitto:
         self.conf_path.write_text("\n".join(lines) + "\n")
 
     def _write_passwd(self):
-        tool = find("mosquitto_passwd")
-        if tool is None:
-            raise MosquittoError("mosquitto_passwd not found: apt-get install mosquitto")
-        for login in self.users:
-            if ":" in login or not login:
+        for login in list(self.users) + list(self.hashed_users):
+            if ":" in login or not login or "\n" in login:
                 raise ValueError("bad broker login %r" % login)
         tmp = self.passwd_path.with_suffix(".tmp")
         tmp.write_text("".join("%s:%s\n" % item for item in self.users.items()))
         os.chmod(tmp, 0o600)
-        # -U hashes a plain-text file in place: one process for all users.
-        subprocess.run([tool, "-U", str(tmp)], check=True, capture_output=True)
+        if self.users:
+            tool = find("mosquitto_passwd")
+            if tool is None:
+                raise MosquittoError("mosquitto_passwd not found: apt-get install mosquitto")
+            # -U hashes a plain-text file in place: one process for all users.
+            subprocess.run([tool, "-U", str(tmp)], check=True, capture_output=True)
+        if self.hashed_users:
+            with open(tmp, "a") as f:
+                f.write("".join("%s:%s\n" % item for item in self.hashed_users.items()))
         os.replace(tmp, self.passwd_path)
 
     # -- process -----------------------------------------------------------

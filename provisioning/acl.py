@@ -1,0 +1,90 @@
+"""Broker authorisation rules of the sensOCampus stub: one source of truth.
+
+`rules()` turns the registry's devices into (user, access, pattern) tuples;
+the Mosquitto ACL file is rendered from them and the embedded amqtt broker
+checks every publish and subscribe with `allowed()` over the same tuples, so
+both brokers enforce exactly the same policy.
+
+access is Mosquitto's vocabulary: "read" (subscribe and receive), "write"
+(publish) or "readwrite".
+"""
+import re
+import unicodedata
+
+COLLECTOR_USER = "neoc_collector"
+
+_NON_WORD = re.compile(r"[^0-9a-z_]")
+
+
+def sanitize(name):
+    """One topic level as the registry derives it: "Bâtiment U4" -> "batiment_u4"."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("building and room must be non-empty strings")
+    decomposed = unicodedata.normalize("NFKD", name.strip().lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # ASCII only: the topic ends up in ACL files and on MicroPython boards.
+    return _NON_WORD.sub("_", plain)
+
+
+def location_topic(building, room):
+    return sanitize(building) + "/" + sanitize(room)
+
+
+def device_rules(login, location):
+    """What a device may do: publish its readings, listen to its room's commands."""
+    return [(login, "write", location + "/+"),
+            (login, "read", location + "/+/command")]
+
+
+def collector_rules(user=COLLECTOR_USER):
+    # The collector also sends the registry's device orders.
+    return [(user, "read", "+/+/+"),
+            (user, "write", "+/+/device/command")]
+
+
+def rules(devices, collector_user=COLLECTOR_USER):
+    """devices: iterable of (login, location, enabled). A disabled device gets nothing."""
+    out = list(collector_rules(collector_user))
+    for login, location, enabled in devices:
+        if enabled and location:
+            out.extend(device_rules(login, location))
+    return out
+
+
+def topic_matches(pattern, topic):
+    """MQTT matching of `topic` (which may itself be a subscription filter) against an
+    ACL pattern. A filter is only covered when every one of its levels is: a `+` in
+    the filter needs a `+` or `#` in the pattern, the way Mosquitto checks SUBSCRIBE."""
+    p = pattern.split("/")
+    t = topic.split("/")
+    for i, level in enumerate(p):
+        if level == "#":
+            return True
+        if i >= len(t):
+            return False
+        if t[i] == "#":
+            return False
+        if level == "+":
+            continue
+        if level != t[i]:
+            return False
+    return len(t) == len(p)
+
+
+def allowed(rule_list, user, action, topic):
+    """action: "publish", "subscribe" or "receive" (amqtt's Action values)."""
+    if not user or not topic:
+        return False
+    want = "write" if action == "publish" else "read"
+    for r_user, access, pattern in rule_list:
+        if r_user == user and (access == want or access == "readwrite") and topic_matches(pattern, topic):
+            return True
+    return False
+
+
+def to_mosquitto_acl(rule_list):
+    from provisioning.mosquitto import Acl
+    acl = Acl()
+    for user, access, pattern in rule_list:
+        acl.allow(user, access, pattern)
+    return acl

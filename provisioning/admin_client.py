@@ -1,0 +1,101 @@
+"""Client of the stub's admin API (used by `neoc device`, `neoc readings` and tests).
+
+    admin = AdminClient("http://127.0.0.1:8000", token)
+    admin.add_device("aa:bb:cc:dd:ee:ff", location="u4/302",
+                     modules=[{"module": "temperature", "frequency": 60}])
+    admin.readings(topic="u4/302")
+
+Every method returns decoded JSON; an HTTP error raises AdminError carrying
+the status and the server's message.
+"""
+import requests
+
+from neocampus.ids import mac_stored
+
+
+class AdminError(RuntimeError):
+    def __init__(self, status, message):
+        super().__init__("HTTP %d: %s" % (status, message))
+        self.status = status
+        self.message = message
+
+
+class AdminClient:
+    def __init__(self, url, token, timeout=10.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = "Bearer %s" % token
+
+    def _call(self, method, path, json=None, params=None):
+        resp = self.http.request(method, self.url + path, json=json, params=params, timeout=self.timeout)
+        if resp.status_code >= 400:
+            try:
+                message = resp.json().get("error", resp.text)
+            except ValueError:
+                message = resp.text
+            raise AdminError(resp.status_code, message)
+        return resp.json()
+
+    @staticmethod
+    def _mac(mac):
+        # Colons in a path segment are fine, but the stored form keeps URLs uniform.
+        return mac_stored(mac)
+
+    # -- devices -------------------------------------------------------------
+    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None):
+        """location: "building/room" or (building, room); modules: names or dicts
+        {"module", "frequency", "unit", "driver", "params": [{"param", "value"}]}."""
+        body = {"mac": mac, "kind": kind, "modules": list(modules or [])}
+        if isinstance(location, (tuple, list)):
+            body["building"], body["room"] = location
+        else:
+            body["location"] = location
+        if server is not None:
+            body["server"] = server
+        if port is not None:
+            body["port"] = port
+        return self._call("POST", "/api/devices", json=body)
+
+    def device(self, mac):
+        return self._call("GET", "/api/devices/%s" % self._mac(mac))
+
+    def devices(self):
+        return self._call("GET", "/api/devices")
+
+    def update(self, mac, **fields):
+        return self._call("PATCH", "/api/devices/%s" % self._mac(mac), json=fields)
+
+    def disable(self, mac):
+        return self._call("POST", "/api/devices/%s/disable" % self._mac(mac))
+
+    def enable(self, mac):
+        return self._call("POST", "/api/devices/%s/enable" % self._mac(mac))
+
+    def delete(self, mac):
+        return self._call("DELETE", "/api/devices/%s" % self._mac(mac))
+
+    def reset_credentials(self, mac):
+        return self._call("POST", "/api/devices/%s/reset-credentials" % self._mac(mac))
+
+    def order(self, mac, order, value=None):
+        body = {"order": order}
+        if value is not None:
+            body["value"] = value
+        return self._call("POST", "/api/devices/%s/order" % self._mac(mac), json=body)
+
+    def logs(self, mac):
+        return self._call("GET", "/api/devices/%s/logs" % self._mac(mac))
+
+    def status(self, mac):
+        return self._call("GET", "/api/devices/%s/status" % self._mac(mac))
+
+    # -- data ----------------------------------------------------------------
+    def readings(self, topic=None, unit=None, since=None, limit=None, after=None):
+        params = {k: v for k, v in (("topic", topic), ("unit", unit), ("since", since), ("limit", limit),
+                                    ("after", after)) if v is not None}
+        return self._call("GET", "/api/readings", params=params)
+
+    def collector(self):
+        return self._call("GET", "/api/collector")

@@ -1,0 +1,58 @@
+"""Password handling of the stub: issue, hash for the registry, hash for the broker.
+
+A device password is a uuid4 (122 random bits) that leaves the server once.
+Neither store keeps it: the registry keeps a salted PBKDF2-SHA256 hash for
+HTTP Basic auth, and the broker hash is kept in Mosquitto 2's own `$7$`
+format (PBKDF2-SHA512), so the Mosquitto password file can be regenerated
+from stored hashes at any time and the embedded broker can verify the same
+hash. Stretching is kept light on purpose: a uuid4 cannot be guessed from a
+dictionary, and a boot storm of 2000 devices must not queue behind hashing.
+"""
+import base64
+import hashlib
+import hmac
+import os
+import uuid
+
+REGISTRY_ITERATIONS = 2000
+MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd 2.0's default for $7$
+
+
+def new_password():
+    return str(uuid.uuid4())
+
+
+def registry_hash(password):
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, REGISTRY_ITERATIONS)
+    return "pbkdf2_sha256$%d$%s$%s" % (REGISTRY_ITERATIONS, salt.hex(), digest.hex())
+
+
+def registry_verify(password, stored):
+    try:
+        algo, iterations, salt, digest = stored.split("$")
+        if algo != "pbkdf2_sha256":
+            return False
+        got = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
+    except (ValueError, AttributeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def mosquitto_hash(password):
+    """A `$7$` line body as mosquitto_passwd writes it: iterations, base64 salt, base64 hash."""
+    salt = os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, MOSQUITTO_ITERATIONS)
+    return "$7$%d$%s$%s" % (MOSQUITTO_ITERATIONS, base64.b64encode(salt).decode(),
+                            base64.b64encode(digest).decode())
+
+
+def mosquitto_verify(password, stored):
+    try:
+        _, kind, iterations, salt, digest = stored.split("$")
+        if kind != "7":
+            return False
+        got = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return hmac.compare_digest(base64.b64encode(got).decode(), digest)

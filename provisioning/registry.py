@@ -1,0 +1,407 @@
+"""The sensOCampus registry: devices, their credentials, zones, logs, statuses, readings.
+
+SQLite in the stub's data directory, parameterised queries only. Calls are
+short and made from the server's event loop (one connection, WAL journal),
+which keeps ordering simple: a credentials reset is visible to the next
+request and to the broker's authorisation check at once.
+"""
+import json
+import sqlite3
+import time
+
+from neocampus.ids import login_for, mac_stored
+from provisioning import acl, passwords
+
+KINDS = ("neosensor", "rpi")
+MODULES = ("device", "temperature", "humidity", "luminosity", "noise", "airquality",
+           "digital", "display", "energy", "co2")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    mac TEXT PRIMARY KEY,
+    login TEXT UNIQUE NOT NULL,
+    building TEXT NOT NULL,
+    room TEXT NOT NULL,
+    location TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    modules TEXT NOT NULL DEFAULT '[]',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    password_hash TEXT,
+    broker_hash TEXT,
+    password_pending INTEGER NOT NULL DEFAULT 1,
+    server TEXT,
+    port INTEGER,
+    created_at REAL NOT NULL,
+    last_seen REAL
+);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY,
+    mac TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_mac ON logs(mac, id);
+CREATE TABLE IF NOT EXISTS statuses (
+    topic TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (topic, unit_id)
+);
+CREATE TABLE IF NOT EXISTS readings (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    building TEXT NOT NULL,
+    room TEXT NOT NULL,
+    module TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    sub_id TEXT,
+    value TEXT NOT NULL,
+    value_units TEXT,
+    seq INTEGER,
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS readings_topic ON readings(topic, id);
+CREATE INDEX IF NOT EXISTS readings_time ON readings(received_at);
+"""
+
+LOG_FIELDS = ("levelno", "levelname", "name", "module", "funcName", "lineno", "msg", "created")
+MAX_LOG_FIELD = 4096
+
+
+class RegistryError(ValueError):
+    """Bad input from an admin or a device: the HTTP layer turns it into a 4xx."""
+
+
+class NotFound(LookupError):
+    pass
+
+
+def parse_location(location):
+    """"u4/302" or ("Bâtiment U4", "Salle 302") -> (building, room)."""
+    if isinstance(location, (list, tuple)) and len(location) == 2:
+        building, room = location
+    elif isinstance(location, str) and location.count("/") == 1:
+        building, room = location.split("/")
+    else:
+        raise RegistryError("location must be BUILDING/ROOM")
+    if not isinstance(building, str) or not isinstance(room, str) or not building.strip() or not room.strip():
+        raise RegistryError("building and room must be non-empty")
+    if len(building) > 100 or len(room) > 100:
+        raise RegistryError("building or room name too long")
+    return building.strip(), room.strip()
+
+
+def clean_mac(mac):
+    try:
+        return mac_stored(mac)
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+def clean_modules(modules):
+    if modules is None:
+        return []
+    if not isinstance(modules, list):
+        raise RegistryError("modules must be a list")
+    out = []
+    for m in modules:
+        if isinstance(m, str):
+            m = {"module": m}
+        if not isinstance(m, dict) or not isinstance(m.get("module"), str):
+            raise RegistryError("each module needs a name: {\"module\": \"temperature\", ...}")
+        name = m["module"]
+        if name not in MODULES:
+            raise RegistryError("unknown module %r (known: %s)" % (name, ", ".join(MODULES)))
+        freq = m.get("frequency")
+        if freq is not None and (isinstance(freq, bool) or not isinstance(freq, int) or freq <= 0):
+            raise RegistryError("frequency of %s must be a positive integer (seconds)" % name)
+        unit = m.get("unit")
+        if unit is not None and (not isinstance(unit, str) or not acl._NON_WORD.sub("", unit) == unit or not unit):
+            raise RegistryError("unit of %s must be a short name of [0-9a-z_]" % name)
+        driver = m.get("driver")
+        if driver is not None and not isinstance(driver, str):
+            raise RegistryError("driver of %s must be a string" % name)
+        params = m.get("params") or []
+        if not isinstance(params, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("param"), str) and "value" in p for p in params):
+            raise RegistryError("params of %s must be [{\"param\": NAME, \"value\": ...}]" % name)
+        entry = {"module": name, "unit": unit, "frequency": freq if freq is not None else 60}
+        if driver:
+            entry["driver"] = driver
+        entry["params"] = [{"param": p["param"], "value": p["value"]} for p in params]
+        out.append(entry)
+    return out
+
+
+class Registry:
+    def __init__(self, path, on_change=None):
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        # Called with the device login whenever its broker account or ACL changes.
+        self.on_change = on_change
+
+    def close(self):
+        self.db.close()
+
+    def _changed(self, login):
+        if self.on_change:
+            self.on_change(login)
+
+    # -- admin side -------------------------------------------------------
+    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None):
+        mac = clean_mac(mac)
+        building, room = parse_location(location)
+        if kind not in KINDS:
+            raise RegistryError("kind must be one of %s" % ", ".join(KINDS))
+        mods = clean_modules(modules)
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+            raise RegistryError("port must be 1-65535")
+        if server is not None and not isinstance(server, str):
+            raise RegistryError("server must be a host name")
+        try:
+            self.db.execute(
+                "INSERT INTO devices (mac, login, building, room, location, kind, modules, server, port,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (mac, login_for(mac), building, room, acl.location_topic(building, room), kind,
+                 json.dumps(mods), server, port, time.time()))
+        except sqlite3.IntegrityError:
+            raise RegistryError("device %s is already registered" % mac) from None
+        self._changed(login_for(mac))
+        return self.device(mac)
+
+    def update_device(self, mac, location=None, kind=None, modules=None, enabled=None):
+        row = self._row(mac)
+        building, room = (row["building"], row["room"]) if location is None else parse_location(location)
+        if kind is not None and kind not in KINDS:
+            raise RegistryError("kind must be one of %s" % ", ".join(KINDS))
+        mods = row["modules"] if modules is None else json.dumps(clean_modules(modules))
+        if enabled is not None and not isinstance(enabled, bool):
+            raise RegistryError("enabled must be true or false")
+        self.db.execute(
+            "UPDATE devices SET building=?, room=?, location=?, kind=?, modules=?, enabled=? WHERE mac=?",
+            (building, room, acl.location_topic(building, room), kind or row["kind"], mods,
+             row["enabled"] if enabled is None else int(enabled), row["mac"]))
+        self._changed(row["login"])
+        return self.device(row["mac"])
+
+    def set_enabled(self, mac, enabled):
+        return self.update_device(mac, enabled=enabled)
+
+    def delete_device(self, mac):
+        row = self._row(mac)
+        self.db.execute("DELETE FROM devices WHERE mac=?", (row["mac"],))
+        self.db.execute("DELETE FROM logs WHERE mac=?", (row["mac"],))
+        self._changed(row["login"])
+
+    def reset_credentials(self, mac):
+        """The old password stops working now; the next credentials call issues a new one."""
+        row = self._row(mac)
+        self.db.execute("UPDATE devices SET password_hash=NULL, broker_hash=NULL, password_pending=1"
+                        " WHERE mac=?", (row["mac"],))
+        self._changed(row["login"])
+        return self.device(row["mac"])
+
+    def _row(self, mac):
+        row = self.db.execute("SELECT * FROM devices WHERE mac=?", (clean_mac(mac),)).fetchone()
+        if row is None:
+            raise NotFound("no device %s" % mac)
+        return row
+
+    def _public(self, row):
+        return {
+            "mac": row["mac"], "login": row["login"], "building": row["building"], "room": row["room"],
+            "topic": row["location"], "kind": row["kind"], "modules": json.loads(row["modules"]),
+            "enabled": bool(row["enabled"]), "password_pending": bool(row["password_pending"]),
+            "server": row["server"], "port": row["port"], "created_at": row["created_at"],
+            "last_seen": row["last_seen"],
+        }
+
+    def device(self, mac):
+        return self._public(self._row(mac))
+
+    def devices(self):
+        return [self._public(r) for r in self.db.execute("SELECT * FROM devices ORDER BY location, mac")]
+
+    # -- device side ------------------------------------------------------
+    def lookup(self, mac):
+        """The device row for a credentials call, or None (unknown MAC)."""
+        try:
+            mac = mac_stored(mac)
+        except ValueError:
+            return None
+        return self.db.execute("SELECT * FROM devices WHERE mac=?", (mac,)).fetchone()
+
+    def credentials(self, mac):
+        """The protocol's credentials answer, or None for an unknown or disabled MAC."""
+        row = self.lookup(mac)
+        if row is None or not row["enabled"]:
+            return None
+        answer = {"login": row["login"]}
+        if row["password_pending"]:
+            password = passwords.new_password()
+            self.db.execute(
+                "UPDATE devices SET password_hash=?, broker_hash=?, password_pending=0, last_seen=?"
+                " WHERE mac=? AND password_pending=1",
+                (passwords.registry_hash(password), passwords.mosquitto_hash(password), time.time(),
+                 row["mac"]))
+            answer["password"] = password
+            self._changed(row["login"])
+        else:
+            self.touch(row["mac"])
+        if row["server"]:
+            answer["server"] = row["server"]
+        if row["port"]:
+            answer["port"] = row["port"]
+        return answer
+
+    def authenticate(self, login, password):
+        """The device row for valid Basic-auth credentials of an enabled device, else None."""
+        if not isinstance(login, str) or not login.startswith("senso_"):
+            return None
+        row = self.db.execute("SELECT * FROM devices WHERE login=?", (login,)).fetchone()
+        if row is None or not row["enabled"] or not row["password_hash"]:
+            return None
+        if not passwords.registry_verify(password, row["password_hash"]):
+            return None
+        return row
+
+    def config(self, row):
+        mods = json.loads(row["modules"])
+        zones = [{"topic": row["location"], "modules": mods}] if mods else []
+        return {"topics": [row["location"]], "zones": zones}
+
+    def touch(self, mac, when=None):
+        self.db.execute("UPDATE devices SET last_seen=? WHERE mac=?", (when or time.time(), mac))
+
+    def add_log(self, mac, form):
+        record = {}
+        for key in LOG_FIELDS:
+            if key in form:
+                record[key] = str(form[key])[:MAX_LOG_FIELD]
+        if "msg" not in record:
+            raise RegistryError("a log record needs at least `msg`")
+        for key in ("levelno", "lineno"):
+            if key in record:
+                try:
+                    record[key] = int(record[key])
+                except ValueError:
+                    raise RegistryError("%s must be an integer" % key) from None
+        if "created" in record:
+            try:
+                record["created"] = float(record["created"])
+            except ValueError:
+                raise RegistryError("created must be a number") from None
+        now = time.time()
+        self.db.execute("INSERT INTO logs (mac, received_at, record) VALUES (?,?,?)",
+                        (mac, now, json.dumps(record)))
+        self.touch(mac, now)
+        return record
+
+    def logs(self, mac, limit=200):
+        row = self._row(mac)
+        out = []
+        for r in self.db.execute("SELECT received_at, record FROM logs WHERE mac=? ORDER BY id DESC LIMIT ?",
+                                 (row["mac"], limit)):
+            rec = json.loads(r["record"])
+            rec["received_at"] = r["received_at"]
+            out.append(rec)
+        out.reverse()
+        return out
+
+    # -- broker side ------------------------------------------------------
+    def logins(self):
+        return [r[0] for r in self.db.execute("SELECT login FROM devices")]
+
+    def broker_account(self, login):
+        """(location, enabled, mosquitto-format hash or None) of a device login, or None."""
+        r = self.db.execute("SELECT location, enabled, broker_hash FROM devices WHERE login=?",
+                            (login,)).fetchone()
+        return None if r is None else (r["location"], bool(r["enabled"]), r["broker_hash"])
+
+    # -- collector side ---------------------------------------------------
+    def store_readings(self, rows):
+        """rows: (topic, building, room, module, unit_id, sub_id, value_json, units, seq, received_at)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT INTO readings (topic, building, room, module, unit_id, sub_id, value, value_units,"
+                " seq, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def store_status(self, topic, unit_id, payload, received_at):
+        self.db.execute("INSERT OR REPLACE INTO statuses (topic, unit_id, received_at, payload)"
+                        " VALUES (?,?,?,?)", (topic, unit_id, received_at, json.dumps(payload)))
+        if topic.endswith("/device"):
+            try:
+                mac = mac_stored(unit_id)
+            except ValueError:
+                return
+            self.touch(mac, received_at)
+
+    def status(self, mac):
+        row = self._row(mac)
+        mac_wire = row["mac"].lower()
+        out = {}
+        for r in self.db.execute("SELECT topic, unit_id, received_at, payload FROM statuses"
+                                 " WHERE substr(topic, 1, ?) = ? ORDER BY topic",
+                                 (len(row["location"]) + 1, row["location"] + "/")):
+            module = r["topic"].rsplit("/", 1)[1]
+            if module == "device" and r["unit_id"].lower() != mac_wire:
+                continue
+            if module != "device" and not r["unit_id"].endswith(mac_wire.replace(":", "")[-4:]):
+                continue
+            item = json.loads(r["payload"])
+            item["received_at"] = r["received_at"]
+            out[module] = item
+        return {"mac": row["mac"], "last_seen": row["last_seen"], "device": out.pop("device", None),
+                "modules": out}
+
+    def readings(self, topic=None, unit=None, since=None, limit=None, after=None):
+        sql = ["SELECT * FROM readings WHERE 1=1"]
+        args = []
+        if topic:
+            topic = topic.strip("/")
+            sql.append("AND (topic = ? OR substr(topic, 1, ?) = ?)")
+            args += [topic, len(topic) + 1, topic + "/"]
+        if unit:
+            sql.append("AND unit_id = ?")
+            args.append(unit)
+        if since is not None:
+            sql.append("AND received_at > ?")
+            args.append(float(since))
+        if after is not None:
+            sql.append("AND id > ?")
+            args.append(int(after))
+        limit = 1000 if limit is None else max(1, min(int(limit), 100000))
+        # The newest `limit` rows, returned oldest first.
+        sql.append("ORDER BY id DESC LIMIT ?")
+        args.append(limit)
+        rows = [reading_dict(r) for r in self.db.execute(" ".join(sql), args)]
+        rows.reverse()
+        return rows
+
+    def latest_per_sensor(self, per_sensor=20):
+        """For the live page: the last `per_sensor` values of every topic/unitID/subID."""
+        out = {}
+        for r in self.db.execute("SELECT * FROM readings WHERE id > (SELECT COALESCE(MAX(id), 0) FROM readings)"
+                                 " - 5000 ORDER BY id"):
+            d = reading_dict(r)
+            key = "%s/%s/%s" % (d["topic"], d["unitID"], d["subID"] or "")
+            out.setdefault(key, []).append(d)
+        return {k: v[-per_sensor:] for k, v in out.items()}
+
+    def count_readings(self):
+        return self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+
+
+def reading_dict(r):
+    d = {"id": r["id"], "topic": r["topic"], "building": r["building"], "room": r["room"],
+         "module": r["module"], "unitID": r["unit_id"], "subID": r["sub_id"], "value": json.loads(r["value"]),
+         "value_units": r["value_units"], "received_at": r["received_at"]}
+    if r["seq"] is not None:
+        d["seq"] = r["seq"]
+    return d

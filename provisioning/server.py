@@ -1,0 +1,407 @@
+"""The sensOCampus server stub: registry HTTP API, admin API, live page, in one loop.
+
+`Stub` wires the pieces: the SQLite registry, a broker back-end fed by the
+shared Policy, the collector, and an aiohttp application serving
+- the device side exactly as the protocol document says (/device/...),
+- the admin API under /api/ (Bearer token),
+- the live page at / with its state and server-sent events under /live/.
+"""
+import asyncio
+import datetime
+import hmac
+import json
+import logging
+import os
+import pathlib
+import secrets
+import time
+
+from aiohttp import BasicAuth, web
+
+from provisioning import acl
+from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
+from provisioning.collector import Collector
+from provisioning.registry import NotFound, Registry, RegistryError, clean_mac
+
+log = logging.getLogger("neoc.server")
+
+STATIC = pathlib.Path(__file__).resolve().parent / "static"
+MAX_BODY = 64 * 1024
+BROKERS = ("embedded", "mosquitto", "external")
+
+
+def forbidden():
+    # The protocol's refusal: 403 and nothing else.
+    return web.Response(status=403, body=b"")
+
+
+def json_error(status, message):
+    return web.json_response({"error": message}, status=status)
+
+
+def write_secret(path, value):
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    os.chmod(path, 0o600)
+
+
+def read_or_create_secret(path):
+    path = pathlib.Path(path)
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = secrets.token_urlsafe(24)
+    write_secret(path, value)
+    return value
+
+
+def parse_since(value):
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise RegistryError("since must be epoch seconds or an ISO 8601 time") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt.timestamp()
+
+
+class Stub:
+    def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
+                 broker="embedded", token=None, public_mqtt=None):
+        if broker not in BROKERS:
+            raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
+        self.data_dir = pathlib.Path(data_dir)
+        self.http_host, self.http_port = http
+        self.mqtt_host, self.mqtt_port = mqtt
+        self.broker_kind = broker
+        self.token = token
+        self.token_path = None
+        self.registry = None
+        self.backend = None
+        self.collector = None
+        self.runner = None
+        self.listeners = set()  # asyncio.Queue per live page
+        self._reload_handle = None
+
+    # -- lifecycle ----------------------------------------------------------
+    async def start(self):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.token:
+            self.token_path = self.data_dir / "admin-token"
+            self.token = read_or_create_secret(self.token_path)
+        collector_password = read_or_create_secret(self.data_dir / "collector-password")
+        self.registry = Registry(self.data_dir / "registry.sqlite3", on_change=self._on_registry_change)
+        self.policy = Policy(acl.COLLECTOR_USER, collector_password)
+        self.policy.refresh_all(self.registry)
+        if self.broker_kind == "embedded":
+            self.backend = EmbeddedBroker(self.policy, self.mqtt_host, self.mqtt_port)
+        else:
+            self.backend = MosquittoBroker(self.policy, self.data_dir / "mosquitto", self.mqtt_host,
+                                           self.mqtt_port, managed=self.broker_kind == "mosquitto")
+        await self.backend.start()
+        self.collector = Collector(self.registry, self.mqtt_host, self.mqtt_port, acl.COLLECTOR_USER,
+                                   collector_password, on_readings=self._push_readings,
+                                   on_status=self._push_status)
+        self.collector.start()
+        self.app = self.make_app()
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.http_host, self.http_port)
+        await site.start()
+        if not self.http_port:
+            self.http_port = self.runner.addresses[0][1]
+
+    async def stop(self):
+        for q in list(self.listeners):
+            q.put_nowait(None)
+        if self.runner:
+            await self.runner.cleanup()
+        if self.collector:
+            await self.collector.stop()
+        if self._reload_handle:
+            self._reload_handle.cancel()
+        if self.backend:
+            await self.backend.stop()
+        if self.registry:
+            self.registry.close()
+
+    def _on_registry_change(self, login):
+        self.policy.update(self.registry, login)
+        if isinstance(self.backend, EmbeddedBroker):
+            self.backend.changed()
+        elif self._reload_handle is None:
+            # Mosquitto: coalesce a burst of changes (a boot storm) into one rewrite + SIGHUP.
+            loop = asyncio.get_running_loop()
+            self._reload_handle = loop.call_later(0.05, self._reload_broker)
+
+    def _reload_broker(self):
+        self._reload_handle = None
+        try:
+            self.backend.changed()
+        except Exception:
+            log.exception("broker reload failed")
+
+    # -- live events ---------------------------------------------------------
+    def _broadcast(self, event):
+        for q in list(self.listeners):
+            try:
+                q.put_nowait(event)
+            except asyncio.QueueFull:
+                pass  # a slow page misses updates rather than slowing ingest
+
+    def _push_readings(self, readings):
+        if self.listeners:
+            self._broadcast({"type": "readings", "readings": readings})
+
+    def _push_status(self, topic, data, received):
+        if self.listeners and topic.endswith("/device"):
+            self._broadcast({"type": "status", "topic": topic, "status": data, "received_at": received})
+
+    # -- application ---------------------------------------------------------
+    def make_app(self):
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors, self._admin_auth])
+        app.add_routes([
+            web.get("/device/credentials", self.credentials),
+            web.post("/device/credentials", self.credentials),
+            web.get("/device/config", self.config),
+            web.post("/device/logger", self.logger),
+            web.get("/api/devices", self.api_devices),
+            web.post("/api/devices", self.api_add),
+            web.get("/api/devices/{mac}", self.api_device),
+            web.patch("/api/devices/{mac}", self.api_update),
+            web.delete("/api/devices/{mac}", self.api_delete),
+            web.post("/api/devices/{mac}/disable", self.api_disable),
+            web.post("/api/devices/{mac}/enable", self.api_enable),
+            web.post("/api/devices/{mac}/reset-credentials", self.api_reset),
+            web.post("/api/devices/{mac}/order", self.api_order),
+            web.get("/api/devices/{mac}/logs", self.api_logs),
+            web.get("/api/devices/{mac}/status", self.api_status),
+            web.get("/api/readings", self.api_readings),
+            web.get("/api/collector", self.api_collector),
+            web.get("/", self.index),
+            web.get("/live/state", self.live_state),
+            web.get("/live/events", self.live_events),
+        ])
+        return app
+
+    @web.middleware
+    async def _errors(self, request, handler):
+        try:
+            return await handler(request)
+        except RegistryError as exc:
+            return json_error(400, str(exc))
+        except NotFound as exc:
+            return json_error(404, str(exc))
+        except web.HTTPException as exc:
+            if request.path.startswith("/device/") and exc.status == 403:
+                return forbidden()
+            if exc.status >= 400 and request.path.startswith("/api/"):
+                return json_error(exc.status, exc.reason)
+            raise
+
+    @web.middleware
+    async def _admin_auth(self, request, handler):
+        if request.path.startswith("/api/"):
+            header = request.headers.get("Authorization", "")
+            scheme, _, given = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+                return web.json_response({"error": "admin token required (Authorization: Bearer TOKEN)"},
+                                         status=401, headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    # -- device side ---------------------------------------------------------
+    async def credentials(self, request):
+        mac = request.query.get("mac")
+        if mac is None and request.method == "POST":
+            if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                form = await request.post()
+                mac = form.get("mac")
+        if not isinstance(mac, str):
+            return forbidden()
+        answer = self.registry.credentials(mac)
+        if answer is None:
+            log.info("credentials refused for %r", mac[:40])
+            return forbidden()
+        return web.json_response(answer)
+
+    def _basic_device(self, request):
+        header = request.headers.get("Authorization")
+        if not header:
+            return None
+        try:
+            auth = BasicAuth.decode(header)
+        except ValueError:
+            return None
+        return self.registry.authenticate(auth.login, auth.password)
+
+    async def config(self, request):
+        row = self._basic_device(request)
+        if row is None:
+            return forbidden()
+        self.registry.touch(row["mac"])
+        return web.json_response(self.registry.config(row))
+
+    async def logger(self, request):
+        row = self._basic_device(request)
+        if row is None:
+            return forbidden()
+        if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return json_error(415, "log records are posted as form fields")
+        form = await request.post()
+        record = self.registry.add_log(row["mac"], form)
+        return web.json_response({"stored": True, "levelname": record.get("levelname")})
+
+    # -- admin side ----------------------------------------------------------
+    async def _json_body(self, request):
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(reason="send application/json")
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise RegistryError("body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise RegistryError("body must be a JSON object")
+        return body
+
+    async def api_devices(self, request):
+        return web.json_response(self.registry.devices())
+
+    async def api_add(self, request):
+        body = await self._json_body(request)
+        location = body.get("location")
+        if location is None and "building" in body:
+            location = (body.get("building"), body.get("room"))
+        if "mac" not in body:
+            raise RegistryError("mac is required")
+        device = self.registry.add_device(body["mac"], location, kind=body.get("kind", "neosensor"),
+                                          modules=body.get("modules"), server=body.get("server"),
+                                          port=body.get("port"))
+        return web.json_response(device, status=201)
+
+    async def api_device(self, request):
+        return web.json_response(self.registry.device(request.match_info["mac"]))
+
+    async def api_update(self, request):
+        body = await self._json_body(request)
+        location = body.get("location")
+        if location is None and "building" in body:
+            location = (body.get("building"), body.get("room"))
+        unknown = set(body) - {"location", "building", "room", "kind", "modules", "enabled"}
+        if unknown:
+            raise RegistryError("cannot update %s" % ", ".join(sorted(unknown)))
+        return web.json_response(self.registry.update_device(
+            request.match_info["mac"], location=location, kind=body.get("kind"), modules=body.get("modules"),
+            enabled=body.get("enabled")))
+
+    async def api_delete(self, request):
+        self.registry.delete_device(request.match_info["mac"])
+        return web.json_response({"deleted": clean_mac(request.match_info["mac"])})
+
+    async def api_disable(self, request):
+        return web.json_response(self.registry.set_enabled(request.match_info["mac"], False))
+
+    async def api_enable(self, request):
+        return web.json_response(self.registry.set_enabled(request.match_info["mac"], True))
+
+    async def api_reset(self, request):
+        return web.json_response(self.registry.reset_credentials(request.match_info["mac"]))
+
+    async def api_order(self, request):
+        device = self.registry.device(request.match_info["mac"])
+        body = await self._json_body(request)
+        order = body.get("order")
+        if not isinstance(order, str) or not order or len(order) > 64:
+            raise RegistryError("order must be a short string such as status, restart, frequency")
+        payload = {"dest": device["mac"], "order": order}
+        if body.get("value") is not None:
+            payload["value"] = body["value"]
+        topic = device["topic"] + "/device/command"
+        if not self.collector.publish(topic, json.dumps(payload)):
+            return json_error(503, "broker connection down; order not sent")
+        return web.json_response({"topic": topic, "payload": payload})
+
+    async def api_logs(self, request):
+        return web.json_response(self.registry.logs(request.match_info["mac"]))
+
+    async def api_status(self, request):
+        return web.json_response(self.registry.status(request.match_info["mac"]))
+
+    async def api_readings(self, request):
+        q = request.query
+        try:
+            limit = int(q["limit"]) if q.get("limit") else None
+            after = int(q["after"]) if q.get("after") else None
+        except ValueError:
+            raise RegistryError("limit and after must be integers") from None
+        rows = self.registry.readings(topic=q.get("topic") or None, unit=q.get("unit") or None,
+                                      since=parse_since(q.get("since")), limit=limit, after=after)
+        return web.json_response(rows)
+
+    async def api_collector(self, request):
+        stats = self.collector.stats()
+        stats["stored"] = self.registry.count_readings()
+        return web.json_response(stats)
+
+    # -- live page -----------------------------------------------------------
+    async def index(self, request):
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def live_state(self, request):
+        devices = []
+        for d in self.registry.devices():
+            st = self.registry.status(d["mac"])["device"] or {}
+            devices.append({"mac": d["mac"], "building": d["building"], "room": d["room"], "topic": d["topic"],
+                            "kind": d["kind"], "enabled": d["enabled"], "last_seen": d["last_seen"],
+                            "status": st.get("status"), "heap": st.get("heap"),
+                            "firmware": st.get("firmware")})
+        return web.json_response({"now": time.time(), "devices": devices,
+                                  "sensors": self.registry.latest_per_sensor()})
+
+    async def live_events(self, request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+        await resp.prepare(request)
+        q = asyncio.Queue(maxsize=1000)
+        self.listeners.add(q)
+        try:
+            await resp.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(q.get(), 15)
+                except asyncio.TimeoutError:
+                    await resp.write(b": keepalive\n\n")
+                    continue
+                if event is None:
+                    break
+                await resp.write(("data: %s\n\n" % json.dumps(event)).encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.listeners.discard(q)
+        return resp
+
+    def describe(self):
+        lines = ["neoc server: HTTP on http://%s:%d" % (self.http_host, self.http_port),
+                 "neoc server: MQTT via %s" % self.backend.describe(),
+                 "neoc server: data in %s" % self.data_dir.resolve()]
+        if self.token_path:
+            lines.append("neoc server: admin token in %s" % self.token_path.resolve())
+        return "\n".join(lines)
+
+
+async def serve(stub, stop_event):
+    await stub.start()
+    print(stub.describe(), flush=True)
+    print("neoc server: ready", flush=True)
+    try:
+        await stop_event.wait()
+    finally:
+        await stub.stop()

@@ -1,0 +1,54 @@
+"""`neoc server`: run the sensOCampus stub until SIGINT/SIGTERM."""
+import asyncio
+import logging
+import signal
+
+import click
+
+
+def host_port(value, default_host="127.0.0.1"):
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = default_host, value
+    try:
+        port = int(port)
+    except ValueError:
+        raise click.BadParameter("expected HOST:PORT, got %r" % value) from None
+    if not 0 <= port < 65536:
+        raise click.BadParameter("port out of range in %r" % value)
+    return host or default_host, port
+
+
+@click.command()
+@click.option("--data-dir", default="./neoc-data", show_default=True, type=click.Path(file_okay=False),
+              help="Registry database, admin token, broker files.")
+@click.option("--http", "http", default="127.0.0.1:8000", show_default=True, help="HOST:PORT of the registry API and live page.")
+@click.option("--mqtt", "mqtt", default="127.0.0.1:1883", show_default=True,
+              help="HOST:PORT of the broker (served by the stub unless --broker external).")
+@click.option("--broker", type=click.Choice(["embedded", "mosquitto", "external"]), default="embedded",
+              show_default=True, help="embedded amqtt, a Mosquitto started by the stub, or an existing broker "
+                                      "(files written into DATA_DIR/mosquitto for it).")
+@click.option("--admin-token", envvar="NEOC_ADMIN_TOKEN", default=None,
+              help="Bearer token of the admin API; generated into DATA_DIR/admin-token when absent.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def server(data_dir, http, mqtt, broker, admin_token, verbose):
+    """Run the sensOCampus server stub: registry API, broker credentials and ACLs, collector, live page."""
+    from provisioning.server import Stub, serve
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    stub = Stub(data_dir, http=host_port(http), mqtt=host_port(mqtt), broker=broker, token=admin_token)
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(stub, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None

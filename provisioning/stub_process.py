@@ -1,0 +1,155 @@
+"""Run `neoc server` as a child process, for tests, benchmarks and `neoc demo`.
+
+    from provisioning.stub_process import StubServer
+
+    with StubServer(tmp_path / "stub", broker="embedded") as stub:   # or "mosquitto"
+        stub.admin.add_device("aa:bb:cc:dd:ee:ff", location="u4/302",
+                              modules=[{"module": "temperature", "frequency": 60}])
+        # a device: GET stub.url + "/device/credentials?mac=aa:bb:cc:dd:ee:ff",
+        # then MQTT on (stub.mqtt_host, stub.mqtt_port) with the login/password
+        stub.admin.readings(topic="u4/302")          # -> [{"topic": ..., "value": ...}, ...]
+        user, password = stub.collector_credentials()  # observer account, reads +/+/+
+
+`start()` picks free loopback ports (unless given), launches
+`python -m neoc server ...`, waits until both HTTP and MQTT answer and raises
+StubError with the server's output if it does not come up. `output()` is
+the server's log so far (print it when a test fails).
+"""
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+from provisioning.acl import COLLECTOR_USER
+from provisioning.admin_client import AdminClient
+from provisioning.mosquitto import free_port
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class StubError(RuntimeError):
+    pass
+
+
+class StubServer:
+    def __init__(self, data_dir=None, broker="embedded", http_port=None, mqtt_port=None, token=None,
+                 host="127.0.0.1", timeout=20.0):
+        if broker not in ("embedded", "mosquitto"):
+            raise ValueError("broker must be embedded or mosquitto")
+        self._tmp = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="neoc-stub-")
+            data_dir = self._tmp.name
+        self.data_dir = pathlib.Path(data_dir)
+        self.broker = broker
+        self.host = host
+        self.http_port = http_port
+        self.mqtt_port = mqtt_port
+        self.token = token
+        self.timeout = timeout
+        self.proc = None
+        self._lines = []
+        self._reader = None
+        self._admin = None
+
+    # -- addresses -----------------------------------------------------------
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.http_port)
+
+    @property
+    def mqtt_host(self):
+        return self.host
+
+    @property
+    def admin(self):
+        if self._admin is None:
+            self._admin = AdminClient(self.url, self.token)
+        return self._admin
+
+    def collector_credentials(self):
+        """(user, password) of the collector's broker account: may subscribe to +/+/+."""
+        return COLLECTOR_USER, (self.data_dir / "collector-password").read_text().strip()
+
+    # -- process -------------------------------------------------------------
+    def start(self):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.http_port = self.http_port or free_port(self.host)
+        self.mqtt_port = self.mqtt_port or free_port(self.host)
+        cmd = [sys.executable, "-m", "neoc", "server", "--data-dir", str(self.data_dir),
+               "--http", "%s:%d" % (self.host, self.http_port), "--mqtt", "%s:%d" % (self.host, self.mqtt_port),
+               "--broker", self.broker]
+        if self.token:
+            cmd += ["--admin-token", self.token]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("NEOC_ADMIN_TOKEN", None)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=env, cwd=str(self.data_dir))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + self.timeout
+        if not self._wait_ready(deadline):
+            self.stop()
+            raise StubError("neoc server did not come up (http %d, mqtt %d):\n%s"
+                            % (self.http_port, self.mqtt_port, self.output()))
+        if not self.token:
+            self.token = (self.data_dir / "admin-token").read_text().strip()
+        return self
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    def _wait_ready(self, deadline):
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if any("neoc server: ready" in line for line in self._lines):
+                break
+            time.sleep(0.05)
+        else:
+            return False
+        # "ready" is printed once the broker listens; only HTTP is probed (a bare
+        # TCP probe of the broker would show up as an error in its log).
+        left = max(0.1, deadline - time.monotonic())
+        try:
+            requests.get(self.url + "/device/credentials", timeout=left)
+        except requests.RequestException:
+            return False
+        return True
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            if self._reader is not None:
+                self._reader.join(2)
+            self.proc = None
+        if self._admin is not None:
+            self._admin.http.close()
+            self._admin = None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self):
+        return "".join(self._lines)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
