@@ -85,7 +85,7 @@ class PortableModule(pytest.Module):
         with tempfile.TemporaryDirectory(prefix="upy-flash-") as flash, \
                 tempfile.TemporaryDirectory(prefix="upy-mpy-") as mpy_dir:
             proc = upy.run(TESTS / "upy_runner.py", args=[self.path.stem], heap=heap,
-                           path=[*compile_packages(source, mpy_dir), *PORTABLE_PATH], cwd=flash,
+                           path=[*compile_packages(source, mpy_dir, self.path), *PORTABLE_PATH], cwd=flash,
                            timeout=300)
         results = {}
         current = None
@@ -105,18 +105,24 @@ class PortableModule(pytest.Module):
         return results
 
 
-def compile_packages(source, dest):
+def compile_packages(source, dest, module=None):
     """`MICROPYTHON_MPY = "neocampus"` (comma-separated top-level packages) in a
     portable test module: those packages are imported as .mpy compiled by
     mpy-cross, as boards run them, instead of being compiled from source in the
     VM's heap (compiling a 200-line module from source needs ~26 KB of heap on
-    the 64-bit port). Returns the extra import path (first on MICROPYPATH)."""
+    the 64-bit port). The name "self" compiles the test module itself (path
+    `module`). Returns the extra import path (first on MICROPYPATH)."""
     m = MPY_RE.search(source)
     if not m:
         return []
     from neoc import mpy
     for name in m.group(1).split(","):
         name = name.strip()
+        if name == "self":
+            if module is not None:
+                module = pathlib.Path(module)
+                mpy.compile_file(module, pathlib.Path(dest) / (module.stem + ".mpy"))
+            continue
         mpy.compile_tree(ROOT / name, pathlib.Path(dest) / name)
     return [dest]
 

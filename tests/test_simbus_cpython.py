@@ -75,7 +75,7 @@ def make(view):
 def test_adapter_paths(view):
     sim, m, bus = make(view)
     d = dbus.I2CDevice(bus, 0x44, "TEST")
-    assert d._kind == {SMBusView: dbus._SMBUS, BusioView: dbus._BUSIO}[view]
+    assert type(d.bus).__name__ == {SMBusView: "SMBusAsMachine", BusioView: "BusioAsMachine"}[view]
     buf = bytearray(3)
     d.read_reg_into(0x10, buf)
     assert bytes(buf) == bytes(((0x10 * 7) & 0xFF, (0x11 * 7) & 0xFF, (0x12 * 7) & 0xFF))
@@ -143,3 +143,21 @@ def test_write_then_read_back_property(view, reg, data):
     got = bytearray(len(data))
     d.read_reg_into(reg, got)
     assert bytes(got) == data
+
+
+def test_smbus_style_calls():
+    bus = SimBus()
+    m = bus.attach(0x20, RegisterModel())
+    for i in range(256):
+        m.regs[i] = i
+    assert bus.read_byte_data(0x20, 0x21) == 0x21
+    bus.write_byte_data(0x20, 0x21, 0x99)
+    assert m.regs[0x21] == 0x99
+    assert bus.read_word_data(0x20, 0x40) == 0x4140  # low byte first
+    bus.write_word_data(0x20, 0x40, 0x1234)
+    assert m.regs[0x40] == 0x34 and m.regs[0x41] == 0x12
+    assert bus.read_i2c_block_data(0x20, 0x50, 3) == [0x50, 0x51, 0x52]
+    bus.write_i2c_block_data(0x20, 0x50, [1, 2])
+    assert m.regs[0x50] == 1 and m.regs[0x51] == 2
+    bus.write_byte(0x20, 0x70)
+    assert bus.read_byte(0x20) == 0x70

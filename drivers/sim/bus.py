@@ -1,4 +1,5 @@
-"""SimBus: a simulated I2C bus that speaks machine.I2C, smbus2.SMBus and busio.I2C.
+"""SimBus: a simulated I2C bus that speaks machine.I2C, smbus2.SMBus and busio.I2C
+(the smbus2 methods come from drivers/sim/_smbus_api.py, on CPython only).
 
 Chip models are attached at addresses; SimBus turns each API call into I2C
 messages: model.write(data) for a write message, model.read(n) -> bytes for a
@@ -16,7 +17,16 @@ count=None keeps the fault until clear_faults().
 Time: now_ms() is the real monotonic clock plus whatever sleep_ms() skipped, so
 drivers wait for conversions instantly and real sleeps still count.
 """
+import sys
+
 from drivers.sim.base import real_ms
+
+if sys.implementation.name == "micropython":
+    # smbus2 exists only on Linux CPython: a MicroPython VM never needs that API,
+    # and its ~1.5 KB of methods matter in a 36 KB heap.
+    _API = object
+else:
+    from drivers.sim._smbus_api import SMBusAPI as _API
 
 _ENODEV = 19
 _ETIMEDOUT = 110
@@ -30,7 +40,7 @@ class Nack(OSError):
         super().__init__(errno, msg)
 
 
-class SimBus:
+class SimBus(_API):
     def __init__(self, trace=False):
         self.models = {}
         self.faults = {}
@@ -74,137 +84,111 @@ class SimBus:
         self.skipped_ms += ms
 
     # --- the wire -----------------------------------------------------------
-    def _take(self, address, kinds):
-        # First pending fault of one of `kinds` for this address, consumed once.
-        queue = self.faults.get(address)
-        if not queue:
-            return None
-        for f in queue:
-            if f[0] in kinds:
-                if f[1] is not None:
-                    f[1] -= 1
-                    if f[1] <= 0:
-                        queue.remove(f)
-                return f[0]
-        return None
-
-    def _start(self, address):
-        """START (or repeated START) + address byte; returns the model."""
-        if self._open != address:
-            self._open = None
-            self.transactions += 1
+    def _xfer(self, address, data, n, stop=True):
+        """One message: write `data` (n None) or read n bytes. A message right
+        after one sent with stop=False to the same address is a repeated start,
+        not a new transaction."""
+        rd = n is not None
+        try:
+            model = self.models.get(address)
+            # per_address only for attached chips: a scan would add 112 entries.
             c = self.per_address.get(address)
             if c is None:
-                c = self.per_address[address] = [0, 0, 0]
-            c[0] += 1
-        kind = self._take(address, ("nack", "timeout"))
-        model = self.models.get(address)
-        if kind == "timeout":
+                c = [0, 0, 0]
+                if model is not None:
+                    self.per_address[address] = c
+            if self._open != address:
+                self.transactions += 1
+                c[0] += 1
             self._open = None
-            raise OSError(_ETIMEDOUT, "ETIMEDOUT")
-        if kind == "nack" or model is None:
-            self._open = None
-            raise Nack()
-        return model
-
-    def _end(self, address, stop):
-        self._open = None if stop else address
-
-    def _count(self, address, written, read):
-        self.bytes_written += written
-        self.bytes_read += read
-        c = self.per_address[address]
-        c[1] += written
-        c[2] += read
-
-    def _write(self, address, data, stop=True):
-        try:
-            model = self._start(address)
-            n = len(data)
-            self._count(address, n, 0)
-            if self.log is not None:
-                self.log.append((address, "w", bytes(data)))
-            if n:
-                model.write(bytes(data))
-        except OSError:
-            self._open = None
-            raise
-        self._end(address, stop)
-        return n
-
-    def _read(self, address, n, stop=True):
-        try:
-            model = self._start(address)
-            kind = self._take(address, ("stuck", "corrupt"))
-            if kind == "stuck":
-                data = bytearray(b"\xff" * n)
-                prev = self._last.get(address, b"")
-                m = min(n, len(prev))
-                data[:m] = prev[:m]
+            kind = None
+            queue = self.faults.get(address)
+            for f in queue or ():
+                if rd or f[0] in ("nack", "timeout"):
+                    kind = f[0]
+                    if f[1] is not None:
+                        f[1] -= 1
+                        if f[1] <= 0:
+                            queue.remove(f)
+                    break
+            if kind == "timeout":
+                raise OSError(_ETIMEDOUT, "ETIMEDOUT")
+            if kind == "nack" or model is None:
+                raise Nack()
+            if not rd:
+                n = len(data)
+                self.bytes_written += n
+                c[1] += n
+                if n:
+                    model.write(bytes(data))
+                out = n
+                data = bytes(data)
             else:
-                data = bytearray(model.read(n))
-                if len(data) < n:
-                    data.extend(b"\xff" * (n - len(data)))
-                elif len(data) > n:
-                    data = data[:n]
+                data = bytearray(b"\xff" * n)
+                if kind == "stuck":
+                    new = self._last.get(address, b"")
+                else:
+                    new = model.read(n)
+                m = min(n, len(new))
+                data[:m] = new[:m]
                 if kind == "corrupt" and n:
                     data[n - 1] ^= 0x5A
-            self._count(address, 0, n)
-            self._last[address] = bytes(data)
+                self.bytes_read += n
+                c[2] += n
+                self._last[address] = out = bytes(data)
             if self.log is not None:
-                self.log.append((address, "r", bytes(data)))
+                self.log.append((address, "r" if rd else "w", data))
         except OSError:
             self._open = None
             raise
-        self._end(address, stop)
-        return data
+        if not stop:
+            self._open = address
+        return out
 
     # --- machine.I2C (and busio.I2C where the names are shared) -------------
     def scan(self):
         found = []
         for a in range(0x08, 0x78):
             try:
-                self._write(a, b"")
+                self._xfer(a, b"", None)
             except OSError:
                 continue
             found.append(a)
         return found
 
-    @staticmethod
-    def _mem(memaddr, addrsize):
-        if addrsize == 16:
-            return bytes(((memaddr >> 8) & 0xFF, memaddr & 0xFF))
-        return bytes((memaddr & 0xFF,))
-
     def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
-        self._write(addr, self._mem(memaddr, addrsize), False)
-        return bytes(self._read(addr, nbytes))
+        if addrsize == 16:
+            mem = bytes(((memaddr >> 8) & 0xFF, memaddr & 0xFF))
+        else:
+            mem = bytes((memaddr & 0xFF,))
+        self._xfer(addr, mem, None, False)
+        return self._xfer(addr, None, nbytes)
 
     def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
-        self._write(addr, self._mem(memaddr, addrsize), False)
-        buf[:] = self._read(addr, len(buf))
+        buf[:] = self.readfrom_mem(addr, memaddr, len(buf), addrsize)
 
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
-        self._write(addr, self._mem(memaddr, addrsize) + bytes(buf))
+        mem = bytes(((memaddr >> 8) & 0xFF,)) if addrsize == 16 else b""
+        self._xfer(addr, mem + bytes((memaddr & 0xFF,)) + bytes(buf), None)
 
     def readfrom(self, addr, nbytes, stop=True):
-        return bytes(self._read(addr, nbytes, stop))
+        return self._xfer(addr, None, nbytes, stop)
 
     def readfrom_into(self, addr, buf, stop=True, start=0, end=None):
         if end is None:
             end = len(buf)
-        buf[start:end] = self._read(addr, end - start, stop)
+        buf[start:end] = self._xfer(addr, None, end - start, stop)
 
     def writeto(self, addr, buf, stop=True, start=0, end=None):
         if end is None:
             end = len(buf)
-        return self._write(addr, bytes(buf[start:end]), stop)
+        return self._xfer(addr, buf[start:end], None, stop)
 
     def writevto(self, addr, vector, stop=True):
         data = b""
         for part in vector:
             data += bytes(part)
-        return self._write(addr, data, stop)
+        return self._xfer(addr, data, None, stop)
 
     # --- busio.I2C ----------------------------------------------------------
     def try_lock(self):
@@ -216,64 +200,11 @@ class SimBus:
     def unlock(self):
         self._locked = False
 
-    def deinit(self):
-        self._locked = False
-
     def writeto_then_readfrom(self, addr, buffer_out, buffer_in, out_start=0, out_end=None,
                               in_start=0, in_end=None):
         if out_end is None:
             out_end = len(buffer_out)
         if in_end is None:
             in_end = len(buffer_in)
-        self._write(addr, bytes(buffer_out[out_start:out_end]), False)
-        buffer_in[in_start:in_end] = self._read(addr, in_end - in_start)
-
-    # --- smbus2.SMBus -------------------------------------------------------
-    def read_byte(self, addr, force=None):
-        return self._read(addr, 1)[0]
-
-    def write_byte(self, addr, value, force=None):
-        self._write(addr, bytes((value,)))
-
-    def write_quick(self, addr, force=None):
-        self._write(addr, b"")
-
-    def read_byte_data(self, addr, reg, force=None):
-        return self.readfrom_mem(addr, reg, 1)[0]
-
-    def write_byte_data(self, addr, reg, value, force=None):
-        self._write(addr, bytes((reg, value)))
-
-    def read_word_data(self, addr, reg, force=None):
-        d = self.readfrom_mem(addr, reg, 2)
-        return d[0] | (d[1] << 8)  # SMBus words travel low byte first
-
-    def write_word_data(self, addr, reg, value, force=None):
-        self._write(addr, bytes((reg, value & 0xFF, (value >> 8) & 0xFF)))
-
-    def read_i2c_block_data(self, addr, reg, length, force=None):
-        return list(self.readfrom_mem(addr, reg, length))
-
-    def write_i2c_block_data(self, addr, reg, data, force=None):
-        self._write(addr, bytes((reg,)) + bytes(data))
-
-    def i2c_rdwr(self, *msgs):
-        """smbus2.i2c_msg list: one transaction, repeated starts between messages."""
-        last = len(msgs) - 1
-        for i, msg in enumerate(msgs):
-            stop = i == last
-            if msg.flags & 1:
-                data = self._read(msg.addr, msg.len, stop)
-                for j in range(msg.len):
-                    msg.buf[j] = data[j:j + 1]
-            else:
-                self._write(msg.addr, bytes(msg), stop)
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+        self._xfer(addr, buffer_out[out_start:out_end], None, False)
+        buffer_in[in_start:in_end] = self._xfer(addr, None, in_end - in_start)
