@@ -1,4 +1,4 @@
-MICROPYTHON_MPY = "neocampus"
+MICROPYTHON_MPY = "neocampus, self"
 
 from portable_support import raises
 

@@ -1,6 +1,6 @@
 # The board runs neocampus/ as .mpy; compiling it from source would cost the
 # test heap ~26 KB (see tests/harness.py compile_packages).
-MICROPYTHON_MPY = "neocampus"
+MICROPYTHON_MPY = "neocampus, self"
 
 import json
 import struct
