@@ -135,6 +135,8 @@ class Stub:
 
     def _on_registry_change(self, login):
         self.policy.update(self.registry, login)
+        if self.listeners:
+            self._broadcast({"type": "devices"})
         if isinstance(self.backend, EmbeddedBroker):
             self.backend.changed()
         elif self._reload_handle is None:
