@@ -1,0 +1,597 @@
+"""The virtual neOSensor board: the real MicroPython unix port running the
+firmware from a folder that stands for the board's flash.
+
+The VM gets, ahead of its built-ins, the peripheral fakes of firmware/virtual/
+(machine, network, ntptime) and drivers.sim; this runner plays the parts of
+the board a VM cannot: the serial console (a pty, shown with a prefix and
+offered as a TCP "serial port" for mpremote), the power switch (a reset or
+deepsleep ends the process and the runner boots it again), the hardware
+watchdog (a late feed kills the VM) and the outside world: the simulated chips
+(drivers.sim models, here in CPython, reached by the VM's fake I2C over a
+loopback socket, so they cost the board's heap nothing), the Wi-Fi state and
+the input pins, all settable while it runs.
+
+    board = VirtualBoard(mac="aa:bb:cc:00:11:22", server="http://127.0.0.1:8000",
+                         wifi=("campus", "secret"),
+                         chips=["mcp9808@0x18:temperature=21.5", "tsl2561@0x39:lux=300"])
+    board.start(); board.wait_for(r"mqtt connected"); board.set(0x18, temperature=25)
+    board.stop()
+"""
+import fcntl
+import json
+import math
+import os
+import pathlib
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import termios
+import threading
+import time
+
+from neoc import micropython as upy
+from neoc.mpy import compile_tree
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+VIRTUAL = FIRMWARE / "virtual"
+
+# The ESP8266's heap once the firmware's frozen runtime is up: what a board
+# really has for our code.
+DEFAULT_HEAP = "36k"
+BOARDS = {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
+CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280")
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_DRIFT_RE = re.compile(r"^(%s)\.\.(%s)/(\d+(?:\.\d+)?)s?$" % (_NUMBER, _NUMBER))
+
+
+class BoardError(ValueError):
+    pass
+
+
+# -- command-line values --------------------------------------------------------
+def parse_quantity(text):
+    """A number, or a drift `LOW..HIGH/PERIOD` kept as its normalised string
+    (the VM computes the cycle from the clock)."""
+    text = text.strip()
+    if re.fullmatch(_NUMBER, text):
+        return float(text)
+    m = _DRIFT_RE.match(text)
+    if not m:
+        raise BoardError("quantity %r: want a number or LOW..HIGH/PERIOD (e.g. 19..24/600s)" % text)
+    lo, hi, period = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    if period <= 0:
+        raise BoardError("quantity %r: the period must be > 0" % text)
+    return "%s..%s/%ss" % (lo, hi, period)
+
+
+def parse_chip(text):
+    """`CHIP@ADDR[:QUANTITY=VALUE,...]` -> (chip, address, {quantity: value})."""
+    head, _, rest = text.partition(":")
+    chip, at, addr = head.partition("@")
+    chip = chip.strip().lower()
+    if chip not in CHIPS:
+        raise BoardError("chip %r: known chips are %s" % (chip, ", ".join(CHIPS)))
+    if not at:
+        raise BoardError("chip %r: give its address, e.g. %s@0x18" % (text, chip))
+    try:
+        address = int(addr, 0)
+    except ValueError:
+        raise BoardError("chip %r: bad I2C address %r" % (text, addr)) from None
+    if not 0x08 <= address <= 0x77:
+        raise BoardError("chip %r: I2C address out of range 0x08..0x77" % text)
+    values = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        name, eq, value = part.partition("=")
+        if not eq:
+            raise BoardError("chip %r: %r is not QUANTITY=VALUE" % (text, part))
+        values[name.strip()] = parse_quantity(value)
+    return chip, address, values
+
+
+def parse_heap(text):
+    m = re.fullmatch(r"(\d+)([kKmM]?)", str(text).strip())
+    if not m:
+        raise BoardError("heap %r: want a size such as 36k" % text)
+    return m.group(1) + m.group(2).lower()
+
+
+# -- what goes on the flash -----------------------------------------------------
+def deploy(flash_dir, source=False, arch=None):
+    """Put the firmware on a flash folder as the flashing tool does: the app and
+    its libraries as .mpy (boot.py/main.py stay source), or all as .py."""
+    flash_dir = pathlib.Path(flash_dir)
+    flash_dir.mkdir(parents=True, exist_ok=True)
+    trees = [(FIRMWARE, flash_dir, ("virtual/*", "virtual/**", "*.md", "manifest.json")),
+             (ROOT / "neocampus", flash_dir / "lib" / "neocampus", ()),
+             (ROOT / "drivers", flash_dir / "lib" / "drivers", ("sim/*", "sim/**"))]
+    written = []
+    for src, dest, exclude in trees:
+        if source:
+            for f in sorted(src.rglob("*.py")):
+                rel = f.relative_to(src)
+                if "__pycache__" in rel.parts or any(rel.match(p) for p in exclude):
+                    continue
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dest / rel)
+                written.append(dest / rel)
+        else:
+            written += compile_tree(src, dest, arch=arch, exclude=exclude)
+    return written
+
+
+def write_config(flash_dir, server=None, wifi=None, broker=None, sandbox=False, extra=None):
+    """/config.json as the flashing tool writes it (atomically)."""
+    cfg = {"wifi": [], "sensocampus": server, "sandbox": bool(sandbox)}
+    if wifi:
+        cfg["wifi"].append({"ssid": wifi[0], "password": wifi[1]})
+    if broker:
+        cfg["broker"] = {"server": broker[0], "port": int(broker[1])}
+    cfg.update(extra or {})
+    path = pathlib.Path(flash_dir) / "config.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cfg, indent=1))
+    os.replace(tmp, path)
+    return cfg
+
+
+def build_virtual_lib(dest, source=False):
+    """The peripheral fakes the VM sees ahead of the flash."""
+    dest = pathlib.Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    if source:
+        shutil.copytree(VIRTUAL, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        compile_tree(VIRTUAL, dest, keep_source={"vboot.py"})
+    return dest
+
+
+# -- the hardware around the VM -------------------------------------------------
+MODELS = {
+    "mcp9808": ("drivers.sim.mcp9808", "MCP9808Model"),
+    "sht3x": ("drivers.sim.sht3x", "SHT3XModel"),
+    "sht2x": ("drivers.sim.sht2x", "SHT2XModel"),
+    "htu21d": ("drivers.sim.sht2x", "SHT2XModel"),
+    "scd4x": ("drivers.sim.scd4x", "SCD4XModel"),
+    "tsl2561": ("drivers.sim.tsl2561", "TSL2561Model"),
+    "tsl2591": ("drivers.sim.tsl2591", "TSL2591Model"),
+    "max44009": ("drivers.sim.max44009", "MAX44009Model"),
+    "bme280": ("drivers.sim.bme280", "BME280Model"),
+}
+
+
+def drift_value(spec, t):
+    """Value of a quantity at UNIX time t: a number, or a smooth cycle between
+    LOW and HIGH (LOW at t % PERIOD == 0, HIGH half a period later)."""
+    if not isinstance(spec, str):
+        return spec
+    m = _DRIFT_RE.match(spec)
+    lo, hi, period = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    return lo + (hi - lo) * (1 - math.cos(2 * math.pi * (t % period) / period)) / 2
+
+
+class Hardware:
+    """What is soldered around the MCU: the I2C bus with its chips, input
+    pins, the radio. Lives in the runner, survives the VM's resets."""
+
+    def __init__(self, chips):
+        import importlib
+        from drivers.sim.bus import SimBus
+        self.bus = SimBus()
+        self.specs = {}
+        for chip, addr, values in chips:
+            mod, cls = MODELS[chip]
+            self.bus.attach(addr, getattr(importlib.import_module(mod), cls)())
+            self.specs[addr] = dict(values)
+        self.pins = {}
+        self.wifi = "ok"
+        self.ntp = True
+        self.lock = threading.Lock()
+        self._apply()
+
+    def _apply(self, addr=None):
+        t = time.time()
+        for a, values in self.specs.items():
+            if addr is None or a == addr:
+                for q, spec in values.items():
+                    setattr(self.bus.models[a], q, drift_value(spec, t))
+
+    def set(self, addr, **quantities):
+        with self.lock:
+            if addr not in self.specs:
+                raise BoardError("no chip at 0x%02x on this board" % addr)
+            for q, v in quantities.items():
+                self.specs[addr][q] = parse_quantity(str(v))
+            self._apply(addr)
+
+    def model(self, addr):
+        return self.bus.models[addr]
+
+    def handle(self, op, addr, data, nread, flags):
+        """One frame from the VM's fakes -> reply bytes (or None)."""
+        with self.lock:
+            if op == ord("X"):
+                self._apply(addr)
+                try:
+                    if data or not nread:
+                        self.bus._write(addr, data, stop=not nread and bool(flags & 1))
+                    got = bytes(self.bus._read(addr, nread, bool(flags & 1))) if nread else b""
+                except OSError as e:
+                    return bytes((e.errno if isinstance(e.errno, int) and 0 < e.errno < 256 else 5,))
+                return b"\0" + got
+            if op == ord("S"):
+                found = self.bus.scan()
+                return bytes((len(found),)) + bytes(found)
+            if op == ord("P"):
+                return bytes((self.pins.get(addr, 1),))
+            if op == ord("N"):
+                return bytes((("ok", "fail", "down").index(self.wifi) | (0 if self.ntp else 8),))
+        return None
+
+
+# -- the board ------------------------------------------------------------------
+class VirtualBoard:
+    """One virtual board: a VM per boot, a runner thread across boots."""
+
+    def __init__(self, mac, server=None, wifi=("neocampus", "neocampus"), chips=(), flash_dir=None,
+                 heap=DEFAULT_HEAP, repl=None, blank=False, source=False, board="esp8266",
+                 broker=None, sandbox=False, echo=True, prefix=None, config_extra=None):
+        from neocampus.ids import mac_wire
+        self.mac = mac_wire(mac)
+        self.server, self.wifi, self.board = server, wifi, board
+        if board not in BOARDS:
+            raise BoardError("board %r: one of %s" % (board, ", ".join(BOARDS)))
+        self.heap = parse_heap(heap)
+        self.chips = [parse_chip(c) if isinstance(c, str) else c for c in chips]
+        self.hw = Hardware(self.chips)
+        self._tmp = tempfile.mkdtemp(prefix="neoc-board-")
+        self.state = pathlib.Path(self._tmp) / "state"
+        self.state.mkdir()
+        self.flash = pathlib.Path(flash_dir) if flash_dir else pathlib.Path(self._tmp) / "flash"
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.blank, self.source, self.broker, self.sandbox = blank, source, broker, sandbox
+        self.config_extra = config_extra
+        self.repl = _parse_repl(repl) if repl else None
+        self.echo = echo
+        self.prefix = prefix or "[board %s] " % self.mac[-5:].replace(":", "")
+        self.lines = []
+        self.boots = []          # reset cause of each boot
+        self.exits = []          # (returncode, cause) of each VM run
+        self._cond = threading.Condition()
+        self._proc = None
+        self._master = None
+        self._stopping = False
+        self._wdt = None         # (timeout_s, deadline)
+        self._cause = None       # power event announced by the running VM
+        self._sleep_ms = 0
+        self._client = None      # REPL user
+        self._server = None
+        self._bus = None         # VM's hardware link
+        self._threads = []
+
+    # -- outside world ----------------------------------------------------------
+    def set(self, address, **quantities):
+        """Change quantities of the chip at `address` while the board runs."""
+        self.hw.set(int(address), **quantities)
+
+    def set_wifi(self, state):
+        if state not in ("ok", "fail", "down"):
+            raise BoardError("wifi state is ok, fail or down")
+        self.hw.wifi = state
+
+    def set_pin(self, pin, level):
+        self.hw.pins[int(pin)] = 1 if level else 0
+
+    # -- life cycle -------------------------------------------------------------
+    def prepare(self):
+        if not self.blank:
+            deploy(self.flash, source=self.source)
+            write_config(self.flash, self.server, self.wifi, self.broker, self.sandbox, self.config_extra)
+        build_virtual_lib(self.state / "vlib", source=self.source)
+        self._hw_server = socket.socket()
+        self._hw_server.bind(("127.0.0.1", 0))
+        self._hw_server.listen(2)
+        desc = {"mac": self.mac, "board": self.board, "wifi": {},
+                "port": self._hw_server.getsockname()[1]}
+        desc.update(BOARDS[self.board])
+        if self.wifi:
+            desc["wifi"][self.wifi[0]] = self.wifi[1]
+        self._desc = desc
+
+    def start(self):
+        self.prepare()
+        if self.repl:
+            self._listen()
+        t = threading.Thread(target=self._supervise, daemon=True, name="vboard")
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def _boot(self, cause):
+        desc = dict(self._desc, cause=cause)
+        (self.state / "board.json").write_text(json.dumps(desc))
+        self._wdt, self._cause = None, None
+        master, slave = pty.openpty()
+        # A cooked tty with signals: Ctrl-C from the console interrupts the
+        # firmware (SIGINT -> KeyboardInterrupt) as on a board's UART.
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        env = dict(os.environ, NEOC_VBOARD=str(self.state))
+        path = [self.state / "vlib", self.flash, self.flash / "lib"]
+
+        def ctty():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        proc = upy.popen(["-i", str(self.state / "vlib" / "vboot.py")], heap=self.heap, path=path,
+                         cwd=self.flash, env=env, stdin=slave, stdout=slave, stderr=slave,
+                         preexec_fn=ctty, close_fds=True)
+        os.close(slave)
+        with self._cond:
+            self._proc, self._master = proc, master
+            self.boots.append(cause)
+            self._cond.notify_all()
+        self._console("--- boot %d (%s) heap %s" % (len(self.boots), cause, self.heap), raw=True)
+        return proc, master
+
+    def _supervise(self):
+        cause = "power"
+        while not self._stopping:
+            proc, master = self._boot(cause)
+            self._run(proc, master)
+            os.close(master)
+            if self._bus is not None:
+                self._bus.close()
+                self._bus = None
+            rc = proc.wait()
+            with self._cond:
+                self.exits.append((rc, self._cause))
+                self._cond.notify_all()
+            if self._stopping:
+                break
+            cause = self._cause or "power"
+            self._console("--- VM ended (exit %s): %s" % (
+                rc, "reset (%s)" % cause if self._cause else "power cycle"), raw=True)
+            if cause == "deepsleep":
+                time.sleep(min(self._sleep_ms, 60000) / 1000.0)
+            elif not self._cause:
+                time.sleep(1.0)  # the VM itself ended (Ctrl-D, crash): do not spin
+
+    def _run(self, proc, master):
+        out = b""
+        frames = b""
+        while True:
+            fds = [master, self._hw_server]
+            for extra in (self._bus, self._client, self._server):
+                if extra is not None:
+                    fds.append(extra)
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.05)
+            except (OSError, ValueError):
+                ready = []
+            eof = False
+            if master in ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    data = b""
+                if data:
+                    out = self._output(out, data)
+                else:
+                    eof = True
+            if self._hw_server in ready:
+                conn, _ = self._hw_server.accept()
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._bus is not None:
+                    self._bus.close()
+                self._bus, frames = conn, b""
+            if self._bus is not None and self._bus in ready:
+                try:
+                    data = self._bus.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._bus.close()
+                    self._bus = None
+                else:
+                    frames = self._frames(frames + data, proc)
+            if self._server is not None and self._server in ready:
+                self._accept()
+            if self._client is not None and self._client in ready:
+                self._from_client(master)
+            if self._wdt and time.monotonic() > self._wdt:
+                self._cause = "wdt"
+                self._wdt = None
+                self._console("--- watchdog: no feed for %.1f s: reset" % self._wdt_timeout, raw=True)
+                _kill(proc)
+            if self._stopping:
+                _kill(proc)
+            if proc.poll() is not None and (eof or master not in ready):
+                try:  # what the VM wrote before it ended
+                    while select.select([master], [], [], 0.05)[0]:
+                        data = os.read(master, 4096)
+                        if not data:
+                            break
+                        out = self._output(out, data)
+                except OSError:
+                    pass
+                if out:
+                    self._line(out.rstrip(b"\r").decode(errors="replace"))
+                return
+
+    def _frames(self, buf, proc):
+        while len(buf) >= 6:
+            op, addr, nw, nread, flags = buf[0], buf[1], buf[2], buf[3], buf[4]
+            if len(buf) < 6 + nw:
+                break
+            data, buf = buf[6:6 + nw], buf[6 + nw:]
+            if op == ord("E"):
+                self._event(data.decode(errors="replace"), proc)
+                continue
+            reply = self.hw.handle(op, addr, data, nread, flags)
+            if reply is not None:
+                try:
+                    self._bus.sendall(reply)
+                except OSError:
+                    pass
+        return buf
+
+    def _event(self, line, proc):
+        kind, _, arg = line.partition(" ")
+        if kind == "wdt":
+            self._wdt_timeout = max(int(arg or 5000), 100) / 1000.0
+            self._wdt = time.monotonic() + self._wdt_timeout
+        elif kind == "feed" and self._wdt:
+            self._wdt = time.monotonic() + self._wdt_timeout
+        elif kind in ("reset", "soft", "deepsleep"):
+            self._cause = kind
+            self._sleep_ms = int(arg or 0)
+            _kill(proc)
+
+    # -- console ----------------------------------------------------------------
+    def _output(self, buf, data):
+        if self._client is not None:
+            try:
+                self._client.sendall(data)
+            except OSError:
+                self._drop_client()
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            self._line(line.rstrip(b"\r").decode(errors="replace"))
+        return buf
+
+    def _line(self, text):
+        with self._cond:
+            self.lines.append(text)
+            self._cond.notify_all()
+        if self.echo:
+            self._show(text)
+
+    def _console(self, text, raw=False):
+        with self._cond:
+            self.lines.append(text)
+            self._cond.notify_all()
+        if self.echo:
+            self._show(text)
+
+    def _show(self, text):
+        out = self.echo if callable(self.echo) else print
+        out(self.prefix + text)
+
+    def wait_for(self, pattern, timeout=30.0, start=0):
+        """Wait for a console line matching `pattern` (regex) at index >= start;
+        returns (index, match). Raises TimeoutError with the console tail."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return i, m
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no console line matching %r in %.0f s; last lines:\n%s"
+                                       % (pattern, timeout, "\n".join(self.lines[-40:])))
+                self._cond.wait(min(left, 0.5))
+
+    def wait_boots(self, n, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.boots) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("board booted %d times, wanted %d" % (len(self.boots), n))
+                self._cond.wait(min(left, 0.5))
+
+    def send(self, data):
+        """Type on the serial console."""
+        os.write(self._master, data if isinstance(data, bytes) else data.encode())
+
+    # -- the REPL over TCP ------------------------------------------------------
+    def _listen(self):
+        host, port = self.repl
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((host, port))
+        srv.listen(1)
+        srv.setblocking(False)
+        self._server = srv
+        self.repl = (host, srv.getsockname()[1])
+
+    def _accept(self):
+        try:
+            conn, _ = self._server.accept()
+        except OSError:
+            return
+        if self._client is not None:
+            conn.close()  # one serial port, one user at a time
+            return
+        conn.setblocking(True)
+        self._client = conn
+
+    def _from_client(self, master):
+        try:
+            data = self._client.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop_client()
+            return
+        try:
+            os.write(master, data)
+        except OSError:
+            pass
+
+    def _drop_client(self):
+        try:
+            self._client.close()
+        except OSError:
+            pass
+        self._client = None
+
+    def stop(self, timeout=5.0):
+        self._stopping = True
+        if self._proc is not None:
+            _kill(self._proc)
+        for t in self._threads:
+            t.join(timeout)
+        for s in (self._server, self._client, getattr(self, "_hw_server", None)):
+            if s is not None:
+                s.close()
+        self._client = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _kill(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
+
+
+def _parse_repl(url):
+    m = re.fullmatch(r"socket://([^:/]+):(\d+)", url)
+    if not m:
+        raise BoardError("--repl %r: want socket://HOST:PORT" % url)
+    return m.group(1), int(m.group(2))
