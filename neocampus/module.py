@@ -1,0 +1,106 @@
+"""A sensOCampus module (temperature, humidity, ...) without its transport:
+its unitID, one policy per sensor, payloads and the handling of its orders.
+The firmware and the Pi agent publish what it returns on topic(base).
+
+    m = Module("temperature", mac, conf, now)       # conf: a module of sensocampus.Config.modules
+    i = m.add_sensor(0x18, "MCP9808", now)
+    text = m.feed(i, 21.375, now, seq=12)           # JSON to publish, or None
+    cmd = m.command(raw_bytes)                       # Command for the caller, or None
+    m.status(time_str)                               # JSON status
+
+Time is integer milliseconds, as in policy.py. Commands: `status`, `acquire`
+and `frequency` change this module's state here (frequency clamped, all
+sensors' policies follow); every accepted Command is returned so the caller
+publishes the status, persists `settings()` to /module_<name>.json, or acts
+on the orders of the hardware (noise sensitivity/threshold, device orders).
+Malformed commands print a console line and count in `errors`; commands for
+another unit count in `foreign`; both appear in the status.
+"""
+from neocampus import commands, ids, payload
+from neocampus.policy import SensorPolicy, clamp_frequency
+
+
+class Module:
+    def __init__(self, name, mac, conf=None, now=0, log=print):
+        conf = conf or {}
+        self.name = name
+        self.unit_id = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
+        self.params = conf.get("params") or {}
+        self.frequency = clamp_frequency(name, conf.get("frequency"))
+        self.sensors = []  # [sub_id, label, policy]
+        self.errors = 0
+        self.foreign = 0
+        self.log = log
+
+    def topic(self, base):
+        return base + "/" + self.name
+
+    def add_sensor(self, sub_id, label=None, now=0):
+        p = SensorPolicy(self.name, self.params, now, self.frequency)
+        self.sensors.append([sub_id, label, p])
+        return len(self.sensors) - 1
+
+    def start(self, now):
+        for s in self.sensors:
+            s[2].start(now)
+
+    def sample_interval(self, now):
+        """Milliseconds until some sensor wants a read."""
+        best = None
+        for s in self.sensors:
+            d = s[2].sample_interval(now)
+            if best is None or d < best:
+                best = d
+        return best
+
+    def feed(self, index, value, now, seq=None, timestamp=None, **extra):
+        s = self.sensors[index]
+        v = s[2].feed(value, now)
+        if v is None:
+            return None
+        return payload.reading(self.name, v, self.unit_id, s[0], seq, timestamp, **extra)
+
+    def set_frequency(self, seconds):
+        self.frequency = clamp_frequency(self.name, seconds)
+        for s in self.sensors:
+            s[2].set_frequency(self.frequency)
+        return self.frequency
+
+    def settings(self):
+        """What /module_<name>.json keeps across reboots."""
+        return {"frequency": self.frequency}
+
+    def restore(self, settings):
+        if isinstance(settings, dict) and "frequency" in settings:
+            self.set_frequency(settings["frequency"])
+
+    def command(self, raw):
+        try:
+            cmd = commands.parse(raw, self.unit_id, self.name)
+        except commands.CommandError as e:
+            self.errors += 1
+            self.log("%s: command ignored: %s" % (self.name, e))
+            return None
+        if cmd is None:
+            self.foreign += 1
+            return None
+        if cmd.order == "acquire":
+            for s in self.sensors:
+                s[2].force()
+        elif cmd.order == "frequency":
+            cmd.value = self.set_frequency(cmd.value)
+        return cmd
+
+    def status(self, time_str, **extra):
+        labels = []
+        for s in self.sensors:
+            labels.append("%s@%s" % (s[1] or self.name, s[0]))
+        ignored = []
+        for s in self.sensors:
+            for n in s[2].ignored:
+                if n not in ignored:
+                    ignored.append(n)
+        if ignored:
+            extra["ignored_params"] = ignored
+        return payload.status(self.name, self.frequency, labels, time_str, self.unit_id,
+                              cmd_errors=self.errors, **extra)
