@@ -23,12 +23,14 @@ UNITS = {
     "airquality": "ppm",  # "µg/m3" for particle subIDs, see _airquality_unit
 }
 
+_NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
+
 # Fields of the device status, in wire order.
 _DEVICE_FIELDS = ("status", "modules", "heap", "hardware", "firmware", "board")
 
 
 def _number(v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, _NUM):
         raise ValueError("value must be a number, not %r" % (v,))
     if v - v != 0:  # NaN and infinities: JSON cannot carry them
         raise ValueError("value must be finite, not %r" % (v,))

@@ -47,6 +47,7 @@ RANGES = {
 }
 _SENSOR_RANGE = (30, 60, 1800)  # modules without a row (digital, display)
 _LONG_AGO = 0x3FFFFFFF  # elapsed time when the clock went back or wrapped twice
+_NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
 
 # name: (default, low, high); seconds and percent as in the config.
 PARAMS = {
@@ -66,7 +67,7 @@ _ABS_FLOOR = {"luminosity": 1, "airquality": 1}
 def clamp_frequency(module, seconds=None):
     """Seconds clamped to the module's range; None or junk gives the default."""
     low, default, high = RANGES.get(module, _SENSOR_RANGE)
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds - seconds != 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, _NUM) or seconds - seconds != 0:
         return default
     return int(max(low, min(high, seconds)))
 
@@ -104,7 +105,7 @@ class SensorPolicy:
         v = params.get(name)
         if v is None:
             return d
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+        if isinstance(v, bool) or not isinstance(v, _NUM) or not low <= v <= high:
             self.ignored.append(name)
             return d
         return v
@@ -162,7 +163,7 @@ class SensorPolicy:
 
     def feed(self, value, now):
         """One read (None for a failed read); returns the value to publish or None."""
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
+        if (isinstance(value, bool) or not isinstance(value, _NUM)
                 or value - value != 0):
             self._n = 0  # a failed read breaks the window
             return None
