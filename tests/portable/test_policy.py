@@ -163,3 +163,27 @@ def test_params_from_config_with_defaults():
     p = SensorPolicy("temperature", {"stable_reads": "seven", "delta": -1, "forced": True, "unknown": 3}, 0)
     assert sorted(p.ignored) == ["delta", "forced", "stable_reads"], p.ignored
     assert p.stable_reads == 7 and p.delta == 0.15 and p.forced_ms == 1800000
+
+
+def test_feed_allocates_little_under_micropython():
+    from portable_support import IS_MICROPYTHON, SkipTest
+    if not IS_MICROPYTHON:
+        raise SkipTest("gc.mem_alloc is MicroPython's")
+    import gc
+    p = SensorPolicy("luminosity", {}, 0)
+    for i in range(10):
+        p.feed(300, i * 150)
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        for i in range(100):
+            now = 2000 + i * 1250
+            p.feed(300, now)
+            p.sample_interval(now)
+        used = gc.mem_alloc() - before
+    finally:
+        gc.enable()
+    # The 64-bit unix port boxes each float result (16 B; the ESP8266 does not):
+    # about two per read. A tuple or list per call would double this.
+    assert used <= 100 * 40, used
