@@ -1,0 +1,206 @@
+"""BME280Model: Bosch BME280 humidity/pressure/temperature sensor, register level.
+
+Physics in (`temperature` degC, `humidity` %RH, `pressure` hPa), registers out.
+References are to the Bosch BME280 datasheet (BST-BME280-DS002):
+  4.2.2 calibration ("trimming") registers 0x88..0xA1 and 0xE1..0xE7, their layout;
+  5.3/5.4 memory map: id 0xD0 = 0x60, reset 0xE0 (0xB6), ctrl_hum 0xF2, status 0xF3
+        (bit 3 measuring, bit 0 im_update), ctrl_meas 0xF4, config 0xF5, data 0xF7..0xFE
+        (press msb/lsb/xlsb, temp msb/lsb/xlsb, hum msb/lsb), reset values 0x80 00 00 / 0x80 00;
+  3.3/3.4 modes: sleep 00, forced 01/10 (one measurement then back to sleep), normal 11
+        (measurement + t_standby, repeated); ctrl_hum takes effect at the next ctrl_meas write;
+  3.4.x + 5.4.7/5.4.8: resolution 16 bit + (osrs-1) bits for T and P; osrs 0 = skipped,
+        output stays 0x80000 (T, P) / 0x8000 (H);
+  6.2.1 I2C write: register/data PAIRS, no auto-increment; reads auto-increment (burst);
+  8.1 compensation in double precision: the model inverts it by bisection over the raw
+        range, so any driver doing the datasheet compensation gets back what was set;
+  9.1 measurement time (typical): 1 + 2*T + (2*P + 0.5) + (2*H + 0.5) ms.
+Not modelled: the IIR filter (for constant inputs its output equals its input), SPI.
+"""
+from drivers.sim.base import RegisterModel
+
+# A realistic calibration set (values of the size real parts carry; T/P as in Bosch's
+# worked example, H typical of BME280 parts), in register order.
+NAMES = ("T1", "T2", "T3", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9",
+         "H1", "H2", "H3", "H4", "H5", "H6")
+CALIB = (27504, 26435, -1000, 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000,
+         75, 362, 0, 313, 50, 30)
+
+# t_standby of config[7:5] in ms (5.4.6, BME280 values).
+_STANDBY = (0.5, 62.5, 125.0, 250.0, 500.0, 1000.0, 10.0, 20.0)
+_WRITABLE = (0xF2, 0xF4, 0xF5, 0xE0)
+
+
+def _osr(code):
+    # osrs field -> number of samples (0 = skipped), 101 and above mean x16.
+    return 0 if code == 0 else (1 << (min(code, 5) - 1))
+
+
+class BME280Model(RegisterModel):
+    def __init__(self, temperature=21.0, humidity=45.0, pressure=1013.25, calib=None,
+                 chip_id=0x60):
+        """calib: {"T1": .., "H6": ..} overriding entries of CALIB."""
+        RegisterModel.__init__(self, 256)
+        self.temperature = temperature
+        self.humidity = humidity
+        self.pressure = pressure
+        c = list(CALIB)
+        for k in calib or ():
+            c[NAMES.index(k)] = calib[k]
+        self.calib = tuple(c)
+        self.chip_id = chip_id
+        self.measurements = 0
+        self._reset()
+
+    # --- registers ------------------------------------------------------------
+    def _reset(self):
+        r = self.regs
+        for i in range(256):
+            r[i] = 0
+        r[0xD0] = self.chip_id
+        c = self.calib
+        for i in range(12):   # T1..P9: little-endian 16-bit words from 0x88 (4.2.2)
+            r[0x88 + 2 * i] = c[i] & 0xFF
+            r[0x89 + 2 * i] = (c[i] >> 8) & 0xFF
+        h2, h4, h5 = c[13], c[15], c[16]
+        r[0xA1] = c[12] & 0xFF
+        r[0xE1:0xE8] = bytes((h2 & 0xFF, (h2 >> 8) & 0xFF, c[14] & 0xFF, (h4 >> 4) & 0xFF,
+                              (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
+        r[0xF7] = r[0xFA] = r[0xFD] = 0x80
+        self._hum_latched = 0
+        self._busy_until = None
+        self._cycle_t0 = None
+        self._cycles_done = 0
+        self._nvm_until = None
+
+    def write(self, data):
+        # 6.2.1: a write is (register, value) pairs; a lone byte only sets the pointer.
+        if not data:
+            return
+        self.ptr = data[0]
+        i = 1
+        while i < len(data):
+            self._store(self.ptr, data[i])
+            if i + 1 < len(data):
+                self.ptr = data[i + 1]
+            i += 2
+
+    def _store(self, reg, value):
+        if reg not in _WRITABLE:
+            return  # read-only registers ignore writes
+        now = self.now()
+        self._tick(now)
+        r = self.regs
+        if reg == 0xE0:
+            if value == 0xB6:
+                self._reset()
+                self._nvm_until = now + 2
+            return
+        if reg == 0xF5 and (r[0xF4] & 3) == 3:
+            return  # 5.4.6: writes to config in normal mode may be ignored; we always do
+        r[reg] = value
+        if reg == 0xF4:
+            self._hum_latched = r[0xF2] & 7
+            mode = value & 3
+            self._busy_until = self._cycle_t0 = None
+            if mode in (1, 2):
+                self._busy_until = now + self.measure_ms()
+            elif mode == 3:
+                self._cycle_t0 = now
+                self._cycles_done = 0
+
+    def on_read(self, reg):
+        self._tick(self.now())
+
+    # --- timing ---------------------------------------------------------------
+    def measure_ms(self):
+        """Typical measurement time (9.1) for the latched oversampling settings."""
+        meas = self.regs[0xF4]
+        p, h = _osr((meas >> 2) & 7), _osr(self._hum_latched)
+        return 1.0 + 2.0 * _osr(meas >> 5) + (2.0 * p + 0.5 if p else 0) + (2.0 * h + 0.5 if h else 0)
+
+    def _tick(self, now):
+        status = 0
+        if self._nvm_until is not None:
+            if now < self._nvm_until:
+                status = 0x01
+            else:
+                self._nvm_until = None
+        if self._busy_until is not None:
+            if now >= self._busy_until:
+                self._busy_until = None
+                self._complete()
+                self.regs[0xF4] &= 0xFC  # forced mode ends in sleep mode (3.3.3)
+            else:
+                status |= 0x08
+        elif self._cycle_t0 is not None:
+            meas = self.measure_ms()
+            period = meas + _STANDBY[self.regs[0xF5] >> 5]
+            elapsed = now - self._cycle_t0
+            done = int((elapsed - meas) // period) + 1 if elapsed >= meas else 0
+            if done > self._cycles_done:
+                self._cycles_done = done
+                self._complete()
+            if elapsed % period < meas:
+                status |= 0x08
+        self.regs[0xF3] = status
+
+    # --- physics -> raw (inverse of datasheet 8.1) ------------------------------
+    def _complete(self):
+        self.measurements += 1
+        r = self.regs
+        meas = r[0xF4]
+        ot, op, oh = meas >> 5, (meas >> 2) & 7, self._hum_latched
+        adc_t = self._solve(0, self.temperature * 5120.0, 0, 0)
+        t_fine = self.compensate(0, adc_t, 0)
+        r[0xFA:0xFD] = _raw20(adc_t & _mask(ot)) if ot else b"\x80\x00\x00"
+        if ot:
+            t_fine = self.compensate(0, adc_t & _mask(ot), 0)
+        if op:
+            r[0xF7:0xFA] = _raw20(self._solve(1, self.pressure * 100.0, t_fine, 0) & _mask(op))
+        else:
+            r[0xF7:0xFA] = b"\x80\x00\x00"
+        adc_h = self._solve(2, self.humidity, t_fine, 1) if oh else 0x8000
+        r[0xFD] = adc_h >> 8
+        r[0xFE] = adc_h & 0xFF
+
+    def compensate(self, what, adc, t_fine):
+        """Datasheet 8.1 in double precision: what 0 -> t_fine, 1 -> Pa, 2 -> %RH unclamped."""
+        (t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, h4, h5, h6) = self.calib
+        if what == 0:
+            d = adc / 131072.0 - t1 / 8192.0
+            return (adc / 16384.0 - t1 / 1024.0) * t2 + d * d * t3
+        if what == 1:
+            v1 = t_fine / 2.0 - 64000.0
+            v2 = v1 * v1 * p6 / 32768.0 + v1 * p5 * 2.0
+            v2 = v2 / 4.0 + p4 * 65536.0
+            v1 = (p3 * v1 * v1 / 524288.0 + p2 * v1) / 524288.0
+            v1 = (1.0 + v1 / 32768.0) * p1
+            p = (1048576.0 - adc - v2 / 4096.0) * 6250.0 / v1
+            return p + (p9 * p * p / 2147483648.0 + p * p8 / 32768.0 + p7) / 16.0
+        h = t_fine - 76800.0
+        h = (adc - (h4 * 64.0 + h5 / 16384.0 * h)) * (
+            h2 / 65536.0 * (1.0 + h6 / 67108864.0 * h * (1.0 + h3 / 67108864.0 * h)))
+        return h * (1.0 - h1 * h / 524288.0)
+
+    def _solve(self, what, target, t_fine, hum):
+        """Integer raw value whose compensated value is nearest target, by bisection
+        (T and H rise with the raw value, P falls)."""
+        lo, hi = 0, 0xFFFF if hum else 0xFFFFF
+        up = what != 1
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if (self.compensate(what, mid, t_fine) < target) == up:
+                lo = mid
+            else:
+                hi = mid
+        f = self.compensate
+        return lo if abs(f(what, lo, t_fine) - target) <= abs(f(what, hi, t_fine) - target) else hi
+
+
+def _mask(osrs):
+    # 16 bit at x1, one more bit per oversampling step, 20 bit at x16 (3.4.x).
+    return ~((1 << (4 - (min(osrs, 5) - 1))) - 1) & 0xFFFFF
+
+
+def _raw20(adc):
+    return bytes(((adc >> 12) & 0xFF, (adc >> 4) & 0xFF, (adc & 0x0F) << 4))
