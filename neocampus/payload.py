@@ -104,14 +104,11 @@ def _airquality_unit(sub_id):
     return "µg/m3" if str(sub_id).lower().startswith("pm") else "ppm"
 
 
-def _obj(pairs, extra):
-    parts = []
-    for k, v in pairs:
-        if v is not None:
-            parts.append('"%s": %s' % (k, v))
-    for k in sorted(extra):
-        if extra[k] is not None:
-            parts.append(quote(k) + ": " + encode(extra[k]))
+def _close(parts, extra):
+    if extra:
+        for k in sorted(extra):
+            if extra[k] is not None:
+                parts.append(quote(k) + ": " + encode(extra[k]))
     return "{" + ", ".join(parts) + "}"
 
 
@@ -142,33 +139,38 @@ def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, **ext
     kind = extra.pop("type", None)
     if module in ("noise", "digital") and pin is None:
         raise ValueError("%s reading needs input=<pin>" % module)
-    return _obj((
-        ("value", text),
-        ("value_units", None if units is None else quote(units)),
-        ("input", None if pin is None else encode(pin)),
-        ("type", None if kind is None else quote(kind)),
-        ("subID", None if sub_id is None else quote(str(sub_id))),
-        ("unitID", quote(unit_id)),
-        ("seq", None if seq is None else "%d" % seq),
-        ("timestamp", None if timestamp is None else "%d" % timestamp),
-    ), extra)
+    parts = ['"value": ' + text]
+    if units is not None:
+        parts.append('"value_units": ' + quote(units))
+    if pin is not None:
+        parts.append('"input": ' + encode(pin))
+    if kind is not None:
+        parts.append('"type": ' + quote(kind))
+    if sub_id is not None:
+        parts.append('"subID": ' + quote(sub_id if isinstance(sub_id, str) else "%d" % sub_id))
+    parts.append('"unitID": ' + quote(unit_id))
+    if seq is not None:
+        parts.append('"seq": %d' % seq)
+    if timestamp is not None:
+        parts.append('"timestamp": %d' % timestamp)
+    return _close(parts, extra)
 
 
 def status(module, frequency, sensors, time_str, unit_id=None, **extra):
     """Status of a module: frequency, sensors, time; the device module adds
     status, modules, heap, hardware, firmware, board (passed as keywords)."""
-    pairs = [
-        ("unitID", None if unit_id is None else quote(unit_id)),
-        ("frequency", encode(frequency)),
-        ("sensors", encode(sensors)),
-        ("time", quote(time_str)),
-    ]
+    parts = []
+    if unit_id is not None:
+        parts.append('"unitID": ' + quote(unit_id))
+    parts.append('"frequency": ' + encode(frequency))
+    parts.append('"sensors": ' + encode(sensors))
+    parts.append('"time": ' + quote(time_str))
     if module == "device":
         for k in _DEVICE_FIELDS:
-            if k in extra:
-                v = extra.pop(k)
-                pairs.append((k, None if v is None else encode(v)))
-    return _obj(pairs, extra)
+            v = extra.pop(k, None)
+            if v is not None:
+                parts.append('"%s": %s' % (k, encode(v)))
+    return _close(parts, extra)
 
 
 def format_time(t, tz_minutes=0):
