@@ -66,3 +66,14 @@ class RegisterModel(Model):
             out[i] = self.regs[self.ptr]
             self.ptr = (self.ptr + 1) % self.size
         return out
+
+
+def words(values, init=0xFF):
+    """Sensirion read format: each 16-bit word MSB first, then its CRC-8."""
+    from drivers.crc import crc8
+    out = bytearray(3 * len(values))
+    for i, v in enumerate(values):
+        out[3 * i] = (v >> 8) & 0xFF
+        out[3 * i + 1] = v & 0xFF
+        out[3 * i + 2] = crc8(out, 3 * i, 3 * i + 2, init)
+    return out
