@@ -219,9 +219,11 @@ class Hardware:
             if op == ord("X"):
                 self._apply(addr)
                 try:
+                    # The public machine.I2C API of SimBus: a write without
+                    # STOP then a read is one combined transaction.
                     if data or not nread:
-                        self.bus._write(addr, data, stop=not nread and bool(flags & 1))
-                    got = bytes(self.bus._read(addr, nread, bool(flags & 1))) if nread else b""
+                        self.bus.writeto(addr, data, not nread and bool(flags & 1))
+                    got = self.bus.readfrom(addr, nread, bool(flags & 1)) if nread else b""
                 except OSError as e:
                     return bytes((e.errno if isinstance(e.errno, int) and 0 < e.errno < 256 else 5,))
                 return b"\0" + got

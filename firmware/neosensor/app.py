@@ -1,0 +1,257 @@
+# The neOSensor application: Wi-Fi, sensOCampus handshake, then one loop that
+# samples the chips by the policy of neocampus/, publishes on ONE MQTT link
+# and obeys commands. Everything it writes to flash is atomic (store.py).
+import gc
+import sys
+import time
+import machine
+from neosensor import store, wifi
+
+REVISION = 261125          # firmware revision, YYMMDD as the OTA manifests
+WDT_MS = 30000
+SEQ_BLOCK = 64             # seq persisted once per block, not per publish
+PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
+QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
+            "airquality": "co2"}
+
+
+def _wait(ms, feed):
+    t0 = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t0) < ms:
+        feed()
+        time.sleep_ms(100)
+
+
+def _unix_time():
+    t = time.time()
+    return t + 946684800 if time.gmtime(0)[0] == 2000 else t
+
+
+def run():
+    cfg = store.load("config.json") or {}
+    wdt = machine.WDT(timeout=WDT_MS)
+    feed = wdt.feed
+    tries = 0
+    while not wifi.connect(cfg.get("wifi"), 20000, feed):
+        tries += 1
+        if tries >= 5:
+            print("wifi: no network after %d tries: reset" % tries)
+            machine.reset()
+        _wait(2000 * tries, feed)
+    mac = wifi.mac()
+    ntp = False
+    try:
+        import ntptime
+        ntptime.settime()
+        ntp = True
+    except Exception as e:
+        print("ntp: failed (%r): no timestamps" % (e,))
+    from neosensor import handshake
+    creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
+    # The handshake code is not needed again until the next boot.
+    del handshake
+    for name in ("neosensor.handshake", "neosensor.http", "neocampus.sensocampus"):
+        sys.modules.pop(name, None)
+    gc.collect()
+    if not conf.base_topic:
+        print("sensocampus: no location for this device yet: nothing to publish")
+    App(cfg, mac, creds, conf, feed, ntp).loop()
+
+
+class Seq:
+    """Per-device reading counter; survives reboots (with a gap of at most a block)."""
+
+    def __init__(self):
+        self.n = store.load("seq.json", 0) or 0
+        self.limit = self.n
+        self._reserve()
+
+    def _reserve(self):
+        self.limit += SEQ_BLOCK
+        store.save("seq.json", self.limit)
+
+    def next(self):
+        n = self.n
+        self.n += 1
+        if self.n >= self.limit:
+            self._reserve()
+        return n
+
+
+class App:
+    def __init__(self, cfg, mac, creds, conf, feed, ntp):
+        from neocampus.module import Module
+        self.cfg, self.mac, self.feed, self.ntp = cfg, mac, feed, ntp
+        self.base = conf.base_topic or "_unconfigured/" + mac.replace(":", "")
+        self.board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
+        now = time.ticks_ms()
+        sda, scl = PINS.get(self.board, PINS["esp8266"])
+        from neosensor import chips
+        found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
+        del sys.modules["neosensor.chips"]
+        print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
+        self.device = Module("device", mac, conf.module("device") or {}, now)
+        self.device.restore(store.load("module_device.json"))
+        self.modules = [self.device]
+        self.sensors = []       # [module, index, driver, quantity, due]
+        for mc in conf.modules:
+            name = mc["module"]
+            if name == "device":
+                continue
+            q = QUANTITY.get(name)
+            if q is None:
+                print("module %s: not supported by this firmware yet" % name)
+                continue
+            m = Module(name, mac, mc, now)
+            m.restore(store.load("module_%s.json" % name))
+            for d in found:
+                if q in d.QUANTITIES:
+                    self.sensors.append([m, m.add_sensor(d.address, d.CHIP, now), d, q, now])
+            if not m.sensors:
+                print("module %s: no chip for it on the bus" % name)
+            self.modules.append(m)
+        self.seq = Seq()
+        self._cache = [None, None, 0]   # driver, its last read(), when
+        from neocampus import payload
+        self.payload = payload
+        from neosensor.link import Link
+        self.link = Link(creds, mac, self.base, self._on_message,
+                         payload.status("device", self.device.frequency, 0, "", mac, status="offline"))
+        self.state = "starting"
+        self.next_status = now
+        self.started = False
+
+    # -- time -------------------------------------------------------------------
+    def _time_str(self):
+        return self.payload.format_time(time.gmtime())
+
+    def _stamp(self):
+        return _unix_time() if self.ntp else None
+
+    # -- publishing -------------------------------------------------------------
+    def publish(self, topic, text):
+        ok = self.link.publish(topic, text)
+        print("pub %s %s%s" % (topic, text, "" if ok else " (not sent)"))
+        return ok
+
+    def status(self, m):
+        if m is self.device:
+            errors = foreign = 0
+            for x in self.modules:
+                errors += x.errors
+                foreign += x.foreign
+            gc.collect()
+            text = m.status(self._time_str(), status=self.state,
+                            modules=[x.name for x in self.modules if x is not m],
+                            heap=gc.mem_free(), hardware=sys.platform, firmware=REVISION,
+                            board=self.board, foreign_commands=foreign, bad_commands=errors,
+                            mqtt_connects=self.link.connects)
+        else:
+            text = m.status(self._time_str())
+        self.publish(m.topic(self.base), text)
+
+    # -- commands ---------------------------------------------------------------
+    def _on_message(self, topic, msg):
+        parts = topic.decode().split("/")
+        name = parts[-2] if len(parts) >= 3 else ""
+        for m in self.modules:
+            if m.name == name:
+                break
+        else:
+            self.device.errors += 1
+            print("command on %s ignored: no module %r here" % (topic.decode(), name))
+            return
+        cmd = m.command(msg)
+        if cmd is None:
+            return
+        print("command %s: %s %r" % (name, cmd.order, cmd.value))
+        order = cmd.order
+        if order == "acquire":
+            now = time.ticks_ms()
+            for s in self.sensors:
+                if s[0] is m:
+                    s[4] = now
+        elif order == "frequency":
+            store.save("module_%s.json" % name, m.settings())
+            if m is self.device:
+                self.next_status = time.ticks_add(time.ticks_ms(), m.frequency * 1000)
+        elif order in ("restart", "reboot"):
+            self.state = "rebooting"
+            self.status(m)
+            time.sleep_ms(100)
+            machine.reset()
+        elif order == "upgrade":
+            print("upgrade: not in this firmware yet (part 2)")
+        if order in ("status", "frequency", "upgrade"):
+            self.status(m)
+
+    # -- sampling -----------------------------------------------------------------
+    def _read(self, drv, q, now):
+        c = self._cache
+        # One chip read serves every module it feeds (SHT3x: temperature and humidity).
+        if c[0] is not drv or time.ticks_diff(now, c[2]) > 100:
+            try:
+                c[1] = drv.read()
+            except Exception as e:  # SensorError, or a bus OSError: no made-up value
+                print("%s@0x%02x: %s" % (drv.CHIP, drv.address, e))
+                c[1] = None
+            c[0], c[2] = drv, now
+        return c[1][q] if c[1] else None
+
+    def _sample(self, now):
+        soonest = 200
+        for s in self.sensors:
+            m, i, drv, q, due = s
+            left = time.ticks_diff(due, now)
+            if left > 0:
+                soonest = min(soonest, left)
+                continue
+            value = self._read(drv, q, now)
+            text = m.feed(i, value, now, seq=self.seq.n, timestamp=self._stamp())
+            if text is not None:
+                self.seq.next()
+                self.publish(m.topic(self.base), text)
+            wait = m.sensors[i][2].sample_interval(now)
+            s[4] = time.ticks_add(now, wait)
+            soonest = min(soonest, wait)
+        return soonest
+
+    def _connected(self, now):
+        for m in self.modules:
+            m.start(now)
+        for s in self.sensors:
+            s[4] = now
+        self.status(self.device)
+        self.next_status = time.ticks_add(now, self.device.frequency * 1000)
+        if not self.started:
+            self.started = True
+            self.state = "running"
+            try:  # a working link: this boot counts as a good one
+                import os
+                os.remove("crash.count")
+            except OSError:
+                pass
+
+    def loop(self):
+        backoff = 1000
+        while True:
+            self.feed()
+            now = time.ticks_ms()
+            if not self.link.up:
+                if not wifi.connected():
+                    wifi.connect(self.cfg.get("wifi"), 20000, self.feed)
+                if self.link.connect():
+                    backoff = 1000
+                    self._connected(time.ticks_ms())
+                else:
+                    _wait(backoff, self.feed)
+                    backoff = min(backoff * 2, 60000)
+                    continue
+            self.link.poll()
+            now = time.ticks_ms()
+            if time.ticks_diff(now, self.next_status) >= 0:
+                self.next_status = time.ticks_add(now, self.device.frequency * 1000)
+                self.status(self.device)
+            wait = self._sample(now)
+            if wait > 0:
+                time.sleep_ms(min(wait, 200))

@@ -1,0 +1,86 @@
+# The board's ONE MQTT connection (umqtt.simple, vendored): connect with a
+# last will on <base>/device, one subscription to <base>/+/command, keepalive
+# pings, and reconnection that closes the socket it replaces.
+# TLS is not offered: umqtt.simple 1.3.4 imports `ussl`, absent from
+# MicroPython 1.29, so the link is plain MQTT (port 1883).
+import time
+from umqtt.simple import MQTTClient
+
+KEEPALIVE = 60
+DEFAULT_BROKER = "neocampus.univ-tlse3.fr"
+
+
+class Link:
+    def __init__(self, creds, mac, base, on_message, will):
+        self.client = MQTTClient("neOSensor_" + mac.replace(":", ""),
+                                 creds.get("mqtt_server") or DEFAULT_BROKER,
+                                 port=creds.get("mqtt_port") or 1883,
+                                 user=creds["mqtt_login"], password=creds["mqtt_passwd"],
+                                 keepalive=KEEPALIVE)
+        self.client.set_callback(on_message)
+        self.client.set_last_will(base + "/device", will)
+        self.base = base
+        self.up = False
+        self.connects = 0
+        self.errors = 0
+        self._sent = 0
+
+    def connect(self):
+        """True when connected (and subscribed); False after a failure."""
+        self.close()
+        try:
+            self.client.connect()
+            self.client.subscribe(self.base + "/+/command")
+        except Exception as e:  # OSError, MQTTException, or umqtt's asserts
+            print("mqtt: connect to %s:%d failed: %r" % (self.client.server, self.client.port, e))
+            self.close()
+            return False
+        self.up = True
+        self.connects += 1
+        self._sent = time.ticks_ms()
+        print("mqtt: connected to %s:%d as %s" % (self.client.server, self.client.port,
+                                                  self.client.user))
+        return True
+
+    def close(self):
+        self.up = False
+        sock = self.client.sock
+        self.client.sock = None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def publish(self, topic, msg):
+        if not self.up:
+            return False
+        try:
+            self.client.publish(topic, msg)
+        except Exception as e:
+            self._lost(e)
+            return False
+        self._sent = time.ticks_ms()
+        return True
+
+    def poll(self):
+        """Deliver pending commands; ping before the broker's keepalive runs out."""
+        if not self.up:
+            return
+        try:
+            if time.ticks_diff(time.ticks_ms(), self._sent) > KEEPALIVE * 500:
+                self.client.ping()
+                self._sent = time.ticks_ms()
+            # check_msg() returns None both for "nothing" and after a message:
+            # a few calls drain a burst without blocking.
+            for _ in range(4):
+                if not self.up:
+                    break
+                self.client.check_msg()
+        except Exception as e:
+            self._lost(e)
+
+    def _lost(self, e):
+        self.errors += 1
+        print("mqtt: link lost (%r)" % (e,))
+        self.close()
