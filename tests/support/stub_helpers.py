@@ -76,8 +76,9 @@ class Client:
         return False
 
     def close(self):
-        self.client.loop_stop()
+        # disconnect() first wakes the network thread; loop_stop() alone waits out its select.
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def wait_until(fn, timeout=5.0, interval=0.05):
@@ -88,3 +89,19 @@ def wait_until(fn, timeout=5.0, interval=0.05):
         time.sleep(interval)
         value = fn()
     return value
+
+
+def try_login(stub, user, password, timeout=5.0):
+    """One CONNECT without a network thread: True if the broker accepts it."""
+    result = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="probe-%d" % (time.monotonic_ns() % 10**9))
+    if user is not None:
+        c.username_pw_set(user, password)
+    c.on_connect = lambda cl, ud, flags, rc, props: result.append(not rc.is_failure)
+    c.connect(stub.mqtt_host, stub.mqtt_port, keepalive=10)
+    deadline = time.monotonic() + timeout
+    while not result and time.monotonic() < deadline:
+        if c.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS and not result:
+            result.append(False)  # the broker closed the socket
+    c.disconnect()
+    return bool(result and result[0])
