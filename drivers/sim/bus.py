@@ -6,7 +6,7 @@ messages: model.write(data) for a write message, model.read(n) -> bytes for a
 read message (a combined write-then-read calls both, in one transaction).
 
 Counters: transactions (START..STOP; a repeated start does not open a new one),
-bytes_written, bytes_read, and per_address {addr: [transactions, written, read]}.
+bytes_written, bytes_read; SimBus(trace=True) logs (address, "w"|"r", bytes).
 Faults, per address, consumed in order by inject(address, kind, count):
   "nack"    the address is not acknowledged: OSError(ENODEV 19), like MicroPython
   "timeout" the transaction times out: OSError(ETIMEDOUT 110)
@@ -67,7 +67,6 @@ class SimBus(_API):
         self.transactions = 0
         self.bytes_written = 0
         self.bytes_read = 0
-        self.per_address = {}
 
     def inject(self, address, kind, count=1):
         if kind not in KINDS:
@@ -91,15 +90,8 @@ class SimBus(_API):
         rd = n is not None
         try:
             model = self.models.get(address)
-            # per_address only for attached chips: a scan would add 112 entries.
-            c = self.per_address.get(address)
-            if c is None:
-                c = [0, 0, 0]
-                if model is not None:
-                    self.per_address[address] = c
             if self._open != address:
                 self.transactions += 1
-                c[0] += 1
             self._open = None
             kind = None
             queue = self.faults.get(address)
@@ -118,7 +110,6 @@ class SimBus(_API):
             if not rd:
                 n = len(data)
                 self.bytes_written += n
-                c[1] += n
                 if n:
                     model.write(bytes(data))
                 out = n
@@ -134,7 +125,6 @@ class SimBus(_API):
                 if kind == "corrupt" and n:
                     data[n - 1] ^= 0x5A
                 self.bytes_read += n
-                c[2] += n
                 self._last[address] = out = bytes(data)
             if self.log is not None:
                 self.log.append((address, "r" if rd else "w", data))
