@@ -2,20 +2,267 @@
 
 Measures, in one run, for the full firmware and for a baseline (the plainest
 script that connects umqtt.simple and publishes one reading):
-  * the smallest `-X heapsize` at which the scenario still completes (bisection);
-  * peak gc.mem_alloc during the scenario;
+  * the smallest `-X heapsize` at which the scenario still completes, found by
+    bisection (1 KB resolution);
+  * peak live heap (gc.mem_alloc after a collection, at checkpoints);
   * code size as .mpy compiled with mpy-cross for xtensa and xtensawin;
-  * boot-to-first-publish time on the virtual board.
+  * boot-to-first-publish time (process start -> reading received by an
+    observer subscribed on the broker).
 Prints figures and ratios (full firmware / baseline); the 24 KB heap target is
 reported as PASS or MISS. Always exits 0: a benchmark, not a test.
 
-Work in progress: sections are added as they become measurable.
+Everything is real: the MicroPython 1.29 unix port, a Mosquitto broker with
+password authentication and ACL, paho as the observer.
+
+    python bench/firmware.py [--quick]
 """
+import argparse
+import json
+import pathlib
 import sys
+import tempfile
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+
+from neoc import micropython as upy  # noqa: E402
+from neoc.mpy import compile_file  # noqa: E402
+from provisioning.mosquitto import Acl, Mosquitto, free_port  # noqa: E402
+
+UMQTT = ROOT / "firmware" / "lib" / "umqtt" / "simple.py"
+ARCHS = ("xtensa", "xtensawin")
+TARGET_KB = 24
+
+# The plainest client: connect, publish one reading, disconnect. The gc lines
+# only sample the heap (after a collection, so the figure does not depend on
+# how much garbage a large heap lets pile up).
+BASELINE = """\
+import gc, sys
+from umqtt.simple import MQTTClient
+def live():
+    gc.collect()
+    return gc.mem_alloc()
+peak = live()
+host, port, user, password, topic, msg = sys.argv[1:7]
+c = MQTTClient("bare", host, port=int(port), user=user, password=password)
+c.connect()
+peak = max(peak, live())
+c.publish(topic, msg)
+peak = max(peak, live())
+c.disconnect()
+print("peak_live", peak, "total", gc.mem_alloc() + gc.mem_free())
+"""
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# -- broker and observer --------------------------------------------------------
+class Observer:
+    """A paho subscriber recording (receive time, topic, payload)."""
+
+    def __init__(self, host, port, user, password, topics=("#",)):
+        self.messages = []
+        self.cond = threading.Condition()
+        self.ready = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-observer")
+        self.client.username_pw_set(user, password)
+        self.topics = topics
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *a: self.ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        if not self.ready.wait(10):
+            raise RuntimeError("observer: no SUBACK from the broker")
+
+    def _on_connect(self, client, userdata, flags, reason_code, props):
+        client.subscribe([(t, 0) for t in self.topics])
+
+    def _on_message(self, client, userdata, msg):
+        with self.cond:
+            self.messages.append((time.monotonic(), msg.topic, msg.payload))
+            self.cond.notify_all()
+
+    def wait(self, predicate, timeout, start=0):
+        """First message at index >= start matching predicate(topic, payload),
+        as (index, (t, topic, payload)), or None after timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.messages):
+                    m = self.messages[i]
+                    if predicate(m[1], m[2]):
+                        return i, m
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.2))
+
+    def publish(self, topic, payload):
+        self.client.publish(topic, payload if isinstance(payload, (str, bytes)) else json.dumps(payload))
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+# -- heap bisection ---------------------------------------------------------------
+def smallest_heap(trial, lo, hi, step=1):
+    """Smallest heap (KB, multiple of `step` above lo) for which trial(kb) is
+    true, assuming more heap never hurts; None when even `hi` fails.
+    Returns (kb or None, [(kb, ok, note), ...])."""
+    tried = []
+
+    def run(kb):
+        ok, note = trial(kb)
+        tried.append((kb, ok, note))
+        log("  heap %3d KB: %s%s" % (kb, "ok" if ok else "FAIL", " (%s)" % note if note else ""))
+        return ok
+
+    if not run(hi):
+        return None, tried
+    good, bad = hi, lo - step  # invariant: good completes, bad fails (or is below the range)
+    while good - bad > step:
+        mid = bad + ((good - bad) // step // 2) * step
+        if run(mid):
+            good = mid
+        else:
+            bad = mid
+    return good, tried
+
+
+def heap_total(kb):
+    """What gc.mem_alloc() + gc.mem_free() reports under -X heapsize=<kb>k."""
+    out = upy.run(code="import gc;print(gc.mem_alloc()+gc.mem_free())", heap="%dk" % kb)
+    return int(out.stdout.split()[0])
+
+
+# -- 1. the baseline ----------------------------------------------------------------
+class Baseline:
+    def __init__(self, work, broker, user, password, observer):
+        self.work = pathlib.Path(work)
+        self.lib = self.work / "lib"
+        compile_file(UMQTT, self.lib / "umqtt" / "simple.mpy", source_name="umqtt/simple.py")
+        (self.lib / "umqtt" / "__init__.py").write_text("")
+        self.script = self.work / "bare.py"
+        self.script.write_text(BASELINE)
+        self.broker, self.user, self.password, self.observer = broker, user, password, observer
+        self.n = 0
+        self.last = None
+
+    def run(self, kb):
+        """One run at heap `kb`: (ok, note); self.last keeps its figures."""
+        self.n += 1
+        topic = "bench/bare/temperature"
+        msg = '{"value": %d.125, "value_units": "celsius", "subID": "24", "unitID": "auto_0001"}' % self.n
+        start = len(self.observer.messages)
+        t0 = time.monotonic()
+        try:
+            proc = upy.run(self.script, args=(self.broker.host, str(self.broker.port), self.user,
+                                              self.password, topic, msg),
+                           heap="%dk" % kb, path=[self.lib], cwd=self.work, timeout=20)
+        except Exception as e:  # TimeoutExpired
+            return False, type(e).__name__
+        got = self.observer.wait(lambda t, p: t == topic and p == msg.encode(), 3, start)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()
+            return False, tail[-1] if tail else "exit %d" % proc.returncode
+        if got is None:
+            return False, "broker never got the reading"
+        words = proc.stdout.split()
+        self.last = {"peak_live": int(words[1]), "total": int(words[3]),
+                     "first_publish_s": got[1][0] - t0}
+        return True, ""
+
+
+def measure_baseline(rig, quick):
+    log("baseline: bare umqtt.simple publish (.mpy)")
+    bare = Baseline(rig.work / "bare", rig.broker, "bare", rig.passwords["bare"], rig.observer)
+    kb, tried = smallest_heap(bare.run, 4, 128, 2 if quick else 1)
+    res = {"min_heap_kb": kb, "tried": tried}
+    if kb is not None:
+        # Figures at the same comfortable heap as the firmware's, three runs.
+        runs = []
+        for _ in range(3):
+            ok, note = bare.run(64)
+            if ok:
+                runs.append(dict(bare.last))
+        if runs:
+            res["peak_live"] = max(r["peak_live"] for r in runs)
+            res["first_publish_s"] = min(r["first_publish_s"] for r in runs)
+    res["sizes"] = {arch: mpy_sizes([(UMQTT, "umqtt/simple.py"), (bare.script, "main.py")], arch,
+                                    rig.work / ("bare-" + arch))
+                    for arch in ARCHS}
+    return res
+
+
+# -- 2. code size -----------------------------------------------------------------
+def mpy_sizes(files, arch, out_dir):
+    """{name on the board: bytes} with every file compiled to .mpy for `arch`."""
+    sizes = {}
+    for src, name in files:
+        dest = pathlib.Path(out_dir) / (name[:-3] + ".mpy")
+        compile_file(src, dest, arch=arch, source_name=name)
+        sizes[name[:-3] + ".mpy"] = dest.stat().st_size
+    return sizes
+
+
+# -- the rig ------------------------------------------------------------------------
+class Rig:
+    """One Mosquitto for the whole run (users: the bare client, the observer)."""
+
+    def __init__(self, work):
+        self.work = pathlib.Path(work)
+        self.passwords = {"bare": "bare-pw", "observer": "observer-pw"}
+        acl = Acl().allow("bare", "write", "bench/bare/+").allow("observer", "readwrite", "#")
+        self.broker = Mosquitto(self.work / "mosquitto", port=free_port(), users=self.passwords, acl=acl)
+        self.broker.start()
+        self.observer = Observer(self.broker.host, self.broker.port, "observer", self.passwords["observer"])
+
+    def close(self):
+        self.observer.close()
+        self.broker.stop()
+
+
+# -- report ---------------------------------------------------------------------------
+def kb(n):
+    return "%.1f KB" % (n / 1024.0)
+
+
+def ratio(a, b):
+    return "%.1fx" % (a / float(b)) if a and b else "-"
+
+
+def report(base):
+    print("== bench/firmware.py (issue 5) ==")
+    print("baseline: %s" % json.dumps({k: v for k, v in base.items() if k != "tried"}))
 
 
 def main(argv=None):
-    print("bench/firmware.py: skeleton, no section measurable yet")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="coarser bisection (fewer trials)")
+    args = ap.parse_args(argv)
+    reason = upy.unavailable_reason()
+    if reason:
+        print("bench/firmware.py: cannot run: %s" % reason)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="neoc-bench-fw-") as tmp:
+        rig = Rig(tmp)
+        try:
+            base = measure_baseline(rig, args.quick)
+        finally:
+            rig.close()
+    report(base)
     return 0
 
 
