@@ -199,7 +199,8 @@ def measure_baseline(rig, quick):
         if runs:
             res["peak_live"] = max(r["peak_live"] for r in runs)
             res["first_publish_s"] = min(r["first_publish_s"] for r in runs)
-    res["sizes"] = {arch: mpy_sizes([(UMQTT, "umqtt/simple.py"), (bare.script, "main.py")], arch,
+    # Same source names as the firmware's deploy, so the same bytes for umqtt.
+    res["sizes"] = {arch: mpy_sizes([(UMQTT, "lib/umqtt/simple.py"), (bare.script, "main.py")], arch,
                                     rig.work / ("bare-" + arch))
                     for arch in ARCHS}
     return res
@@ -214,6 +215,26 @@ def mpy_sizes(files, arch, out_dir):
         compile_file(src, dest, arch=arch, source_name=name)
         sizes[name[:-3] + ".mpy"] = dest.stat().st_size
     return sizes
+
+
+def firmware_sizes(work):
+    """{arch: {file on the flash: bytes}} for what provisioning.virtual_board.deploy
+    puts on a board (firmware/, neocampus/, drivers/ without sim). boot.py and
+    main.py stay source on the board; they are counted compiled too, as the
+    bare script is, so that both sides are measured the same way."""
+    from provisioning.virtual_board import deploy
+    out = {}
+    for arch in ARCHS:
+        flash = pathlib.Path(work) / ("flash-" + arch)
+        sizes = {}
+        for f in deploy(flash, arch=arch):
+            name = f.relative_to(flash).as_posix()
+            if f.suffix == ".mpy":
+                sizes[name] = f.stat().st_size
+            elif f.suffix == ".py":
+                sizes.update(mpy_sizes([(f, name)], arch, pathlib.Path(work) / ("src-" + arch)))
+        out[arch] = sizes
+    return out
 
 
 # -- the rig ------------------------------------------------------------------------
@@ -242,9 +263,53 @@ def ratio(a, b):
     return "%.1fx" % (a / float(b)) if a and b else "-"
 
 
-def report(base):
-    print("== bench/firmware.py (issue 5) ==")
-    print("baseline: %s" % json.dumps({k: v for k, v in base.items() if k != "tried"}))
+def print_sizes(sizes):
+    print()
+    print("Firmware files as .mpy (bytes)      %s" % "  ".join("%9s" % a for a in ARCHS))
+    names = sorted(sizes[ARCHS[0]])
+    for name in names:
+        print("  %-34s %s" % (name, "  ".join("%9d" % sizes[a].get(name, 0) for a in ARCHS)))
+    groups = {}
+    for name in names:
+        head = name.split("/")[1] if name.startswith("lib/") else name.split("/")[0]
+        groups.setdefault(head if "/" in name else "boot.py+main.py", []).append(name)
+    for g, members in sorted(groups.items()):
+        print("  %-34s %s" % ("= " + g, "  ".join("%9d" % sum(sizes[a][n] for n in members) for a in ARCHS)))
+    print("  %-34s %s" % ("= TOTAL", "  ".join("%9d" % sum(sizes[a].values()) for a in ARCHS)))
+
+
+def row(label, bare, full, fmt, better_low=True):
+    cells = [fmt(v) if v is not None else "n/a" for v in (bare, full)]
+    print("  %-40s %14s %14s %8s" % (label, cells[0], cells[1],
+                                      ratio(full, bare) if bare is not None and full is not None else "-"))
+
+
+def report(base, sizes, full):
+    print()
+    print("== bench/firmware.py (issue 5): bare umqtt publish vs full neOSensor firmware ==")
+    print("MicroPython unix port (64-bit), heaps set by -X heapsize; broker: Mosquitto with passwords")
+    if sizes:
+        print_sizes(sizes)
+    print()
+    print("  %-40s %14s %14s %8s" % ("figure", "baseline", "full firmware", "ratio"))
+    full = full or {}
+    row("smallest heap that completes", base.get("min_heap_kb"), full.get("min_heap_kb"),
+        lambda v: "%d KB" % v)
+    row("peak live heap (after gc.collect)", base.get("peak_live"), full.get("peak_live"), kb)
+    for arch in ARCHS:
+        f = sum(sizes[arch].values()) if sizes else None
+        row(".mpy size, %s" % arch, sum(base["sizes"][arch].values()), f, kb)
+    row("boot -> first publish received", base.get("first_publish_s"), full.get("first_publish_s"),
+        lambda v: "%.3f s" % v)
+    print()
+    got = full.get("min_heap_kb")
+    if got is None:
+        verdict = "MISS (the full scenario %s)" % full.get("why", "did not complete at any heap tried")
+    elif got <= TARGET_KB:
+        verdict = "PASS (completes with %d KB)" % got
+    else:
+        verdict = "MISS (needs %d KB)" % got
+    print("Target: full scenario completes with a %d KB heap: %s" % (TARGET_KB, verdict))
 
 
 def main(argv=None):
@@ -260,9 +325,11 @@ def main(argv=None):
         rig = Rig(tmp)
         try:
             base = measure_baseline(rig, args.quick)
+            sizes = firmware_sizes(rig.work)
+            full = None
         finally:
             rig.close()
-    report(base)
+    report(base, sizes, full)
     return 0
 
 
