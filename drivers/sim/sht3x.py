@@ -31,6 +31,8 @@ class SHT3XModel(Model):
             raise Nack(19, "measuring")
         cmd = (data[0] << 8) | data[1]
         self.commands.append(cmd)
+        if len(self.commands) > 8:  # recent history only: a long list needs one big block
+            del self.commands[0]
         if cmd in _SINGLE:
             self._ready = now + _SINGLE[cmd]
             self._out = "measure"
