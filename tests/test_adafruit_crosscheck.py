@@ -43,7 +43,7 @@ def adafruit_reading(sensor):
             "pressure": sensor.pressure}
 
 
-@pytest.mark.parametrize("calib,hum_tol", [(None, 0.1), (OTHER_CALIB, 0.1), (H3_CALIB, ACC_H)],
+@pytest.mark.parametrize("calib,hum_tol", [(None, 0.1), (OTHER_CALIB, 0.1), (H3_CALIB, 4.0)],
                          ids=["calib-A", "calib-B", "calib-H3"])
 def test_adafruit_bme280_reads_what_the_model_was_set_to(calib, hum_tol):
     bus = SimBus()
@@ -53,8 +53,14 @@ def test_adafruit_bme280_reads_what_the_model_was_set_to(calib, hum_tol):
     for t, h, p in BME_TABLE:
         model.temperature, model.humidity, model.pressure = t, h, p
         a = adafruit_reading(theirs)
-        assert abs(a["temperature"] - t) <= ACC_T and abs(a["humidity"] - h) <= ACC_H \
-            and abs(a["pressure"] - p) <= ACC_P, (t, h, p, a)
+        assert abs(a["temperature"] - t) <= ACC_T and abs(a["pressure"] - p) <= ACC_P, (t, p, a)
+        if calib is H3_CALIB:
+            # Their extra factor, explained: with it, they land where the formula says
+            # (hot and humid they leave the +-3 %RH band: 98.5 %RH for 95 at 55.5 degC).
+            extra = 1.0 + 12 / 67108864.0 * (t * 5120.0 - 76800.0)
+            assert abs(a["humidity"] - min(100.0, h * extra)) <= 0.02 * h + 0.1, (t, h, a)
+        else:
+            assert abs(a["humidity"] - h) <= ACC_H, (t, h, a)
         # Both compensations from the same registers: far closer than the accuracy.
         o = ours.read()
         assert abs(o["temperature"] - a["temperature"]) <= 0.02, (o, a)
