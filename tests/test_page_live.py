@@ -1,0 +1,78 @@
+"""The live page in real headless Chromium: a reading published to the broker appears on it."""
+import sys
+
+import pytest
+
+from provisioning.stub_process import StubServer
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from harness import need  # noqa: E402
+from support.stub_helpers import Client, handshake  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import os
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        need("Chromium is not installed at %s" % CHROMIUM)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory):
+    s = StubServer(tmp_path_factory.mktemp("stub"), broker="embedded")
+    s.start()
+    yield s
+    s.stop()
+    print(s.output())
+
+
+def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
+    mac = "02:11:22:33:44:55"
+    stub.admin.add_device(mac, location=("Bâtiment U4", "Salle 302"), modules=["temperature"])
+    login, password, cfg = handshake(stub, mac)
+    base = cfg["topics"][0]
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(stub.url + "/")
+    page.wait_for_selector("#conn.live", timeout=10000)
+    assert page.locator("tr[data-mac='02:11:22:33:44:55']").inner_text().count("Bâtiment U4 / Salle 302") == 1
+    assert page.locator("#rooms").inner_text().strip() == "no reading yet"
+
+    dev = Client(stub, login, password)
+    for seq, value in enumerate([21.0, 21.5, 22.25], 1):
+        dev.publish(base + "/temperature", {"value": value, "value_units": "celsius", "subID": "24",
+                                            "unitID": "auto_4455", "seq": seq})
+    card = page.locator("[data-sensor='%s/temperature/auto_4455/24']" % base)
+    card.locator(".v", has_text="22.25").wait_for(timeout=10000)
+    assert "celsius" in card.inner_text()
+    points = card.locator("svg.spark polyline").get_attribute("points").split()
+    assert len(points) == 3  # one point per reading: the sparkline follows the values
+    ys = [float(p.split(",")[1]) for p in points]
+    assert ys[0] > ys[1] > ys[2]  # rising values drawn upwards
+    assert page.locator("[data-room='batiment_u4/salle_302']").count() == 1
+
+    dev.publish(base + "/device", {"unitID": mac.lower(), "status": "running", "heap": 31337})
+    row = page.locator("tr[data-mac='02:11:22:33:44:55']")
+    row.locator("td", has_text="31337 B").wait_for(timeout=10000)
+    assert "running" in row.inner_text()
+    dev.close()
+
+    # A device registered while the page is open shows up without a reload.
+    stub.admin.add_device("02:11:22:33:44:66", location="u4/303")
+    page.locator("tr[data-mac='02:11:22:33:44:66']").wait_for(timeout=10000)
+    # Phone width: nothing wider than the viewport.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert errors == []
+    page.close()
