@@ -53,8 +53,8 @@ def test_out_of_range_co2_raises():
 
 def test_identity_mismatch():
     bus = SimBus()
-    other = RegisterModel()
-    for i in range(256):
+    other = RegisterModel(16)
+    for i in range(16):
         other.regs[i] = i
     bus.attach(0x62, other)
     with raises(SensorError, "SCD4x@0x62: not an SCD4x: CRC mismatch on serial number word"):

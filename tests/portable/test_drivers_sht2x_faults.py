@@ -43,8 +43,8 @@ def test_stuck_humidity_read_is_caught_by_the_status_bits():
 
 def test_identity_mismatch():
     bus = SimBus()
-    other = RegisterModel()
-    for i in range(256):
+    other = RegisterModel(16)
+    for i in range(16):
         other.regs[i] = 0xA5
     bus.attach(0x40, other)
     with raises(SensorError, "SHT2x@0x40: not an SHT2x/HTU21D: user register after soft reset reads 0xa5"):

@@ -17,7 +17,7 @@ def test_finds_each_chip_at_its_address_and_reports_the_rest():
     bus = SimBus()
     bus.attach(0x18, MCP9808Model(temperature=20.0))
     bus.attach(0x1F, MCP9808Model(temperature=30.0))
-    bus.attach(0x50, RegisterModel())  # an EEPROM, say
+    bus.attach(0x50, RegisterModel(16))  # an EEPROM, say
     unknown = []
     found = scan(bus, unknown)
     assert names(found) == [("MCP9808", 0x18), ("MCP9808", 0x1F)]
@@ -28,13 +28,13 @@ def test_finds_each_chip_at_its_address_and_reports_the_rest():
 
 def test_a_chip_that_fails_its_identity_probe_is_not_guessed():
     bus = SimBus()
-    bus.attach(0x44, RegisterModel())  # answers at an SHT3x address, is not one
+    bus.attach(0x1A, RegisterModel(16))  # answers at an MCP9808 address, is not one
     bus.attach(0x18, MCP9808Model(device_id=0x0500))  # wrong device ID
     unknown = []
     assert scan(bus, unknown) == []
-    assert [a for a, why in unknown] == [0x18, 0x44]
+    assert [a for a, why in unknown] == [0x18, 0x1A]
     assert "not an MCP9808" in unknown[0][1] and "device ID 0x05" in unknown[0][1]
-    assert "SHT3x@0x44: not an SHT3x" in unknown[1][1]
+    assert "MCP9808@0x1a: not an MCP9808: manufacturer ID 0x" in unknown[1][1]
     assert scan(bus) == []  # without a list the reasons are not kept
 
 
@@ -49,7 +49,7 @@ def test_missing_driver_modules_are_skipped_not_fatal():
         found = scan(bus, unknown)
         assert names(found) == [("MCP9808", 0x50)]
         assert unknown == []
-        bus.attach(0x50, RegisterModel())
+        bus.attach(0x50, RegisterModel(16))
         scan(bus, unknown)
         assert unknown[0][0] == 0x50
         assert unknown[0][1].startswith("drivers.no_such_chip.NOPE not installed; "
