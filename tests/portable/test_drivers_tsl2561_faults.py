@@ -2,9 +2,6 @@
 from portable_support import raises
 
 MICROPYTHON_MPY = "drivers, self"
-# SimBus + model + driver + this module as bytecode need a little over 36 KB on the
-# 64-bit unix port (the driver alone imports in ~3 KB: see bench/i2c_traffic.py).
-MICROPYTHON_HEAP = "40k"
 
 from drivers import SensorError
 from drivers.sim import SimBus

@@ -1,0 +1,56 @@
+# TSL2561 driver x TSL2561Model: the three addresses, bus traffic, saturation and bad settings.
+from portable_support import raises
+
+MICROPYTHON_MPY = "drivers, self"
+
+from drivers import SensorError
+from drivers.sim import SimBus
+from drivers.sim.tsl2561 import TSL2561Model
+from drivers.tsl2561 import TSL2561
+
+# (gain, integration ms, lux values inside that setting's range)
+SETTINGS = ((1, 13, (300.0, 5000.0, 40000.0)), (1, 101, (50.0, 2000.0, 30000.0)),
+            (1, 402, (10.0, 800.0, 15000.0)), (16, 13, (20.0, 300.0, 2500.0)),
+            (16, 101, (3.0, 100.0, 1800.0)), (16, 402, (0.8, 40.0, 900.0)))
+
+
+def setup(address=0x39, **kw):
+    bus = SimBus()
+    model = bus.attach(address, TSL2561Model(**kw))
+    return bus, model
+
+
+def check(bus, sensor, model, lux, rel):
+    model.lux = lux
+    bus.sleep_ms(410)
+    got = sensor.read()["lux"]
+    # Integer counts: allow ~2 counts of CH0 (normalised) on top of rel.
+    per_count = 0.0304 * 16.0 / sensor.gain * (402.0 / sensor.integration_ms)
+    assert abs(got - lux) <= rel * lux + 2.0 * per_count, (sensor.gain, sensor.integration_ms, lux, got)
+
+
+def test_all_three_addresses_and_13_7():
+    for a in (0x29, 0x39, 0x49):
+        bus, model = setup(a, lux=123.0)
+        sensor = TSL2561(bus, a, integration_ms=13.7)
+        assert sensor.address == a and sensor.integration_ms == 13
+        check(bus, sensor, model, 123.0, 0.02)
+
+
+def test_one_read_is_one_transaction():
+    bus, model = setup()
+    sensor = TSL2561(bus)
+    bus.reset_counters()
+    sensor.read()
+    assert (bus.transactions, bus.bytes_written, bus.bytes_read) == (1, 1, 4)
+
+
+def test_saturation_is_an_error_not_a_number():
+    bus, model = setup(lux=20000.0)
+    sensor = TSL2561(bus, gain=16, integration_ms=101)
+    with raises(SensorError, "TSL2561@0x39: saturated (CH0 37177"):
+        sensor.read()
+    with raises(ValueError, "gain"):
+        TSL2561(bus, gain=25)
+    with raises(ValueError, "integration_ms"):
+        TSL2561(bus, integration_ms=100)
