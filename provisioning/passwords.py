@@ -22,6 +22,13 @@ def new_password():
     return str(uuid.uuid4())
 
 
+def issue():
+    """A new password and its two hashes: (plain, registry hash, broker hash).
+    Pure CPU and GIL-free in hashlib, so the server runs it in a worker thread."""
+    password = new_password()
+    return password, registry_hash(password), mosquitto_hash(password)
+
+
 def registry_hash(password):
     salt = os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, REGISTRY_ITERATIONS)

@@ -236,21 +236,24 @@ class Registry:
             return None
         return self.db.execute("SELECT * FROM devices WHERE mac=?", (mac,)).fetchone()
 
-    def credentials(self, mac):
-        """The protocol's credentials answer, or None for an unknown or disabled MAC."""
+    def credentials(self, mac, issued=None):
+        """The protocol's credentials answer, or None for an unknown or disabled MAC.
+
+        issued: (password, registry hash, broker hash) from passwords.issue(),
+        computed by the caller off the event loop; made here when absent."""
         row = self.lookup(mac)
         if row is None or not row["enabled"]:
             return None
         answer = {"login": row["login"]}
         if row["password_pending"]:
-            password = passwords.new_password()
-            self.db.execute(
+            password, reg_hash, broker_hash = issued or passwords.issue()
+            cur = self.db.execute(
                 "UPDATE devices SET password_hash=?, broker_hash=?, password_pending=0, last_seen=?"
-                " WHERE mac=? AND password_pending=1",
-                (passwords.registry_hash(password), passwords.mosquitto_hash(password), time.time(),
-                 row["mac"]))
-            answer["password"] = password
-            self._changed(row["login"])
+                " WHERE mac=? AND password_pending=1", (reg_hash, broker_hash, time.time(), row["mac"]))
+            # Of two simultaneous first calls only one delivers the password.
+            if cur.rowcount == 1:
+                answer["password"] = password
+                self._changed(row["login"])
         else:
             self.touch(row["mac"])
         if row["server"]:
@@ -259,14 +262,19 @@ class Registry:
             answer["port"] = row["port"]
         return answer
 
-    def authenticate(self, login, password):
-        """The device row for valid Basic-auth credentials of an enabled device, else None."""
+    def device_for_login(self, login):
+        """The row of an enabled device holding a password, for Basic auth; else None."""
         if not isinstance(login, str) or not login.startswith("senso_"):
             return None
         row = self.db.execute("SELECT * FROM devices WHERE login=?", (login,)).fetchone()
         if row is None or not row["enabled"] or not row["password_hash"]:
             return None
-        if not passwords.registry_verify(password, row["password_hash"]):
+        return row
+
+    def authenticate(self, login, password):
+        """The device row for valid Basic-auth credentials of an enabled device, else None."""
+        row = self.device_for_login(login)
+        if row is None or not passwords.registry_verify(password, row["password_hash"]):
             return None
         return row
 

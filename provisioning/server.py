@@ -18,7 +18,7 @@ import time
 
 from aiohttp import BasicAuth, web
 
-from provisioning import acl
+from provisioning import acl, passwords
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector
 from provisioning.registry import NotFound, Registry, RegistryError, clean_mac
@@ -114,7 +114,9 @@ class Stub:
         self.app = self.make_app()
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.http_host, self.http_port)
+        # A boot storm opens hundreds of connections at once: a short backlog
+        # would drop SYNs and cost each device a 1 s retransmission.
+        site = web.TCPSite(self.runner, self.http_host, self.http_port, backlog=4096)
         await site.start()
         if not self.http_port:
             self.http_port = self.runner.addresses[0][1]
@@ -228,13 +230,17 @@ class Stub:
                 mac = form.get("mac")
         if not isinstance(mac, str):
             return forbidden()
-        answer = self.registry.credentials(mac)
+        row = self.registry.lookup(mac)
+        issued = None
+        if row is not None and row["enabled"] and row["password_pending"]:
+            issued = await asyncio.get_running_loop().run_in_executor(None, passwords.issue)
+        answer = self.registry.credentials(mac, issued)
         if answer is None:
             log.info("credentials refused for %r", mac[:40])
             return forbidden()
         return web.json_response(answer)
 
-    def _basic_device(self, request):
+    async def _basic_device(self, request):
         header = request.headers.get("Authorization")
         if not header:
             return None
@@ -242,17 +248,29 @@ class Stub:
             auth = BasicAuth.decode(header)
         except ValueError:
             return None
-        return self.registry.authenticate(auth.login, auth.password)
+        row = self.registry.device_for_login(auth.login)
+        if row is None:
+            return None
+        # Hash checks run in a worker thread: hashlib drops the GIL, the loop keeps serving.
+        ok = await asyncio.get_running_loop().run_in_executor(
+            None, passwords.registry_verify, auth.password, row["password_hash"])
+        if not ok:
+            return None
+        # Re-read: the device may have been reset or disabled while the hash was checked.
+        fresh = self.registry.device_for_login(auth.login)
+        if fresh is None or fresh["password_hash"] != row["password_hash"]:
+            return None
+        return fresh
 
     async def config(self, request):
-        row = self._basic_device(request)
+        row = await self._basic_device(request)
         if row is None:
             return forbidden()
         self.registry.touch(row["mac"])
         return web.json_response(self.registry.config(row))
 
     async def logger(self, request):
-        row = self._basic_device(request)
+        row = await self._basic_device(request)
         if row is None:
             return forbidden()
         if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):

@@ -1,0 +1,248 @@
+"""Benchmarks of the sensOCampus stub, each figure printed beside its baseline.
+
+1. Boot storm: N simulated devices (asyncio) all do credentials + config at
+   the same moment against a `neoc server` child process: handshakes/s,
+   p50/p99 latency, errors.
+2. Collector ingest through Mosquitto: a paho publisher floods one room at
+   QoS 0 and QoS 1; in the same run a bare paho subscriber (the collector's
+   account, same QoS) counts what Mosquitto delivers. The collector's stored
+   rate over Mosquitto's delivery rate is the figure that matters.
+
+    .venv/bin/python bench/registry.py --devices 500 --devices 2000 --messages 20000
+
+Client and server share this machine's cores, so the client's own cost is
+inside every figure.
+"""
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+import aiohttp
+import paho.mqtt.client as mqtt
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from provisioning.stub_process import StubServer  # noqa: E402
+
+
+def mac_of(i, prefix=0x02):
+    h = "%02x%010x" % (prefix, i)
+    return ":".join(h[k:k + 2] for k in range(0, 12, 2))
+
+
+def basic_auth(login, password):
+    if hasattr(aiohttp, "encode_basic_auth"):  # aiohttp >= 3.14
+        return aiohttp.encode_basic_auth(login, password)
+    return aiohttp.BasicAuth(login, password).encode()
+
+
+def percentile(values, p):
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, int(round(p / 100.0 * (len(values) - 1)))))
+    return values[k]
+
+
+# -- boot storm -----------------------------------------------------------------
+async def register(stub, n, prefix):
+    headers = {"Authorization": "Bearer " + stub.token}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        sem = asyncio.Semaphore(32)
+
+        async def one(i):
+            async with sem:
+                async with s.post(stub.url + "/api/devices", json={
+                        "mac": mac_of(i, prefix), "location": "bench/r%d" % (i % 50),
+                        "modules": [{"module": "temperature", "frequency": 60}]}) as r:
+                    if r.status != 201:
+                        raise RuntimeError("register failed: %d %s" % (r.status, await r.text()))
+        await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def device_boot(session, url, mac, start):
+    await start.wait()
+    t0 = time.perf_counter()
+    async with session.get(url + "/device/credentials", params={"mac": mac}) as r:
+        if r.status != 200:
+            return None, "credentials %d" % r.status
+        cred = await r.json()
+    auth = {"Authorization": basic_auth(cred["login"], cred["password"])}
+    async with session.get(url + "/device/config", headers=auth) as r:
+        if r.status != 200:
+            return None, "config %d" % r.status
+        cfg = await r.json()
+        if not cfg.get("topics"):
+            return None, "config without topics"
+    return time.perf_counter() - t0, None
+
+
+async def storm(stub, n, prefix):
+    start = asyncio.Event()
+    # One connection per device and no reuse, as separate boards would do.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as s:
+        tasks = [asyncio.create_task(device_boot(s, stub.url, mac_of(i, prefix), start)) for i in range(n)]
+        await asyncio.sleep(0.2)
+        t0 = time.perf_counter()
+        start.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        wall = time.perf_counter() - t0
+    lat = [r[0] for r in results if isinstance(r, tuple) and r[0] is not None]
+    errors = {}
+    for r in results:
+        reason = repr(r) if isinstance(r, BaseException) else r[1]
+        if reason:
+            errors[reason] = errors.get(reason, 0) + 1
+    return wall, lat, errors
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc (Linux)."""
+    try:
+        fields = pathlib.Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_storm(n, broker, prefix):
+    with StubServer(broker=broker, timeout=60) as stub:
+        cpu = [None]
+
+        async def measured():
+            await register(stub, n, prefix)
+            cpu[0] = cpu_seconds(stub.proc.pid)
+            cpu.append(time.process_time())
+            result = await storm(stub, n, prefix)
+            cpu.append(time.process_time())
+            return result
+        wall, lat, errors = asyncio.run(measured())
+        server_cpu = cpu_seconds(stub.proc.pid) - cpu[0]
+    ok = len(lat)
+    print("boot storm N=%d (%s broker): %d/%d handshakes in %.2f s = %.0f handshakes/s; "
+          "latency p50 %.0f ms, p99 %.0f ms, max %.0f ms; errors %d%s"
+          % (n, broker, ok, n, wall, ok / wall if wall else 0, 1000 * percentile(lat, 50),
+             1000 * percentile(lat, 99), 1000 * (max(lat) if lat else 0), n - ok,
+             (" " + json.dumps(errors)) if errors else ""), flush=True)
+    print("  CPU during the storm: server %.2f s (%.2f ms per handshake), simulated devices %.2f s, on %d cores"
+          % (server_cpu, 1000 * server_cpu / n, cpu[2] - cpu[1], os.cpu_count()), flush=True)
+
+
+# -- collector ingest -------------------------------------------------------------
+class Counter:
+    """Bare subscriber: counts deliveries, nothing else."""
+
+    def __init__(self, host, port, user, password, topic, qos):
+        self.n = 0
+        self.last = None
+        self.ready = threading.Event()
+        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare-%d" % qos)
+        c.username_pw_set(user, password)
+        c.on_connect = lambda cl, ud, fl, rc, pr: cl.subscribe(topic, qos)
+        c.on_subscribe = lambda *a: self.ready.set()
+        c.on_message = self._on_message
+        c.connect(host, port)
+        c.loop_start()
+        if not self.ready.wait(10):
+            raise RuntimeError("bare subscriber did not subscribe")
+
+    def _on_message(self, client, userdata, msg):
+        self.n += 1
+        self.last = time.perf_counter()
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def ingest(stub, qos, messages, login, password, base):
+    user, cpw = stub.collector_credentials()
+    bare = Counter(stub.mqtt_host, stub.mqtt_port, user, cpw, "+/+/+", 1)
+    stored0 = stub.admin.collector()["stored"]
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub-%d" % qos)
+    pub.username_pw_set(login, password)
+    pub.max_inflight_messages_set(100)
+    connected = threading.Event()
+    pub.on_connect = lambda *a: connected.set()
+    pub.connect(stub.mqtt_host, stub.mqtt_port)
+    pub.loop_start()
+    if not connected.wait(10):
+        raise RuntimeError("publisher not connected")
+    topic = base + "/temperature"
+    t0 = time.perf_counter()
+    infos = []
+    for seq in range(messages):
+        payload = '{"value": %.3f, "value_units": "celsius", "subID": "24", "unitID": "auto_0001", "seq": %d}' % (
+            20 + (seq % 100) / 10.0, seq)
+        infos.append(pub.publish(topic, payload, qos=qos))
+    for info in infos[-1:]:
+        info.wait_for_publish(120)
+    t_pub = time.perf_counter() - t0
+    # Wait until both consumers have everything or stop making progress for 3 s.
+    stored, stored_at, prev, last_change = 0, None, None, time.perf_counter()
+    while True:
+        now_stored = stub.admin.collector()["stored"] - stored0
+        now = time.perf_counter()
+        if now_stored > stored:
+            stored, stored_at = now_stored, now  # poll-limited: ~50 ms resolution
+        if (bare.n, stored) != prev:
+            prev, last_change = (bare.n, stored), now
+        if (bare.n >= messages and stored >= messages) or now - last_change > 3:
+            break
+        time.sleep(0.05)
+    bare_wall = (bare.last or t0) - t0
+    coll_wall = (stored_at or t0) - t0
+    pub.disconnect()
+    pub.loop_stop()
+    bare.close()
+    bare_rate = bare.n / bare_wall if bare_wall else 0
+    coll_rate = stored / coll_wall if coll_wall else 0
+    print("ingest QoS %d via Mosquitto, %d messages published in %.2f s (%.0f msg/s): "
+          "bare subscriber %d received, %.0f msg/s; collector %d stored, %.0f msg/s; "
+          "collector/bare = %.2f" % (qos, messages, t_pub, messages / t_pub, bare.n, bare_rate, stored, coll_rate,
+                                      coll_rate / bare_rate if bare_rate else 0), flush=True)
+
+
+def run_ingest(messages):
+    import requests
+    with StubServer(broker="mosquitto", timeout=60) as stub:
+        mac = mac_of(1, 0x06)
+        stub.admin.add_device(mac, location="bench/ingest", modules=["temperature"])
+        cred = requests.get(stub.url + "/device/credentials", params={"mac": mac}, timeout=10).json()
+        base = requests.get(stub.url + "/device/config", auth=(cred["login"], cred["password"]),
+                            timeout=10).json()["topics"][0]
+        time.sleep(0.5)  # the broker's files are reloaded ~0.1 s after the credentials call
+        for qos in (0, 1):
+            ingest(stub, qos, messages, cred["login"], cred["password"], base)
+        counters = stub.admin.collector()["counters"]
+        print("collector counters: %s" % json.dumps(counters), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--devices", type=int, action="append", help="boot storm size (repeatable; default 500 and 2000)")
+    ap.add_argument("--broker", choices=["embedded", "mosquitto"], default="embedded",
+                    help="broker of the stub during the boot storm")
+    ap.add_argument("--messages", type=int, default=20000, help="messages per QoS in the ingest run")
+    ap.add_argument("--skip-storm", action="store_true")
+    ap.add_argument("--skip-ingest", action="store_true")
+    args = ap.parse_args()
+    tempfile.tempdir = tempfile.gettempdir()
+    if not args.skip_storm:
+        for k, n in enumerate(args.devices or [500, 2000]):
+            run_storm(n, args.broker, 0x02 + 2 * k)
+    if not args.skip_ingest:
+        run_ingest(args.messages)
+
+
+if __name__ == "__main__":
+    main()
