@@ -39,6 +39,7 @@ _OSRS = {0: 0, 1: 1, 2: 2, 4: 3, 8: 4, 16: 5}   # samples -> register code (5.4.
 class BME280:
     CHIP = "BME280"
     QUANTITIES = ("temperature", "humidity", "pressure")
+    ADDRESSES = (0x76, 0x77)
 
     def __init__(self, bus, address=0x76, oversampling=(1, 1, 1)):
         """oversampling = (temperature, pressure, humidity) samples, each 1/2/4/8/16

@@ -33,6 +33,7 @@ _TIMES = (800, 400, 200, 100, 50, 25, 12.5, 6.25)
 class MAX44009:
     CHIP = "MAX44009"
     QUANTITIES = ("lux",)
+    ADDRESSES = (0x4A, 0x4B)
 
     def __init__(self, bus, address=0x4A, integration_ms=None, cdr=False, continuous=False):
         if integration_ms is not None and integration_ms not in _TIMES:

@@ -34,6 +34,7 @@ _FULL = (5047, 37177, 65535)
 class TSL2561:
     CHIP = "TSL2561"
     QUANTITIES = ("lux",)
+    ADDRESSES = (0x29, 0x39, 0x49)
 
     def __init__(self, bus, address=0x39, gain=1, integration_ms=402):
         if gain not in (1, 16):

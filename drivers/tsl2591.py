@@ -33,6 +33,7 @@ _GAINS = (1, 25, 428, 9876)
 class TSL2591:
     CHIP = "TSL2591"
     QUANTITIES = ("lux",)
+    ADDRESSES = (0x29,)
 
     def __init__(self, bus, address=0x29, gain=25, integration_ms=100):
         if gain not in _GAINS:
