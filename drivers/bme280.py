@@ -65,10 +65,12 @@ class BME280:
         dev.read_reg_into(_CALIB_B, h)
         if calib == bytearray(b"\xff" * 26) or calib == bytearray(26) or calib[0] | calib[1] == 0:
             raise dev.error("calibration registers 0x88.. are blank (%s...)" % _hex(calib[:6]))
-        # T1..P9, then H1..H6 (4.2.2: H4/H5 share 0xE5, signed high parts in 0xE4/0xE6)
-        self._cal = struct.unpack("<HhhHhhhhhhhh", calib[:24]) + (
-            calib[25], h[0] | (_s8(h[1]) << 8), h[2], (_s8(h[3]) << 4) | (h[4] & 0x0F),
-            (_s8(h[5]) << 4) | (h[4] >> 4), _s8(h[6]))
+        # T1..T3, P1..P9, H1..H6 (4.2.2: H4/H5 share 0xE5, signed high parts in 0xE4/0xE6)
+        cal = struct.unpack("<HhhHhhhhhhhh", calib[:24])
+        self._ct = cal[:3]
+        self._cp = cal[3:]
+        self._ch = (calib[25], h[0] | (_s8(h[1]) << 8), h[2], (_s8(h[3]) << 4) | (h[4] & 0x0F),
+                    (_s8(h[5]) << 4) | (h[4] >> 4), _s8(h[6]))
         self._meas = (_OSRS[os_t] << 5) | (_OSRS[os_p] << 2)
         # ctrl_hum only takes effect with the next ctrl_meas write (5.4.3); the chip takes
         # register/value pairs in one write (6.2.1): one transaction sets all three.
@@ -130,12 +132,12 @@ class BME280:
 
     # --- datasheet 4.2.3 integer compensation ------------------------------------
     def _t_fine(self, adc):
-        t1, t2, t3 = self._cal[:3]
+        t1, t2, t3 = self._ct
         d = (adc >> 4) - t1
         return ((((adc >> 3) - (t1 << 1)) * t2) >> 11) + ((((d * d) >> 12) * t3) >> 14)
 
     def _pressure(self, adc, t_fine):
-        p1, p2, p3, p4, p5, p6, p7, p8, p9 = self._cal[3:12]
+        p1, p2, p3, p4, p5, p6, p7, p8, p9 = self._cp
         v1 = t_fine - 128000
         v2 = v1 * v1 * p6 + ((v1 * p5) << 17) + (p4 << 35)
         v1 = ((v1 * v1 * p3) >> 8) + ((v1 * p2) << 12)
@@ -152,7 +154,7 @@ class BME280:
         return (((p + v1 + v2) >> 8) + (p7 << 4)) / 25600.0   # Q24.8 Pa -> hPa
 
     def _humidity(self, adc, t_fine):
-        h1, h2, h3, h4, h5, h6 = self._cal[12:]
+        h1, h2, h3, h4, h5, h6 = self._ch
         v = t_fine - 76800
         v = ((((adc << 14) - (h4 << 20) - (h5 * v)) + 16384) >> 15) * (
             ((((((v * h6) >> 10) * (((v * h3) >> 11) + 32768)) >> 10) + 2097152) * h2 + 8192) >> 14)
