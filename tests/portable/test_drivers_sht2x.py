@@ -3,7 +3,6 @@ MICROPYTHON_MPY = "drivers, self"
 
 from portable_support import approx, raises
 
-from drivers import SensorError
 from drivers.sht2x import SHT2X
 from drivers.sim import Nack, SimBus
 from drivers.sim.sht2x import SHT2XModel

@@ -1,7 +1,7 @@
 # SHT2x/HTU21D driver: every injected fault and identity mismatch -> SensorError.
 MICROPYTHON_MPY = "drivers, self"
 
-from portable_support import approx, raises
+from portable_support import raises
 
 from drivers import SensorError
 from drivers.sht2x import SHT2X
