@@ -91,3 +91,23 @@ def test_max44009_automatic_range_property(lux):
     bus.attach(0x4A, MAX44009Model(lux=lux))
     got = MAX44009(bus).read()["lux"]
     assert abs(got - lux) <= lux / 128.0 + 0.045
+
+
+class RealTimeBus(SimBus):
+    """SimBus whose sleeps really sleep: the models then see wall-clock time only, so
+    a driver that waited too little would read stale or invalid registers."""
+
+    def sleep_ms(self, ms):
+        import time
+        time.sleep(ms / 1000)
+
+
+def test_drivers_wait_long_enough_in_real_time():
+    bus = RealTimeBus()
+    tsl = bus.attach(0x29, TSL2591Model(lux=123.0))
+    bme = bus.attach(0x76, BME280Model(temperature=30.0, humidity=20.0, pressure=900.0))
+    assert abs(TSL2591(bus).read()["lux"] - 123.0) < 1.0          # waited for AVALID
+    assert tsl.regs[0x13] & 1
+    r = BME280(bus, oversampling=(2, 4, 2)).read()                  # 9.1: ~19 ms measurement
+    assert abs(r["temperature"] - 30.0) < 0.02 and abs(r["pressure"] - 900.0) < 0.05
+    assert bme.measurements == 1
