@@ -38,6 +38,7 @@ class SCD4X:
         self.mode = mode
         self._dev = dev = I2CDevice(bus, address, "SCD4x")
         self._buf = buf = bytearray(9)
+        self._word = memoryview(buf)[:3]
         dev.write(_STOP)
         dev.sleep_ms(500)
         dev.write(_SERIAL)
@@ -58,7 +59,7 @@ class SCD4X:
         dev = self._dev
         dev.write(_READY)
         dev.sleep_ms(1)
-        dev.read_into(memoryview(self._buf)[:3])
+        dev.read_into(self._word)
         # Data ready when the 11 least significant bits are not all 0 (datasheet 3.8.2).
         return word(dev, self._buf, 0, "data ready status") & 0x07FF != 0
 
