@@ -126,7 +126,11 @@ class BME280:
             out["pressure"] = p
         if self._os[2]:
             if adc_h == _SKIPPED_16:
-                raise dev.error("humidity result is the reset value 0x8000: no measurement done")
+                # ctrl_hum reads 0 after a reset (brown-out): restore our settings so the
+                # next read() measures humidity again, and report this one.
+                dev.write(self._ctrl)
+                raise dev.error("humidity result is the reset value 0x8000: no measurement done "
+                                "(chip reset? settings rewritten)")
             out["humidity"] = self._humidity(adc_h, t_fine)
         return out
 

@@ -63,3 +63,6 @@ def test_reset_chip_is_noticed():
     # (0x8000) -- reported, not turned into a number.
     with raises(SensorError, "humidity result is the reset value"):
         sensor.read()
+    # The driver rewrote its settings: the next read is whole again.
+    model.humidity = 33.0
+    assert approx(sensor.read()["humidity"], 33.0, 0.05)
