@@ -63,7 +63,7 @@ class SHT2X:
         dev.sleep_ms(ms)
         dev.read_into(buf)
         raw = word(dev, buf, 0, what, 0x00)
-        # Bit 1 of the LSB says what was measured: 0 temperature, 1 humidity (5.4).
+        # Bit 1 of the LSB says what was measured: 0 temperature, 1 humidity (datasheet 6).
         if raw & 0x0002 != kind:
             raise dev.error("%s read returned a %s word 0x%04x" % (what, "humidity" if kind == 0 else "temperature", raw))
         return raw & 0xFFFC
