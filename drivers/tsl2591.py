@@ -54,8 +54,10 @@ class TSL2591:
         control = (_GAINS.index(gain) << 4) | atime
         # Power off first (one auto-increment write: ENABLE=0, CONTROL): that clears
         # AVALID, so no result integrated with older settings can pass as ours.
-        dev.write(bytes((_CMD | _ENABLE, 0x00, control)))
-        dev.write(bytes((_CMD | _ENABLE, _PON_AEN)))
+        self._off = bytes((_CMD | _ENABLE, 0x00, control))
+        self._on = bytes((_CMD | _ENABLE, _PON_AEN))
+        dev.write(self._off)
+        dev.write(self._on)
         self._cpl = integration_ms * gain / 408.0
         self._full = 37888 if atime == 0 else 65535
         self._cmd = bytes((_CMD | _STATUS,))
@@ -73,7 +75,11 @@ class TSL2591:
             # First cycle after enable still running: wait one integration time.
             dev.sleep_ms(self.integration_ms + 10)
         else:
-            raise dev.error("no ALS result (AVALID stays 0) after %d ms" % (3 * (self.integration_ms + 10)))
+            # A chip that lost power comes back disabled: set it up again for the next read.
+            dev.write(self._off)
+            dev.write(self._on)
+            raise dev.error("no ALS result (AVALID stays 0) after %d ms; re-enabled"
+                            % (3 * (self.integration_ms + 10)))
         c0 = b[1] | (b[2] << 8)
         c1 = b[3] | (b[4] << 8)
         if c0 >= self._full or c1 >= self._full:

@@ -75,3 +75,5 @@ def test_chip_that_never_finishes_an_integration():
     model.regs[0x13] = 0
     with raises(SensorError, "AVALID stays 0"):
         sensor.read()
+    assert model.regs[0x00] == 0x03                # the driver switched it back on
+    check(bus, sensor, model, 300.0, 0.002)
