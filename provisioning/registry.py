@@ -6,6 +6,7 @@ which keeps ordering simple: a credentials reset is visible to the next
 request and to the broker's authorisation check at once.
 """
 import json
+import re
 import sqlite3
 import time
 
@@ -13,8 +14,12 @@ from neocampus.ids import login_for, mac_stored
 from provisioning import acl, passwords
 
 KINDS = ("neosensor", "rpi")
-MODULES = ("device", "temperature", "humidity", "luminosity", "noise", "airquality",
-           "digital", "display", "energy", "co2")
+# Default `frequency` (seconds) per module, from the historic neOSensor's table;
+# other module names are accepted (new sensors) with 60 s.
+DEFAULT_FREQUENCY = {"temperature": 60, "humidity": 60, "airquality": 60, "luminosity": 30, "noise": 2700,
+                     "device": 1800}
+_MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_UNIT_NAME = re.compile(r"^[a-z0-9_]{1,32}$")  # it becomes part of unitIDs: `<unit>_xxxx`
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -111,13 +116,13 @@ def clean_modules(modules):
         if not isinstance(m, dict) or not isinstance(m.get("module"), str):
             raise RegistryError("each module needs a name: {\"module\": \"temperature\", ...}")
         name = m["module"]
-        if name not in MODULES:
-            raise RegistryError("unknown module %r (known: %s)" % (name, ", ".join(MODULES)))
+        if not _MODULE_NAME.match(name):
+            raise RegistryError("module name %r must be a lowercase word such as temperature" % name)
         freq = m.get("frequency")
         if freq is not None and (isinstance(freq, bool) or not isinstance(freq, int) or freq <= 0):
             raise RegistryError("frequency of %s must be a positive integer (seconds)" % name)
         unit = m.get("unit")
-        if unit is not None and (not isinstance(unit, str) or not acl._NON_WORD.sub("", unit) == unit or not unit):
+        if unit is not None and (not isinstance(unit, str) or not _UNIT_NAME.match(unit)):
             raise RegistryError("unit of %s must be a short name of [0-9a-z_]" % name)
         driver = m.get("driver")
         if driver is not None and not isinstance(driver, str):
@@ -126,7 +131,8 @@ def clean_modules(modules):
         if not isinstance(params, list) or not all(
                 isinstance(p, dict) and isinstance(p.get("param"), str) and "value" in p for p in params):
             raise RegistryError("params of %s must be [{\"param\": NAME, \"value\": ...}]" % name)
-        entry = {"module": name, "unit": unit, "frequency": freq if freq is not None else 60}
+        entry = {"module": name, "unit": unit,
+                 "frequency": freq if freq is not None else DEFAULT_FREQUENCY.get(name, 60)}
         if driver:
             entry["driver"] = driver
         entry["params"] = [{"param": p["param"], "value": p["value"]} for p in params]

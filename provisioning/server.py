@@ -417,7 +417,18 @@ class Stub:
         return "\n".join(lines)
 
 
+def _quiet_disconnects(loop, context):
+    # amqtt lets a client that hung up before its refusal was written surface as an
+    # unhandled OSError in the loop; that is a client leaving, not a server fault.
+    exc = context.get("exception")
+    if isinstance(exc, (ConnectionError, OSError)) and "client_connected_cb" in context.get("message", ""):
+        log.info("client went away during connection handling: %s", exc)
+        return
+    loop.default_exception_handler(context)
+
+
 async def serve(stub, stop_event):
+    asyncio.get_running_loop().set_exception_handler(_quiet_disconnects)
     await stub.start()
     print(stub.describe(), flush=True)
     print("neoc server: ready", flush=True)

@@ -10,6 +10,9 @@
         stub.admin.readings(topic="u4/302")          # -> [{"topic": ..., "value": ...}, ...]
         user, password = stub.collector_credentials()  # observer account, reads +/+/+
 
+With broker="external" the stub only writes Mosquitto files into
+DATA_DIR/mosquitto/ and connects to whatever listens on mqtt_port.
+
 `start()` picks free loopback ports (unless given), launches
 `python -m neoc server ...`, waits until both HTTP and MQTT answer and raises
 StubError with the server's output if it does not come up. `output()` is
@@ -39,8 +42,8 @@ class StubError(RuntimeError):
 class StubServer:
     def __init__(self, data_dir=None, broker="embedded", http_port=None, mqtt_port=None, token=None,
                  host="127.0.0.1", timeout=20.0):
-        if broker not in ("embedded", "mosquitto"):
-            raise ValueError("broker must be embedded or mosquitto")
+        if broker not in ("embedded", "mosquitto", "external"):
+            raise ValueError("broker must be embedded, mosquitto or external")
         self._tmp = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="neoc-stub-")

@@ -72,7 +72,7 @@ def test_sql_looking_names_are_just_names(stub):
     (b'{"mac": "02:00:00:00:00:02", "location": "no-slash"}', "application/json"),
     (b'{"mac": "02:00:00:00:00:02", "location": "a/b/c"}', "application/json"),
     (b'{"mac": "02:00:00:00:00:02", "location": "u4/302", "kind": "toaster"}', "application/json"),
-    (b'{"mac": "02:00:00:00:00:02", "location": "u4/302", "modules": ["coffee"]}', "application/json"),
+    (b'{"mac": "02:00:00:00:00:02", "location": "u4/302", "modules": ["Coffee Machine!"]}', "application/json"),
     (b'{"mac": "02:00:00:00:00:02", "location": "u4/302", "modules": [{"module": "temperature", "frequency": -5}]}',
      "application/json"),
     (b'{"mac": "02:00:00:00:00:02", "location": "u4/302", "modules": [{"module": "temperature", "frequency": "60"}]}',

@@ -238,3 +238,31 @@ def test_collector_account_observes_everything(stub, device):
     assert observer.wait_for(lambda t, p: t == base + "/humidity")
     observer.close()
     c.close()
+
+
+def test_disabling_a_connected_device_stops_its_publishing(stub, device):
+    """Mosquitto keeps the TCP session but re-reads the ACL on SIGHUP; the embedded
+    broker drops the session. Either way nothing more from it is stored."""
+    mac, login, password, base = device
+    c = connect(stub, login, password)
+    c.publish(base + "/temperature", reading(1.0, 1))
+    assert wait_until(lambda: stub.admin.readings(topic=base))
+    stub.admin.disable(mac)
+    time.sleep(0.5)  # Mosquitto: coalesced rewrite + SIGHUP
+    for seq in range(2, 5):
+        if c.client.is_connected():
+            c.client.publish(base + "/temperature", json.dumps(reading(2.0, seq)), qos=0)
+    time.sleep(0.5)
+    c.close()
+    assert [r["seq"] for r in stub.admin.readings(topic=base)] == [1]
+
+
+def test_huge_mqtt_payload_is_refused_and_collection_goes_on(stub, device):
+    mac, login, password, base = device
+    c = connect(stub, login, password)
+    c.publish(base + "/temperature", b'{"unitID": "a", "value": 1, "pad": "' + b"x" * 300000 + b'"}')
+    c.publish(base + "/temperature", reading(3.0, 9))
+    assert wait_until(lambda: stub.admin.readings(topic=base))
+    c.close()
+    assert [r["seq"] for r in stub.admin.readings(topic=base)] == [9]
+    assert any(r["reason"] == "payload too large" for r in stub.admin.collector()["recent_rejects"])

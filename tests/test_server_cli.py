@@ -40,7 +40,7 @@ def test_device_lifecycle_from_the_shell(stub):
     assert "AA:BB:CC:00:00:01" in out and "batiment_u4/salle_302_b" in out and "pending" in out
     listed = json.loads(neoc(stub, "device", "list", "--json").stdout)
     d = next(x for x in listed if x["mac"] == "AA:BB:CC:00:00:01")
-    assert [(m["module"], m["frequency"]) for m in d["modules"]] == [("temperature", 120), ("luminosity", 60)]
+    assert [(m["module"], m["frequency"]) for m in d["modules"]] == [("temperature", 120), ("luminosity", 30)]
     table = neoc(stub, "device", "list").stdout.splitlines()
     assert table[0].split()[:3] == ["MAC", "LOGIN", "TOPIC"]
     assert any("senso_aabbcc000001" in line for line in table[1:])
