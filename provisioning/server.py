@@ -177,6 +177,9 @@ class Stub:
             web.post("/device/credentials", self.credentials),
             web.get("/device/config", self.config),
             web.post("/device/logger", self.logger),
+            web.route("*", "/mqtt_auth/auth", self.mqtt_auth),
+            web.route("*", "/mqtt_auth/superuser", self.mqtt_superuser),
+            web.route("*", "/mqtt_auth/acl", self.mqtt_acl),
             web.get("/api/devices", self.api_devices),
             web.post("/api/devices", self.api_add),
             web.get("/api/devices/{mac}", self.api_device),
@@ -205,7 +208,7 @@ class Stub:
         except NotFound as exc:
             return json_error(404, str(exc))
         except web.HTTPException as exc:
-            if request.path.startswith("/device/") and exc.status == 403:
+            if request.path.startswith(("/device/", "/mqtt_auth/")) and exc.status == 403:
                 return forbidden()
             if exc.status >= 400 and request.path.startswith("/api/"):
                 return json_error(exc.status, exc.reason)
@@ -278,6 +281,40 @@ class Stub:
         form = await request.post()
         record = self.registry.add_log(row["mac"], form)
         return web.json_response({"stored": True, "levelname": record.get("levelname")})
+
+    # -- broker auth-plugin endpoints (historic sensOCampus) ------------------
+    # For a broker that delegates to HTTP (mosquitto-auth-plug, mosquitto-go-auth):
+    # the same Policy as the embedded broker and the Mosquitto files. 200 = allow.
+    ACC = {"1": "receive", "2": "publish", "4": "subscribe"}
+
+    async def _auth_fields(self, request):
+        fields = dict(request.query)
+        if request.method == "POST" and request.content_type in (
+                "application/x-www-form-urlencoded", "multipart/form-data"):
+            fields.update(await request.post())
+        elif request.method == "POST" and request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                fields.update({k: str(v) for k, v in body.items()})
+        return fields
+
+    async def mqtt_auth(self, request):
+        f = await self._auth_fields(request)
+        ok = self.policy.authenticate(f.get("username"), f.get("password"))
+        return web.Response(status=200) if ok else forbidden()
+
+    async def mqtt_superuser(self, request):
+        return forbidden()  # nobody bypasses the ACL, not even the collector
+
+    async def mqtt_acl(self, request):
+        f = await self._auth_fields(request)
+        user, topic, acc = f.get("username"), f.get("topic"), str(f.get("acc", ""))
+        actions = {"3": ("receive", "publish")}.get(acc) or ((self.ACC[acc],) if acc in self.ACC else ())
+        ok = bool(actions) and all(self.policy.allowed(user, a, topic) for a in actions)
+        return web.Response(status=200) if ok else forbidden()
 
     # -- admin side ----------------------------------------------------------
     async def _json_body(self, request):

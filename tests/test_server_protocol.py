@@ -202,3 +202,25 @@ def test_passwords_never_stored_in_clear(stub, mac):
     for path in stub.data_dir.rglob("*"):
         if path.is_file():
             assert password.encode() not in path.read_bytes(), path
+
+
+def test_historic_broker_auth_endpoints_apply_the_same_rules(stub, mac):
+    stub.admin.add_device(mac, location="u4/302")
+    login, password, _ = handshake(stub, mac)
+    post = lambda path, data: requests.post(stub.url + "/mqtt_auth/" + path, data=data, timeout=5)  # noqa: E731
+    assert post("auth", {"username": login, "password": password}).status_code == 200
+    for bad in [{"username": login, "password": "x"}, {"username": login}, {}, {"password": password}]:
+        r = post("auth", bad)
+        assert r.status_code == 403 and r.content == b""
+    assert post("superuser", {"username": login}).status_code == 403
+    cases = [("u4/302/temperature", 2, 200), ("u4/303/temperature", 2, 403), ("u4/302/+/command", 4, 200),
+             ("u4/302/device/command", 1, 200), ("u4/303/device/command", 1, 403), ("u4/303/+/command", 4, 403),
+             ("#", 4, 403), ("u4/302/temperature", 7, 403)]
+    for topic, acc, status in cases:
+        r = post("acl", {"username": login, "topic": topic, "clientid": "x", "acc": acc})
+        assert r.status_code == status, (topic, acc)
+    user, _ = stub.collector_credentials()
+    assert post("acl", {"username": user, "topic": "+/+/+", "acc": 4}).status_code == 200
+    stub.admin.disable(mac)
+    assert post("auth", {"username": login, "password": password}).status_code == 403
+    assert post("acl", {"username": login, "topic": "u4/302/temperature", "acc": 2}).status_code == 403
