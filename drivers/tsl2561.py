@@ -49,19 +49,13 @@ class TSL2561:
         self._buf = bytearray(4)
         b = memoryview(self._buf)[:1]
         dev.read_reg_into(_CMD | _ID, b)
-        part = b[0] >> 4
-        if part in (0, 1):
-            raise dev.error("ID register 0x%02x is a CS package: its lux formula differs, "
-                            "only T/FN/CL are supported" % b[0])
-        if part not in (4, 5):
-            raise dev.error("ID register 0x0A reads 0x%02x, a TSL2561 T/FN/CL has 0x5x" % b[0])
-        dev.write(bytes((_CMD | _CONTROL, _POWER_UP)))
-        dev.read_reg_into(_CMD | _CONTROL, b)
-        # Datasheet: CONTROL written with 0x03 reads back 0x03 -- the chip's own liveness check.
-        if b[0] & 0x03 != _POWER_UP:
-            raise dev.error("CONTROL reads 0x%02x after power-up, want 0x03" % b[0])
+        if b[0] >> 4 not in (4, 5):
+            raise dev.error("ID register 0x0A reads 0x%02x: a TSL2561 T/FN/CL has 0x5x "
+                            "(0x0x/0x1x: CS package, other lux formula)" % b[0])
         i = _TIMES.index(integration_ms)
-        dev.write(bytes((_CMD | _TIMING, (0x10 if gain == 16 else 0) | i)))
+        self._setup = (bytes((_CMD | _CONTROL, _POWER_UP)),
+                       bytes((_CMD | _TIMING, (0x10 if gain == 16 else 0) | i)))
+        self._power_up()
         self.gain = gain
         self.integration_ms = integration_ms
         self._scale = _SCALE[i] * (16.0 / gain)
@@ -70,6 +64,16 @@ class TSL2561:
         # No "data valid" bit on this chip: let one full integration pass (+5 %).
         dev.sleep_ms((402 if i == 2 else 101 if i == 1 else 14) * 105 // 100 + 1)
 
+    def _power_up(self):
+        dev = self._dev
+        b = memoryview(self._buf)[:1]
+        dev.write(self._setup[0])
+        dev.read_reg_into(_CMD | _CONTROL, b)
+        # Datasheet: CONTROL written with 0x03 reads back 0x03 -- the chip's own liveness check.
+        if b[0] & 0x03 != _POWER_UP:
+            raise dev.error("CONTROL reads 0x%02x after power-up, want 0x03" % b[0])
+        dev.write(self._setup[1])
+
     def read(self):
         dev = self._dev
         b = self._buf
@@ -77,13 +81,19 @@ class TSL2561:
         ch0 = b[0] | (b[1] << 8)
         ch1 = b[2] | (b[3] << 8)
         full = self._full
-        if ch0 > full or ch1 > full:
-            raise dev.error("counts above full scale (CH0 %d, CH1 %d, max %d at %d ms): "
-                            "not the chip's data" % (ch0, ch1, full, self.integration_ms))
-        if ch0 == full or ch1 == full:
-            raise dev.error("saturated (CH0 %d, CH1 %d at gain %d, %d ms): "
-                            "lower the gain or integration time" % (ch0, ch1, self.gain, self.integration_ms))
+        if ch0 >= full or ch1 >= full:
+            raise dev.error("%s (CH0 %d, CH1 %d, full scale %d at gain %d, %d ms)" % (
+                "saturated: lower the gain or integration time" if max(ch0, ch1) == full
+                else "counts above full scale: not the chip's data",
+                ch0, ch1, full, self.gain, self.integration_ms))
         if ch0 == 0:
+            # Darkness, or a chip that lost power (it comes back powered down with zeroed
+            # data): CONTROL tells them apart, and only this rare case pays the extra read.
+            dev.read_reg_into(_CMD | _CONTROL, b)
+            if b[0] & 0x03 != _POWER_UP:
+                c = b[0]
+                self._power_up()
+                raise dev.error("found powered down (CONTROL 0x%02x): chip reset? powered up again" % c)
             return {"lux": 0.0}
         s = self._scale
         c0 = ch0 * s

@@ -17,7 +17,7 @@ def setup(address=0x39, **kw):
 
 def test_identity_mismatch():
     bus, model = setup(part_id=0x11)
-    with raises(SensorError, "TSL2561@0x39: ID register 0x11 is a CS package"):
+    with raises(SensorError, "TSL2561@0x39: ID register 0x0A reads 0x11"):
         TSL2561(bus)
     bus, model = setup(part_id=0x92)
     with raises(SensorError, "TSL2561@0x39: ID register 0x0A reads 0x92"):
@@ -63,5 +63,21 @@ def test_stuck_and_corrupt_bytes():
         sensor.read()
     assert abs(sensor.read()["lux"] - 100.0) < 5.0
     bus.inject(0x39, "corrupt")                 # on the ID read: 0x50 ^ 0x5a = 0x0a
-    with raises(SensorError, "ID register 0x0a"):
+    with raises(SensorError, "ID register 0x0A reads 0x0a"):
         TSL2561(bus)
+
+
+def test_darkness_and_a_chip_that_lost_power():
+    bus, model = setup(lux=0.0)
+    sensor = TSL2561(bus)
+    bus.sleep_ms(410)
+    assert sensor.read()["lux"] == 0.0           # powered and dark: a true 0 lx
+    model.lux = 50.0
+    # Power loss: the chip comes back powered down, data zeroed, timing at its default.
+    model._t0 = None
+    model.regs[0x0] = 0
+    model.regs[0xC] = model.regs[0xD] = model.regs[0xE] = model.regs[0xF] = 0
+    with raises(SensorError, "found powered down (CONTROL 0x00)"):
+        sensor.read()
+    bus.sleep_ms(410)
+    assert abs(sensor.read()["lux"] - 50.0) < 1.0
