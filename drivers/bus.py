@@ -98,5 +98,9 @@ class I2CDevice:
 
 
 def scan(bus):
-    """Addresses (7-bit ints, ascending) that ACK on the bus."""
-    return sorted(machine_like(bus).scan())
+    """Addresses (7-bit ints, ascending) that ACK on the bus. A bus that cannot
+    be scanned at all (SDA held low, controller timeout) raises SensorError."""
+    try:
+        return sorted(machine_like(bus).scan())
+    except OSError as e:
+        raise SensorError("I2C bus: %s during scan" % describe(e))

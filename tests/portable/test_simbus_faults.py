@@ -5,7 +5,7 @@ from portable_support import raises
 MICROPYTHON_MPY = "drivers, self"
 
 from drivers import SensorError
-from drivers.bus import I2CDevice
+from drivers.bus import I2CDevice, scan
 from drivers.sim import Nack, SimBus
 from drivers.sim.base import Model, RegisterModel
 
@@ -127,3 +127,16 @@ def test_i2cdevice_errors_name_chip_address_and_cause():
         gone.write_reg(7, b"\x00")
     with raises(TypeError, "not an I2C bus"):
         I2CDevice(object(), 0x20)
+
+
+class StuckBus(SimBus):
+    """A bus whose SDA line is held low: the controller times out at once."""
+
+    def scan(self):
+        raise OSError(110, "ETIMEDOUT")
+
+
+def test_a_bus_that_cannot_be_scanned_raises_sensor_error():
+    with raises(SensorError, "I2C bus: bus timeout (errno 110) during scan"):
+        scan(StuckBus())
+
