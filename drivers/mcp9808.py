@@ -5,7 +5,10 @@
     sensor.read()                      # {"temperature": 21.5}  (degrees C)
 
 Identity (manufacturer 0x0054, device ID 0x04) is checked at construction;
-read() is one 2-byte read of the ambient temperature register.
+read() is one 2-byte read of the ambient temperature register. The chip has
+no CRC and no data-ready bit: garbage is caught only when it breaks the
+resolution's zero LSBs or the -40..125 C range, and a register that stops
+updating cannot be told from a steady temperature.
 """
 from drivers.bus import I2CDevice
 
