@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 log = logging.getLogger("neoc.collector")
 
 MAX_PAYLOAD = 16 * 1024
+MAX_BATCH = 5000  # per loop turn, so a flood never stalls the HTTP side for long
 SCALARS = (int, float, bool)
 
 
@@ -124,16 +125,18 @@ class Collector:
 
     async def _drain_forever(self):
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.interval if len(self.inbox) < MAX_BATCH else 0)
             try:
-                self.drain()
+                self.drain(MAX_BATCH)
             except Exception:  # a broken batch must not stop collection
                 log.exception("collector batch failed")
                 self.counters["batch errors"] += 1
 
-    def drain(self):
+    def drain(self, limit=None):
         rows, readings = [], []
-        while self.inbox:
+        n = 0
+        while self.inbox and (limit is None or n < limit):
+            n += 1
             topic, payload, received = self.inbox.popleft()
             try:
                 kind, data = classify(topic, payload)

@@ -123,15 +123,20 @@ class Stub:
 
     async def stop(self):
         for q in list(self.listeners):
-            q.put_nowait(None)
-        if self.runner:
-            await self.runner.cleanup()
-        if self.collector:
-            await self.collector.stop()
+            try:
+                q.put_nowait(None)
+            except asyncio.QueueFull:
+                pass
         if self._reload_handle:
             self._reload_handle.cancel()
-        if self.backend:
-            await self.backend.stop()
+        # Each part is stopped even if an earlier one fails, so no child broker is left behind.
+        for part, stop in (("http", self.runner and self.runner.cleanup), ("collector", self.collector and
+                           self.collector.stop), ("broker", self.backend and self.backend.stop)):
+            if stop:
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("stopping the %s failed", part)
         if self.registry:
             self.registry.close()
 
@@ -466,7 +471,12 @@ def _quiet_disconnects(loop, context):
 
 async def serve(stub, stop_event):
     asyncio.get_running_loop().set_exception_handler(_quiet_disconnects)
-    await stub.start()
+    try:
+        await stub.start()
+    except BaseException:
+        # Do not leave a started Mosquitto or broker behind a failed start.
+        await stub.stop()
+        raise
     print(stub.describe(), flush=True)
     print("neoc server: ready", flush=True)
     try:

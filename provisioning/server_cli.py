@@ -50,5 +50,5 @@ def server(data_dir, http, mqtt, broker, admin_token, verbose):
 
     try:
         asyncio.run(main())
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # port in use, Mosquitto or amqtt missing or failing
         raise click.ClickException(str(exc)) from None
