@@ -263,6 +263,7 @@ class VirtualBoard:
         self.echo = echo
         self.prefix = prefix or "[board %s] " % self.mac[-5:].replace(":", "")
         self.lines = []
+        self.times = []          # time.time() of each console line
         self.boots = []          # reset cause of each boot
         self.exits = []          # (returncode, cause) of each VM run
         self._cond = threading.Condition()
@@ -473,6 +474,7 @@ class VirtualBoard:
     def _line(self, text):
         with self._cond:
             self.lines.append(text)
+            self.times.append(time.time())
             self._cond.notify_all()
         if self.echo:
             self._show(text)
@@ -480,6 +482,7 @@ class VirtualBoard:
     def _console(self, text, raw=False):
         with self._cond:
             self.lines.append(text)
+            self.times.append(time.time())
             self._cond.notify_all()
         if self.echo:
             self._show(text)

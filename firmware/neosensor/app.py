@@ -27,6 +27,18 @@ def _unix_time():
     return t + 946684800 if time.gmtime(0)[0] == 2000 else t
 
 
+def _unload(*names):
+    # A package keeps its imported submodules as attributes: drop both refs.
+    for name in names:
+        sys.modules.pop(name, None)
+        pkg, _, attr = name.rpartition(".")
+        try:
+            delattr(sys.modules[pkg], attr)
+        except (KeyError, AttributeError):
+            pass
+    gc.collect()
+
+
 def run():
     cfg = store.load("config.json") or {}
     wdt = machine.WDT(timeout=WDT_MS)
@@ -48,14 +60,15 @@ def run():
         print("ntp: failed (%r): no timestamps" % (e,))
     from neosensor import handshake
     creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
-    # The handshake code is not needed again until the next boot.
-    del handshake
-    for name in ("neosensor.handshake", "neosensor.http", "neocampus.sensocampus"):
-        sys.modules.pop(name, None)
-    gc.collect()
-    if not conf.base_topic:
+    # The handshake code is not needed again until the next boot: keep plain
+    # data only (a Config instance would keep its module alive) and drop it.
+    base, modules = conf.base_topic, conf.modules
+    del handshake, conf
+    _unload("neosensor.handshake", "neosensor.http", "neocampus.sensocampus")
+    print("heap: %d bytes free after the handshake" % gc.mem_free())
+    if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
-    App(cfg, mac, creds, conf, feed, ntp).loop()
+    App(cfg, mac, creds, base, modules, feed, ntp).loop()
 
 
 class Seq:
@@ -79,22 +92,26 @@ class Seq:
 
 
 class App:
-    def __init__(self, cfg, mac, creds, conf, feed, ntp):
+    def __init__(self, cfg, mac, creds, base, modules, feed, ntp):
         from neocampus.module import Module
         self.cfg, self.mac, self.feed, self.ntp = cfg, mac, feed, ntp
-        self.base = conf.base_topic or "_unconfigured/" + mac.replace(":", "")
+        self.base = base or "_unconfigured/" + mac.replace(":", "")
         self.board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
         now = time.ticks_ms()
         sda, scl = PINS.get(self.board, PINS["esp8266"])
         from neosensor import chips
         found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
-        del sys.modules["neosensor.chips"]
+        _unload("neosensor.chips")
         print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
-        self.device = Module("device", mac, conf.module("device") or {}, now)
+        dev = {}
+        for mc in modules:
+            if mc["module"] == "device":
+                dev = mc
+        self.device = Module("device", mac, dev, now)
         self.device.restore(store.load("module_device.json"))
         self.modules = [self.device]
         self.sensors = []       # [module, index, driver, quantity, due]
-        for mc in conf.modules:
+        for mc in modules:
             name = mc["module"]
             if name == "device":
                 continue

@@ -1,0 +1,160 @@
+"""End to end: the neOSensor firmware on a virtual board (MicroPython unix
+port, .mpy as deployed) against `neoc server` (embedded broker, then real
+Mosquitto): handshake, readings in /api/readings with the values set on the
+simulated chips, the publishing policy, orders, persistence across resets."""
+import inspect
+import json
+import time
+
+import pytest
+
+from neoc import micropython as upy
+from provisioning.stub_process import StubServer
+from provisioning.virtual_board import VirtualBoard
+
+pytestmark = [pytest.mark.slow, pytest.mark.micropython]
+
+MAC = "aa:bb:cc:00:11:22"
+ROOM = "u4/302"
+# The VM heap of these runs. The issue asks for 36k; the firmware does not fit
+# it on the 64-bit unix port (see bench/firmware.py for the measured minimum).
+HEAP = "128k"
+MODULES = [{"module": "temperature", "frequency": 30}, {"module": "humidity", "frequency": 30},
+           {"module": "luminosity", "frequency": 15}]
+CHIPS = ["mcp9808@0x18:temperature=21.5", "sht3x@0x44:temperature=22.25,humidity=45",
+         "tsl2561@0x39:lux=300"]
+
+
+def _need_tools(broker):
+    reason = upy.unavailable_reason()
+    if reason:
+        from harness import need
+        need(reason)
+    if broker == "mosquitto":
+        from provisioning import mosquitto as mq
+        if mq.find("mosquitto") is None:
+            from harness import need
+            need("Mosquitto is not installed")
+
+
+@pytest.fixture(params=["embedded", "mosquitto"])
+def stub(request, tmp_path):
+    _need_tools(request.param)
+    s = StubServer(tmp_path / "stub", broker=request.param)
+    s.start()
+    yield s
+    s.stop()
+    print("--- stub output\n" + s.output()[-4000:])
+
+
+@pytest.fixture
+def board_factory(tmp_path):
+    boards = []
+
+    def make(stub, **kw):
+        kw.setdefault("chips", CHIPS)
+        b = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"),
+                         broker=(stub.mqtt_host, stub.mqtt_port), heap=HEAP,
+                         flash_dir=tmp_path / "flash", **kw)
+        boards.append(b)
+        return b.start()
+
+    yield make
+    for b in boards:
+        b.stop()
+        print("--- board console\n" + "\n".join(b.lines[-150:]))
+
+
+def readings(stub, module=None):
+    rows = stub.admin.readings(topic=ROOM)
+    return [r for r in rows if module is None or r["module"] == module]
+
+
+def wait_until(fn, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError("timed out (%.0f s) waiting for %s" % (timeout, what))
+
+
+def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, board_factory):
+    stub.admin.add_device(MAC, location=ROOM, modules=MODULES)
+    board = board_factory(stub)
+
+    # Boot, credentials, config, ONE MQTT connection, readings of the three modules.
+    i_conn, _ = board.wait_for(r"^mqtt: connected", 60)
+    t_conn = board.times[i_conn]
+    got = wait_until(lambda: (lambda r: r if {x["module"] for x in r} >= {"temperature", "humidity", "luminosity"}
+                              else None)(readings(stub)), 20, "readings of the three modules")
+    by_key = {(r["module"], r["subID"]): r for r in got}
+    assert by_key[("temperature", "24")]["value"] == 21.5          # MCP9808 at 0x18
+    assert by_key[("temperature", "68")]["value"] == 22.25         # SHT3x at 0x44
+    assert by_key[("humidity", "68")]["value"] == 45
+    assert abs(by_key[("luminosity", "57")]["value"] - 300) <= 3   # TSL2561 at 0x39
+    for r in got:
+        assert r["unitID"] == "auto_1122" and isinstance(r["seq"], int)
+    # First official values within 2 s of the MQTT connection (console times).
+    i_first, _ = board.wait_for(r"^pub u4/302/(temperature|humidity|luminosity) ", 1, i_conn)
+    assert board.times[i_first] - t_conn < 2.0, board.times[i_first] - t_conn
+    assert sum(1 for line in board.lines if line.startswith("mqtt: connected")) == 1
+
+    # The device status: starting, then its modules, heap, firmware, board.
+    status = wait_until(lambda: stub.admin.status(MAC)["device"], 10, "a device status")
+    assert status["modules"] == ["temperature", "humidity", "luminosity"]
+    assert status["board"] == "esp8266" and status["heap"] > 0
+
+    # A change on a chip: published by the policy (luminosity: 15 s apart at
+    # least, after a stable window), not before; unchanged values are not sent.
+    first_lux = by_key[("luminosity", "57")]
+    board.set(0x39, lux=600)
+    t_set = time.time()
+    new = wait_until(lambda: [r for r in readings(stub, "luminosity") if r["value"] > 500], 30,
+                     "a luminosity reading after the change")
+    assert len(readings(stub, "luminosity")) == 2, readings(stub, "luminosity")
+    assert new[0]["received_at"] - first_lux["received_at"] >= 15 - 0.5
+    assert abs(new[0]["value"] - 600) <= 6
+    assert new[0]["received_at"] >= t_set
+    assert len(readings(stub, "temperature")) == 2  # unchanged: nothing new
+
+    # Device frequency order: clamped to 900..21600 s, persisted, kept across a reset.
+    stub.admin.order(MAC, "frequency", 60)
+    board.wait_for(r'^pub u4/302/device .*"frequency": 900', 10)
+    stub.admin.order(MAC, "reboot")
+    board.wait_boots(2, 20)
+    n = len(board.lines)
+    board.wait_for(r"^sensocampus: reusing the stored password of senso_aabbcc001122", 30, n)
+    board.wait_for(r'^pub u4/302/device .*"status": "starting".*', 30, n)
+    i, m = board.wait_for(r'^pub u4/302/device (.*)', 1, n)
+    assert json.loads(m.group(1))["frequency"] == 900
+    # seq keeps growing across the reboot.
+    before = max(r["seq"] for r in got)
+    after = wait_until(lambda: [r for r in readings(stub) if r["received_at"] > board.times[i]], 20,
+                       "readings after the reboot")
+    assert min(r["seq"] for r in after) > before
+    assert json.loads((board.flash / "module_device.json").read_text()) == {"frequency": 900}
+    assert board.boots == ["power", "reset"]
+
+
+def _module_orders_supported(stub):
+    return "module" in inspect.signature(stub.admin.order).parameters
+
+
+def test_module_orders_acquire_and_frequency(stub, board_factory):
+    if not _module_orders_supported(stub):
+        pytest.skip("the stub cannot send module orders yet (AdminClient.order has no module=; "
+                    "the collector may only write +/+/device/command)")
+    stub.admin.add_device(MAC, location=ROOM, modules=MODULES)
+    board = board_factory(stub)
+    board.wait_for(r"^mqtt: connected", 60)
+    wait_until(lambda: readings(stub, "temperature"), 20, "first temperature readings")
+    n_temp = len(readings(stub, "temperature"))
+    t0 = time.time()
+    stub.admin.order(MAC, "acquire", module="temperature")
+    wait_until(lambda: len(readings(stub, "temperature")) > n_temp, 5, "an acquired reading")
+    assert time.time() - t0 < 5
+    stub.admin.order(MAC, "frequency", 1, module="luminosity")
+    board.wait_for(r'^pub u4/302/luminosity .*"frequency": 15', 10)
+    assert json.loads((board.flash / "module_luminosity.json").read_text()) == {"frequency": 15}
