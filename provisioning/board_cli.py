@@ -1,0 +1,98 @@
+"""`neoc board run`: a virtual neOSensor board on the MicroPython unix port."""
+import sys
+import threading
+
+import click
+
+from provisioning.virtual_board import BOARDS, DEFAULT_HEAP, BoardError, VirtualBoard, parse_chip
+
+CONTROL_HELP = """While it runs, type on stdin to act as the outside world:
+  set ADDR QUANTITY=VALUE[,...]   e.g. `set 0x18 temperature=25` or `set 0x39 lux=100..900/60s`
+  wifi ok|fail|down               the radio's state
+  pin N 0|1                       an input pin's level
+  quit                            stop the board"""
+
+
+@click.group()
+def board():
+    """Virtual neOSensor boards."""
+
+
+def _split_pair(value, what, sep=":"):
+    a, found, b = value.partition(sep)
+    if not found or not a:
+        raise click.BadParameter("%s: want %s" % (value, what))
+    return a, b
+
+
+@board.command(epilog="\b\n" + CONTROL_HELP)
+@click.option("--mac", required=True, help="Station MAC of the board, e.g. aa:bb:cc:dd:ee:ff.")
+@click.option("--server", metavar="URL", help="sensOCampus URL written to /config.json "
+              "(e.g. http://127.0.0.1:8000; default: the campus server).")
+@click.option("--wifi", metavar="SSID:PASS", default="neocampus:neocampus", show_default=True,
+              help="The Wi-Fi network around the board (and in /config.json).")
+@click.option("--broker", metavar="HOST:PORT", help="Broker override written to /config.json.")
+@click.option("--flash-dir", type=click.Path(file_okay=False), help="Folder standing for the board's "
+              "flash (default: a fresh temporary folder).")
+@click.option("--chip", "chips", multiple=True, metavar="CHIP@ADDR[:Q=V,...]",
+              help="A simulated I2C chip, e.g. mcp9808@0x18:temperature=21.5 or "
+                   "tsl2561@0x39:lux=200..800/600s (a smooth drift LOW..HIGH over PERIOD). Repeatable.")
+@click.option("--heap", default=DEFAULT_HEAP, show_default=True, help="VM heap (-X heapsize).")
+@click.option("--repl", metavar="socket://HOST:PORT", help="Offer the serial console (REPL) over TCP, "
+              "for `mpremote connect socket://HOST:PORT resume ...`.")
+@click.option("--blank", is_flag=True, help="Leave the flash folder as it is (empty when new): "
+              "no firmware, no /config.json; for the flashing tool.")
+@click.option("--source", is_flag=True, help="Deploy .py sources instead of .mpy bytecode.")
+@click.option("--sandbox", is_flag=True, help="Sandbox mode in /config.json (no sensOCampus).")
+@click.option("--board", "kind", type=click.Choice(sorted(BOARDS)), default="esp8266", show_default=True,
+              help="Board type (I2C pins: ESP8266 SDA=14/SCL=12, ESP32 21/22).")
+def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, source, sandbox, kind):
+    """Run a virtual board: the firmware (as deployed: .mpy, boot.py, main.py,
+    /config.json) in the MicroPython unix port, with simulated chips, Wi-Fi,
+    watchdog and resets. Its console is printed with a prefix. Ctrl-C stops it."""
+    try:
+        parsed = [parse_chip(c) for c in chips]
+        ssid, password = _split_pair(wifi, "SSID:PASS")
+        broker_pair = None
+        if broker:
+            host, port = _split_pair(broker, "HOST:PORT")
+            broker_pair = (host, int(port))
+        vb = VirtualBoard(mac, server=server, wifi=(ssid, password), chips=parsed, flash_dir=flash_dir,
+                          heap=heap, repl=repl, blank=blank, source=source, board=kind,
+                          broker=broker_pair, sandbox=sandbox)
+    except (BoardError, ValueError) as e:
+        raise click.UsageError(str(e))
+    vb.start()
+    click.echo("board %s: flash %s%s" % (vb.mac, vb.flash, (", REPL on socket://%s:%d" % vb.repl)
+                                          if vb.repl else ""), err=True)
+    done = threading.Event()
+    threading.Thread(target=_control, args=(vb, done), daemon=True).start()
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        vb.stop()
+
+
+def _control(vb, done):
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        try:
+            if words[0] == "quit":
+                break
+            if words[0] == "set" and len(words) == 3:
+                _, _, values = parse_chip("mcp9808@0x18:" + words[2])
+                vb.set(int(words[1], 0), **values)
+            elif words[0] == "wifi" and len(words) == 2:
+                vb.set_wifi(words[1])
+            elif words[0] == "pin" and len(words) == 3:
+                vb.set_pin(int(words[1]), int(words[2]))
+            else:
+                click.echo("? " + CONTROL_HELP, err=True)
+        except (BoardError, ValueError) as e:
+            click.echo("error: %s" % e, err=True)
+    done.set()

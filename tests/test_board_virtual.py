@@ -1,0 +1,150 @@
+"""The virtual board: real MicroPython unix port, fakes of machine/network,
+simulated chips in the runner, watchdog and resets, REPL for mpremote."""
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from harness import ROOT, need
+from neoc import micropython as upy
+from neoc.mpy import compile_tree
+from provisioning.board_cli import board as board_cli
+from provisioning.mosquitto import free_port
+from provisioning.virtual_board import BoardError, VirtualBoard, drift_value, parse_chip, parse_quantity
+
+MAC = "aa:bb:cc:dd:ee:ff"
+
+READ_LOOP = """
+import time, machine
+from drivers.mcp9808 import MCP9808
+i2c = machine.SoftI2C(scl=machine.Pin(12), sda=machine.Pin(14))
+print("scan", i2c.scan())
+t = MCP9808(i2c, 0x18)
+while True:
+    print("temp %.4f" % t.read()["temperature"])
+    time.sleep_ms(300)
+"""
+
+
+@pytest.fixture
+def flash(tmp_path):
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    d = tmp_path / "flash"
+    compile_tree(ROOT / "drivers", d / "lib" / "drivers", exclude=("sim/*",))
+    return d
+
+
+def _board(flash, **kw):
+    kw.setdefault("wifi", ("lab", "pw"))
+    return VirtualBoard(MAC, flash_dir=flash, blank=True, heap="64k", **kw)
+
+
+def test_parse_chip_and_quantities():
+    assert parse_chip("MCP9808@0x18:temperature=21.5") == ("mcp9808", 0x18, {"temperature": 21.5})
+    chip, addr, values = parse_chip("tsl2561@57:lux=100..900/60s")
+    assert (chip, addr) == ("tsl2561", 57) and values == {"lux": "100.0..900.0/60.0s"}
+    for bad, msg in (("foo@0x18", "known chips"), ("mcp9808", "address"), ("mcp9808@0x99", "range"),
+                     ("mcp9808@0x18:temperature", "QUANTITY=VALUE"), ("mcp9808@0x18:t=hot", "number")):
+        with pytest.raises(BoardError, match=msg):
+            parse_chip(bad)
+    with pytest.raises(BoardError):
+        parse_quantity("19..24/0s")
+
+
+def test_drift_is_a_smooth_cycle_between_low_and_high():
+    spec = parse_quantity("19..24/600s")
+    assert drift_value(spec, 0) == pytest.approx(19)
+    assert drift_value(spec, 300) == pytest.approx(24)
+    assert drift_value(spec, 150) == pytest.approx(21.5)
+    values = [drift_value(spec, t) for t in range(0, 600, 10)]
+    assert max(abs(a - b) for a, b in zip(values, values[1:])) < 0.3  # smooth
+    assert drift_value(21.5, 1234) == 21.5
+
+
+def test_main_reads_a_simulated_mcp9808_through_machine_i2c_and_follows_changes(flash):
+    (flash / "main.py").write_text(READ_LOOP)
+    b = _board(flash, chips=["mcp9808@0x18:temperature=21.5"], echo=False)
+    with b:
+        b.wait_for(r"^scan \[24\]$", 20)
+        b.wait_for(r"^temp 21\.5000$", 10)
+        b.set(0x18, temperature=-3.25)
+        b.wait_for(r"^temp -3\.2500$", 10)
+
+
+def test_chips_answer_only_on_the_boards_i2c_pins(flash):
+    (flash / "main.py").write_text(
+        "import machine\nprint('pins', machine.SoftI2C(scl=machine.Pin(22), sda=machine.Pin(21)).scan())\n"
+        "print('right', machine.SoftI2C(scl=machine.Pin(22), sda=machine.Pin(21)).scan())\n")
+    with _board(flash, chips=["mcp9808@0x18"], board="esp32", echo=False) as b:
+        b.wait_for(r"^right \[24\]$", 20)
+    with _board(flash, chips=["mcp9808@0x18"], board="esp8266", echo=False) as b:
+        b.wait_for(r"^right \[\]$", 20)
+
+
+def test_a_missed_watchdog_feed_resets_the_board_and_reset_reboots_it(flash):
+    (flash / "main.py").write_text("""
+import machine, time
+cause = machine.reset_cause()
+print("cause", cause)
+if cause == machine.PWRON_RESET:
+    w = machine.WDT(timeout=500)
+    for i in range(3):
+        w.feed(); time.sleep_ms(200)
+    print("fed 3 times")
+    while True:
+        pass   # hung: no more feeds
+elif cause == machine.WDT_RESET:
+    machine.reset()
+else:
+    print("done", cause == machine.HARD_RESET)
+""")
+    with _board(flash, echo=False) as b:
+        b.wait_for(r"^done True$", 30)
+        assert b.boots[:3] == ["power", "wdt", "reset"]
+        i, _ = b.wait_for(r"^fed 3 times$", 1)
+        j, _ = b.wait_for(r"watchdog: no feed", 1)
+        # last feed 200 ms before the print, timeout 500 ms
+        assert 0.2 <= b.times[j] - b.times[i] < 1.5
+
+
+def test_wifi_fake_joins_known_networks_and_fails_on_demand(flash):
+    (flash / "main.py").write_text("""
+import network, time
+w = network.WLAN(network.STA_IF); w.active(True)
+w.connect("lab", "wrong"); time.sleep_ms(400); print("wrong", w.status() == network.STAT_WRONG_PASSWORD)
+w.connect("lab", "pw")
+while not w.isconnected(): time.sleep_ms(50)
+print("mac", w.config("mac").hex(), w.ifconfig()[0])
+while w.isconnected(): time.sleep_ms(50)
+print("dropped")
+""")
+    with _board(flash, echo=False) as b:
+        b.wait_for(r"^wrong True$", 20)
+        b.wait_for(r"^mac aabbccddeeff 127\.0\.0\.1$", 10)
+        b.set_wifi("down")
+        b.wait_for(r"^dropped$", 10)
+
+
+def test_mpremote_resume_exec_talks_to_the_running_board(flash):
+    port = free_port()
+    (flash / "main.py").write_text("import time\nprint('running')\nwhile True:\n    time.sleep_ms(100)\n")
+    with _board(flash, repl="socket://127.0.0.1:%d" % port, echo=False) as b:
+        b.wait_for(r"^running$", 20)
+        mpremote = [sys.executable, "-m", "mpremote"]
+        out = subprocess.run(mpremote + ["connect", "socket://127.0.0.1:%d" % port, "resume", "exec",
+                                         "print(1+1)"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "2"
+
+
+def test_cli_help_and_bad_chip():
+    runner = CliRunner()
+    res = runner.invoke(board_cli, ["run", "--help"])
+    assert res.exit_code == 0
+    for opt in ("--mac", "--server", "--wifi", "--flash-dir", "--chip", "--heap", "--repl", "--blank"):
+        assert opt in res.output
+    res = runner.invoke(board_cli, ["run", "--mac", MAC, "--chip", "nope@0x18"])
+    assert res.exit_code == 2 and "known chips" in res.output
