@@ -4,8 +4,9 @@
    the same moment against a `neoc server` child process: handshakes/s,
    p50/p99 latency, errors.
 2. Collector ingest through Mosquitto: a paho publisher floods one room at
-   QoS 0 and QoS 1; in the same run a bare paho subscriber (the collector's
-   account, same QoS) counts what Mosquitto delivers. The collector's stored
+   QoS 0 and QoS 1; in the same run a bare paho subscriber in its own process
+   (the collector's account, same QoS 1 subscription) counts what Mosquitto
+   delivers. The collector's stored
    rate over Mosquitto's delivery rate is the figure that matters.
 
     .venv/bin/python bench/registry.py --devices 500 --devices 2000 --messages 20000
@@ -16,6 +17,7 @@ inside every figure.
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import pathlib
 import statistics
@@ -138,35 +140,44 @@ def run_storm(n, broker, prefix):
 
 
 # -- collector ingest -------------------------------------------------------------
-class Counter:
-    """Bare subscriber: counts deliveries, nothing else."""
+def bare_subscriber(host, port, user, password, topic, qos, expected, ready, out):
+    """Runs in its own process (own GIL): counts deliveries, nothing else."""
+    state = {"n": 0, "last": None}
+    done = threading.Event()
 
-    def __init__(self, host, port, user, password, topic, qos):
-        self.n = 0
-        self.last = None
-        self.ready = threading.Event()
-        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare-%d" % qos)
-        c.username_pw_set(user, password)
-        c.on_connect = lambda cl, ud, fl, rc, pr: cl.subscribe(topic, qos)
-        c.on_subscribe = lambda *a: self.ready.set()
-        c.on_message = self._on_message
-        c.connect(host, port)
-        c.loop_start()
-        if not self.ready.wait(10):
-            raise RuntimeError("bare subscriber did not subscribe")
+    def on_message(client, userdata, msg):
+        state["n"] += 1
+        state["last"] = time.monotonic()
+        if state["n"] >= expected:
+            done.set()
 
-    def _on_message(self, client, userdata, msg):
-        self.n += 1
-        self.last = time.perf_counter()
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare-%d" % os.getpid())
+    c.username_pw_set(user, password)
+    c.on_connect = lambda cl, ud, fl, rc, pr: cl.subscribe(topic, qos)
+    c.on_subscribe = lambda *a: ready.set()
+    c.on_message = on_message
+    c.connect(host, port)
+    c.loop_start()
+    # Stop when everything arrived or nothing arrived for 3 s.
+    seen = -1
+    while not done.wait(3):
+        if state["n"] == seen:
+            break
+        seen = state["n"]
+    c.disconnect()
+    c.loop_stop()
+    out.put((state["n"], state["last"]))
 
 
 def ingest(stub, qos, messages, login, password, base):
     user, cpw = stub.collector_credentials()
-    bare = Counter(stub.mqtt_host, stub.mqtt_port, user, cpw, "+/+/+", 1)
+    ctx = multiprocessing.get_context("fork")
+    ready, out = ctx.Event(), ctx.Queue()
+    bare = ctx.Process(target=bare_subscriber, args=(stub.mqtt_host, stub.mqtt_port, user, cpw, "+/+/+", 1,
+                                                      messages, ready, out))
+    bare.start()
+    if not ready.wait(10):
+        raise RuntimeError("bare subscriber did not subscribe")
     stored0 = stub.admin.collector()["stored"]
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub-%d" % qos)
     pub.username_pw_set(login, password)
@@ -178,7 +189,7 @@ def ingest(stub, qos, messages, login, password, base):
     if not connected.wait(10):
         raise RuntimeError("publisher not connected")
     topic = base + "/temperature"
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     infos = []
     for seq in range(messages):
         payload = '{"value": %.3f, "value_units": "celsius", "subID": "24", "unitID": "auto_0001", "seq": %d}' % (
@@ -186,29 +197,28 @@ def ingest(stub, qos, messages, login, password, base):
         infos.append(pub.publish(topic, payload, qos=qos))
     for info in infos[-1:]:
         info.wait_for_publish(120)
-    t_pub = time.perf_counter() - t0
-    # Wait until both consumers have everything or stop making progress for 3 s.
-    stored, stored_at, prev, last_change = 0, None, None, time.perf_counter()
+    t_pub = time.monotonic() - t0
+    # The collector: poll its stored count until complete or 3 s without progress.
+    stored, stored_at, last_change = 0, None, time.monotonic()
     while True:
         now_stored = stub.admin.collector()["stored"] - stored0
-        now = time.perf_counter()
+        now = time.monotonic()
         if now_stored > stored:
-            stored, stored_at = now_stored, now  # poll-limited: ~50 ms resolution
-        if (bare.n, stored) != prev:
-            prev, last_change = (bare.n, stored), now
-        if (bare.n >= messages and stored >= messages) or now - last_change > 3:
+            stored, stored_at, last_change = now_stored, now, now  # poll-limited: ~50 ms resolution
+        if stored >= messages or now - last_change > 3:
             break
         time.sleep(0.05)
-    bare_wall = (bare.last or t0) - t0
-    coll_wall = (stored_at or t0) - t0
+    bare_n, bare_last = out.get(timeout=120)
+    bare.join(10)
     pub.disconnect()
     pub.loop_stop()
-    bare.close()
-    bare_rate = bare.n / bare_wall if bare_wall else 0
+    bare_wall = (bare_last or t0) - t0
+    coll_wall = (stored_at or t0) - t0
+    bare_rate = bare_n / bare_wall if bare_wall else 0
     coll_rate = stored / coll_wall if coll_wall else 0
     print("ingest QoS %d via Mosquitto, %d messages published in %.2f s (%.0f msg/s): "
           "bare subscriber %d received, %.0f msg/s; collector %d stored, %.0f msg/s; "
-          "collector/bare = %.2f" % (qos, messages, t_pub, messages / t_pub, bare.n, bare_rate, stored, coll_rate,
+          "collector/bare = %.2f" % (qos, messages, t_pub, messages / t_pub, bare_n, bare_rate, stored, coll_rate,
                                       coll_rate / bare_rate if bare_rate else 0), flush=True)
 
 

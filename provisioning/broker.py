@@ -152,7 +152,9 @@ class MosquittoBroker:
     def __init__(self, policy, workdir, host, port, managed=True):
         self.policy = policy
         self.managed = managed
-        self.mosquitto = Mosquitto(workdir, host=host, port=port)
+        # Mosquitto drops messages for a subscriber with more than 1000 queued by
+        # default; the collector may lag behind a burst for a moment, so allow more.
+        self.mosquitto = Mosquitto(workdir, host=host, port=port, extra=["max_queued_messages 100000"])
         self.host, self.port = host, port
 
     def _sync(self):

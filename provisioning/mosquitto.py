@@ -68,11 +68,12 @@ class Mosquitto:
     users: {login: password} (hashed into the password file by mosquitto_passwd).
     hashed_users: {login: hash line body} already in Mosquitto's format (the
     stub stores only hashes and regenerates the file from them).
+    extra: further mosquitto.conf lines (global options such as max_queued_messages).
     tls: None or (cafile, certfile, keyfile) for a second listener on `tls_port`.
     """
 
     def __init__(self, workdir, host="127.0.0.1", port=None, users=None, acl=None,
-                 tls=None, tls_port=None, hashed_users=None):
+                 tls=None, tls_port=None, hashed_users=None, extra=()):
         self.workdir = pathlib.Path(workdir)
         self.host = host
         self.port = port or free_port(host)
@@ -80,6 +81,7 @@ class Mosquitto:
         self.tls_port = (tls_port or free_port(host)) if tls else None
         self.users = dict(users or {})
         self.hashed_users = dict(hashed_users or {})
+        self.extra = list(extra)
         self.acl = acl or Acl()
         self.proc = None
         self.conf_path = self.workdir / "mosquitto.conf"
@@ -104,6 +106,7 @@ class Mosquitto:
             "log_type notice",
             "log_type information",
             "connection_messages true",
+        ] + self.extra + [
             "listener %d %s" % (self.port, self.host),
         ]
         if os.geteuid() == 0:
