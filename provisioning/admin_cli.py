@@ -102,10 +102,13 @@ def device():
 @click.option("--kind", type=click.Choice(["neosensor", "rpi"]), default="neosensor", show_default=True)
 @click.option("--module", "modules", multiple=True, metavar="NAME[:FREQUENCY]",
               help="A module of the device's zone, e.g. temperature:60 (repeatable).")
+@click.option("--mqtt-server", default=None, help="Per-device broker override sent with its credentials.")
+@click.option("--mqtt-port", type=click.IntRange(1, 65535), default=None, help="Port of that broker.")
 @connection_options
-def add(client, as_json, mac, location, kind, modules):
+def add(client, as_json, mac, location, kind, modules, mqtt_server, mqtt_port):
     """Register MAC; its first credentials call will receive the password."""
-    d = client.add_device(mac, location=location, kind=kind, modules=[parse_module(m) for m in modules])
+    d = client.add_device(mac, location=location, kind=kind, modules=[parse_module(m) for m in modules],
+                          server=mqtt_server, port=mqtt_port)
     emit(d, as_json, None if as_json else DEVICE_COLUMNS)
 
 

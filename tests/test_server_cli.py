@@ -77,6 +77,14 @@ def test_order_and_readings_from_the_shell(stub):
     assert "u4/302/temperature" in table and "22.5" in table
 
 
+def test_broker_override_from_the_shell(stub):
+    neoc(stub, "device", "add", "aa:bb:cc:00:00:04", "--location", "u4/302", "--mqtt-server", "mqtt.example",
+         "--mqtt-port", "8883")
+    import requests
+    cred = requests.get(stub.url + "/device/credentials", params={"mac": "aa:bb:cc:00:00:04"}, timeout=5).json()
+    assert (cred["server"], cred["port"]) == ("mqtt.example", 8883)
+
+
 def test_token_from_data_dir_and_clear_errors(stub):
     p = neoc(stub, "device", "list", "--json", "--server", stub.url, "--data-dir", str(stub.data_dir), auth=None)
     assert isinstance(json.loads(p.stdout), list)
