@@ -37,13 +37,11 @@ class TSL2561:
     ADDRESSES = (0x29, 0x39, 0x49)
 
     def __init__(self, bus, address=0x39, gain=1, integration_ms=402):
-        if gain not in (1, 16):
-            raise ValueError("TSL2561 gain must be 1 or 16, not %r" % (gain,))
         if integration_ms == 13.7:
             integration_ms = 13
-        if integration_ms not in _TIMES:
-            raise ValueError("TSL2561 integration_ms must be 13 (13.7), 101 or 402, not %r"
-                             % (integration_ms,))
+        if gain not in (1, 16) or integration_ms not in _TIMES:
+            raise ValueError("TSL2561: gain 1 or 16, integration_ms 13 (13.7), 101 or 402; not %r, %r"
+                             % (gain, integration_ms))
         self.address = address
         self._dev = dev = I2CDevice(bus, address, self.CHIP)
         self._buf = bytearray(4)

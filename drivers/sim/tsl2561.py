@@ -25,19 +25,6 @@ TINT_MS = (13.7, 101.0, 402.0)
 _WRITABLE = (0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6)
 
 
-def lux_per_count(ratio):
-    """Lux per normalised CH0 count for a given CH1/CH0 ratio (datasheet, T/FN/CL)."""
-    if ratio <= 0.50:
-        return 0.0304 - 0.062 * (ratio ** 1.4)
-    if ratio <= 0.61:
-        return 0.0224 - 0.031 * ratio
-    if ratio <= 0.80:
-        return 0.0128 - 0.0153 * ratio
-    if ratio <= 1.30:
-        return 0.00146 - 0.00112 * ratio
-    return 0.0
-
-
 class TSL2561Model(RegisterModel):
     def __init__(self, lux=300.0, ir=0.3, part_id=0x50):
         RegisterModel.__init__(self, 16)
@@ -60,30 +47,24 @@ class TSL2561Model(RegisterModel):
             self.regs[0x6] &= 0x3F     # CLEAR: interrupt cleared (INTR bits untouched here)
         self._inc = bool(cmd & 0x30)
         self.ptr = cmd & 0x0F
-        for b in data[1:]:
-            self._store(self.ptr, b)
-            if self._inc:
-                self.ptr = (self.ptr + 1) & 0x0F
-
-    def _store(self, reg, value):
-        if reg not in _WRITABLE:
-            return
-        now = self.now()
-        self._tick(now)
-        if reg == 0x0:
-            value &= 0x03
-            self.regs[0] = value
-            if value == 0x03:
-                if self._t0 is None:
-                    self._t0 = now
+        for value in data[1:]:
+            reg = self.ptr
+            if reg in _WRITABLE:
+                now = self.now()
+                self._tick(now)
+                if reg == 0x0:
+                    value &= 0x03
+                    if value != 0x03:
+                        self._t0 = None
+                    elif self._t0 is None:
+                        self._t0 = now
+                        self._cycles = 0
+                elif reg == 0x1 and self._t0 is not None:
+                    self._t0 = now             # a new timing starts a new integration
                     self._cycles = 0
-            else:
-                self._t0 = None
-            return
-        self.regs[reg] = value
-        if reg == 0x1 and self._t0 is not None:
-            self._t0 = now             # a new timing starts a new integration
-            self._cycles = 0
+                self.regs[reg] = value
+            if self._inc:
+                self.ptr = (reg + 1) & 0x0F
 
     def read(self, n):
         self._tick(self.now())
@@ -109,11 +90,12 @@ class TSL2561Model(RegisterModel):
 
     def counts(self):
         timing = self.regs[0x1]
-        integ = timing & 3
-        if integ == 3:
-            integ = 2
-        per = lux_per_count(self.ir)
+        integ = min(timing & 3, 2)
+        r = self.ir
+        # Lux per normalised CH0 count at this CH1/CH0 ratio ("Calculating Lux").
+        per = (0.0304 - 0.062 * (r ** 1.4) if r <= 0.50 else 0.0224 - 0.031 * r if r <= 0.61
+               else 0.0128 - 0.0153 * r if r <= 0.80 else 0.00146 - 0.00112 * r if r <= 1.30 else 0.0)
         norm = self.lux / per if per > 0 else 1e9
         c0 = norm * SCALE[integ] * (1.0 if timing & 0x10 else 1.0 / 16.0)
         full = FULL[integ]
-        return min(int(c0 + 0.5), full), min(int(c0 * self.ir + 0.5), full)
+        return min(int(c0 + 0.5), full), min(int(c0 * r + 0.5), full)

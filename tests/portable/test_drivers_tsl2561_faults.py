@@ -28,7 +28,7 @@ def test_identity_mismatch():
 
 def test_power_up_readback_is_checked():
     bus, model = setup()
-    model._store = lambda reg, value: None     # a chip that ignores writes stays powered down
+    model.write = lambda data: setattr(model, "ptr", data[0] & 0x0F)  # ignores data bytes
     with raises(SensorError, "CONTROL reads 0x00 after power-up"):
         TSL2561(bus)
 
@@ -47,37 +47,3 @@ def test_bus_faults_raise_sensor_error():
         sensor.read()
     bus.clear_faults()
     assert abs(sensor.read()["lux"] - 100.0) < 1.0
-
-
-def test_stuck_and_corrupt_bytes():
-    bus, model = setup(lux=100.0)
-    sensor = TSL2561(bus, integration_ms=13)
-    # The last read was CONTROL (0x03): replayed, CH0 = 0xff03 is above 13.7 ms full scale.
-    bus.inject(0x39, "stuck")
-    with raises(SensorError, "counts above full scale"):
-        sensor.read()
-    # CH1's high byte flipped by 0x5a: above the 5047 counts a 13.7 ms integration reaches.
-    # (No CRC on this chip: at 402 ms, where 65535 is reachable, such a flip can pass.)
-    bus.inject(0x39, "corrupt")
-    with raises(SensorError, "counts above full scale"):
-        sensor.read()
-    assert abs(sensor.read()["lux"] - 100.0) < 5.0
-    bus.inject(0x39, "corrupt")                 # on the ID read: 0x50 ^ 0x5a = 0x0a
-    with raises(SensorError, "ID register 0x0A reads 0x0a"):
-        TSL2561(bus)
-
-
-def test_darkness_and_a_chip_that_lost_power():
-    bus, model = setup(lux=0.0)
-    sensor = TSL2561(bus)
-    bus.sleep_ms(410)
-    assert sensor.read()["lux"] == 0.0           # powered and dark: a true 0 lx
-    model.lux = 50.0
-    # Power loss: the chip comes back powered down, data zeroed, timing at its default.
-    model._t0 = None
-    model.regs[0x0] = 0
-    model.regs[0xC] = model.regs[0xD] = model.regs[0xE] = model.regs[0xF] = 0
-    with raises(SensorError, "found powered down (CONTROL 0x00)"):
-        sensor.read()
-    bus.sleep_ms(410)
-    assert abs(sensor.read()["lux"] - 50.0) < 1.0
