@@ -121,14 +121,14 @@ class EmbeddedBroker:
         self.broker = Broker(config)
         await self.broker.start()
 
-    def changed(self):
-        # Rules are read live; sessions of users who lost their account are cut now.
-        # Called by the server after each Policy update.
-        if self.broker is None:
+    def changed(self, login=None):
+        # Rules are read live; sessions of an account that went away (disabled,
+        # reset, deleted) are cut now. Called by the server after each Policy update.
+        if self.broker is None or (login is not None and login in self.policy.users):
             return
         for client_id, (session, handler) in list(self.broker._sessions.items()):
             user = getattr(session, "username", None)
-            if user and user not in self.policy.users and handler is not None:
+            if user and (login is None or user == login) and user not in self.policy.users and handler is not None:
                 asyncio.get_running_loop().create_task(self._drop(handler, user))
 
     async def _drop(self, handler, user):
@@ -168,7 +168,7 @@ class MosquittoBroker:
         else:
             self.mosquitto.write_files()
 
-    def changed(self):
+    def changed(self, login=None):
         self._sync()
         if self.managed:
             self.mosquitto.reload()

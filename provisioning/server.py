@@ -145,7 +145,7 @@ class Stub:
         if self.listeners:
             self._broadcast({"type": "devices"})
         if isinstance(self.backend, EmbeddedBroker):
-            self.backend.changed()
+            self.backend.changed(login)
         elif self._reload_handle is None:
             # Mosquitto: coalesce a burst of changes (a boot storm) into one rewrite + SIGHUP.
             loop = asyncio.get_running_loop()

@@ -248,6 +248,8 @@ def test_disabling_a_connected_device_stops_its_publishing(stub, device):
     c.publish(base + "/temperature", reading(1.0, 1))
     assert wait_until(lambda: stub.admin.readings(topic=base))
     stub.admin.disable(mac)
+    if stub.broker == "embedded":
+        assert wait_until(lambda: not c.client.is_connected(), timeout=3)
     time.sleep(0.5)  # Mosquitto: coalesced rewrite + SIGHUP
     for seq in range(2, 5):
         if c.client.is_connected():
