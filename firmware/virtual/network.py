@@ -1,7 +1,7 @@
 # Fake `network` for the virtual board: WLAN STA and AP interfaces. The
-# station MAC comes from board.json; the networks in range and their keys too.
-# The runner tells the radio's state: "ok", "fail" (connect never
-# succeeds) or "down" (an established link drops).
+# station MAC and the networks in range (with their keys) come from
+# board.json; the radio's state ("ok", "fail": connect never succeeds,
+# "down": the link drops) is asked from the runner.
 import time
 import vboard
 
@@ -13,116 +13,69 @@ STAT_WRONG_PASSWORD = 2
 STAT_NO_AP_FOUND = 3
 STAT_CONNECT_FAIL = 4
 STAT_GOT_IP = 5
-AUTH_OPEN = 0
-AUTH_WPA_WPA2_PSK = 4
-
-_CONNECT_MS = 300
+_ifs = [None, None]
 
 
-def _mac_bytes(ap):
-    mac = bytearray(int(x, 16) for x in vboard.board.get("mac", "02:00:00:00:00:01").split(":"))
-    if ap:
-        mac[0] |= 0x02  # as on ESP chips: the AP MAC differs from the STA one
-    return bytes(mac)
+def WLAN(interface=STA_IF):
+    # One object per interface, as on the boards.
+    if _ifs[interface] is None:
+        _ifs[interface] = _WLAN(interface)
+    return _ifs[interface]
 
 
-class WLAN:
-    _ifs = {}
-
-    def __new__(cls, interface=STA_IF):
-        # One object per interface, as on the boards.
-        wlan = WLAN._ifs.get(interface)
-        if wlan is None:
-            wlan = object.__new__(cls)
-            wlan._init(interface)
-            WLAN._ifs[interface] = wlan
-        return wlan
-
-    def __init__(self, interface=STA_IF):
-        pass
-
-    def _init(self, interface):
+class _WLAN:
+    def __init__(self, interface):
         self._if = interface
-        self._active = False
-        self._status = STAT_IDLE
-        self._ssid = None
-        self._since = 0
-        self._essid = "ESP_%02X%02X%02X" % tuple(_mac_bytes(True)[3:])
-        self._password = ""
+        self._on = False
+        self._st = STAT_IDLE
+        self._ssid = "neOSensor_" + vboard.board["mac"][-5:].replace(":", "") if interface else None
+        self._t = 0
 
     def active(self, on=None):
         if on is None:
-            return self._active
-        self._active = bool(on)
-        if not on:
-            self._status = STAT_IDLE
+            return self._on
+        self._on = bool(on)
 
     def connect(self, ssid=None, key=None, *, bssid=None):
-        if not self._active:
-            raise OSError("WLAN not active")
         nets = vboard.board.get("wifi", {})
         self._ssid = ssid
-        self._since = time.ticks_ms()
-        if ssid not in nets:
-            self._status = STAT_NO_AP_FOUND
-        elif nets[ssid] != (key or ""):
-            self._status = STAT_WRONG_PASSWORD
-        else:
-            self._status = STAT_CONNECTING
+        self._t = time.ticks_ms()
+        self._st = (STAT_NO_AP_FOUND if ssid not in nets else
+                    STAT_WRONG_PASSWORD if nets[ssid] != (key or "") else STAT_CONNECTING)
 
     def disconnect(self):
-        self._status = STAT_IDLE
+        self._st = STAT_IDLE
 
     def status(self, param=None):
-        if param == "rssi":
-            return -55
-        if self._if == AP_IF:
-            return STAT_GOT_IP if self._active else STAT_IDLE
-        state = ("ok", "fail", "down")[vboard.radio() & 3]
-        if self._status == STAT_CONNECTING:
-            if state == "fail":
-                if time.ticks_diff(time.ticks_ms(), self._since) > 3000:
-                    self._status = STAT_CONNECT_FAIL
-            elif time.ticks_diff(time.ticks_ms(), self._since) >= _CONNECT_MS:
-                self._status = STAT_GOT_IP
-        elif self._status == STAT_GOT_IP and state != "ok":
-            self._status = STAT_IDLE
-        return self._status
+        if self._if:
+            return STAT_GOT_IP if self._on else STAT_IDLE
+        if self._st in (STAT_CONNECTING, STAT_GOT_IP):
+            radio = vboard.request(78, reply=1)[0] & 3  # "N": 0 ok, 1 fail, 2 down
+            late = time.ticks_diff(time.ticks_ms(), self._t)
+            if self._st == STAT_GOT_IP:
+                if radio:
+                    self._st = STAT_IDLE
+            elif radio == 0 and late >= 300:
+                self._st = STAT_GOT_IP
+            elif radio and late > 3000:
+                self._st = STAT_CONNECT_FAIL
+        return self._st
 
     def isconnected(self):
-        if self._if == AP_IF:
-            return self._active
         return self.status() == STAT_GOT_IP
 
     def ifconfig(self, cfg=None):
-        if cfg is not None:
-            return None
-        if self._if == AP_IF:
+        if self._if:
             return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
-        if self.isconnected():
-            return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
-        return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
+        ip = "127.0.0.1" if self.isconnected() else "0.0.0.0"
+        return (ip, "255.0.0.0", ip, ip)
 
     def config(self, *args, **kwargs):
         if kwargs:
-            if "essid" in kwargs or "ssid" in kwargs:
-                self._essid = kwargs.get("essid", kwargs.get("ssid"))
-            if "password" in kwargs or "key" in kwargs:
-                self._password = kwargs.get("password", kwargs.get("key"))
-            return None
-        name = args[0]
-        if name == "mac":
-            return _mac_bytes(self._if == AP_IF)
-        if name in ("essid", "ssid"):
-            return self._essid if self._if == AP_IF else self._ssid
-        if name == "hostname":
-            return "neosensor"
-        raise ValueError("unknown config param")
-
-    def scan(self):
-        return [(s.encode(), b"\x00" * 6, 6, -55, AUTH_WPA_WPA2_PSK, False)
-                for s in vboard.board.get("wifi", {})]
-
-
-def hostname(name=None):
-    return "neosensor"
+            self._ssid = kwargs.get("essid", kwargs.get("ssid", self._ssid))
+        elif args[0] == "mac":
+            mac = bytearray(int(x, 16) for x in vboard.board["mac"].split(":"))
+            mac[0] |= self._if << 1  # as on ESP chips, the AP MAC differs
+            return bytes(mac)
+        else:
+            return self._ssid

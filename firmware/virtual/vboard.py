@@ -2,8 +2,9 @@
 # ntptime) reach the runner (provisioning/virtual_board.py) over one loopback
 # socket. The runner holds the simulated chips (drivers.sim, in CPython), the
 # radio's state, the input pins, the watchdog and the power switch; the VM
-# only holds this small proxy, so the fakes cost the firmware's heap almost
-# nothing. Nothing in firmware/ imports this module: only the fakes do.
+# holds only this small proxy, so the fakes take little of the heap that a
+# real board's built-in modules would not take at all.
+# Nothing in firmware/ imports this module: only the fakes do.
 #
 # Frame to the runner: op, address, n_write, n_read, flags, 0, then n_write
 # bytes. Ops: X (I2C transfer; flags bit 0 = STOP; reply: status byte, 0 or
@@ -14,62 +15,38 @@ import json
 import os
 import socket
 
-_DIR = os.getenv("NEOC_VBOARD") or "."
-board = {}
-try:
-    with open(_DIR + "/board.json") as f:
-        board = json.load(f)
-except OSError:
-    pass
-_sock = None
-_hdr = bytearray(6)
-_one = bytearray(1)
+with open((os.getenv("NEOC_VBOARD") or ".") + "/board.json") as _f:
+    board = json.load(_f)
+_s = socket.socket()
+_s.connect(socket.getaddrinfo("127.0.0.1", board["port"])[0][-1])
+_h = bytearray(6)
 
 
-def _link():
-    global _sock
-    if _sock is None:
-        s = socket.socket()
-        s.connect(socket.getaddrinfo("127.0.0.1", board.get("port", 0))[0][-1])
-        _sock = s
-    return _sock
-
-
-def request(op, addr=0, data=None, nread=0, flags=0):
-    s = _link()
-    h = _hdr
+def request(op, addr=0, data=None, nread=0, flags=0, reply=0):
+    """Send one frame; read `reply` bytes back (into a new bytearray)."""
+    h = _h
     h[0] = op
     h[1] = addr
     h[2] = len(data) if data else 0
     h[3] = nread
     h[4] = flags
-    s.write(h)
+    _s.write(h)
     if data:
-        s.write(data)
+        _s.write(data)
+    if reply:
+        return read_into(bytearray(reply))
 
 
-def byte():
-    _read_into(_one)
-    return _one[0]
-
-
-def _read_into(buf):
+def read_into(buf):
     mv = memoryview(buf)
     got = 0
     while got < len(buf):
-        n = _sock.readinto(mv[got:])
+        n = _s.readinto(mv[got:])
         if not n:
             raise OSError(5)  # runner gone: the board is being powered off
         got += n
-
-
-read_into = _read_into
+    return buf
 
 
 def event(text):
     request(69, 0, text.encode())  # "E"
-
-
-def radio():
-    request(78)  # "N"
-    return byte()

@@ -1,0 +1,54 @@
+# The rarely used part of the fake `machine`, loaded on first use.
+import time
+import vboard
+from machine import _power
+
+
+def soft_reset():
+    _power("soft")
+
+
+def lightsleep(ms=0):
+    time.sleep_ms(ms)
+
+
+def idle():
+    time.sleep_ms(1)
+
+
+def freq(hz=None):
+    return 80000000 if vboard.board.get("board") == "esp8266" else 160000000
+
+
+def unique_id():
+    return bytes(int(x, 16) for x in vboard.board["mac"].split(":"))
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+class RTC:
+    def __init__(self, id=0):
+        pass
+
+    def datetime(self, dt=None):
+        if dt is None:
+            t = time.localtime()
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+
+    def memory(self, data=None):
+        # Survives resets and deepsleep (the runner keeps the state folder).
+        p = (vboard.os.getenv("NEOC_VBOARD") or ".") + "/rtc_memory"
+        if data is None:
+            try:
+                with open(p, "rb") as f:
+                    return f.read()
+            except OSError:
+                return b""
+        with open(p, "wb") as f:
+            f.write(data)
