@@ -251,6 +251,9 @@ CHIPS = ["mcp9808@0x18:temperature=19..24/60s", "sht3x@0x44:temperature=20..23/4
          "tsl2561@0x39:lux=200..600/30s"]
 PUBLISHES = 200
 FREQUENCY = 45          # the frequency order's value (s), checked in the module's status
+# Console lines of the boot whose times are shown (label, regex).
+MILESTONES = (("wifi", r"wifi: connected"), ("handshake", r"sensocampus: config"),
+              ("mqtt", r"mqtt: connected"))
 BAD_LINES = ("MemoryError", "crashed", "safe mode", "Traceback")
 
 
@@ -305,10 +308,13 @@ class Full:
         obs = self.rig.observer
         start = len(obs.messages)
         boot = []
+        self.stamps = stamps = []
 
         def echo(text):
+            now = time.monotonic()
             if not boot and "--- boot" in text:
-                boot.append(time.monotonic())
+                boot.append(now)
+            stamps.append((now, text))
 
         board = VirtualBoard(MAC, server=self.stub.url, flash_dir=flash, heap="%dk" % kb, chips=CHIPS,
                              blank=True, echo=echo)
@@ -344,7 +350,14 @@ class Full:
             if time.monotonic() > deadline:
                 return False, "no reading within %.0f s" % self.trial_timeout
             first = obs.wait(self._is_reading, 0.5, start)
-        figures = {"first_publish_s": first[1][0] - (boot[0] if boot else t_start), "heap_free": []}
+        t_boot = boot[0] if boot else t_start
+        figures = {"first_publish_s": first[1][0] - t_boot, "heap_free": [], "timeline": []}
+        for label, pattern in MILESTONES:
+            for t, text in list(self.stamps):
+                if re.search(pattern, text):
+                    figures["timeline"].append((label, t - t_boot))
+                    break
+        figures["timeline"].append(("first reading received", figures["first_publish_s"]))
         self._order("temperature", "frequency", FREQUENCY)
         self._order("luminosity", "status")
         rounds = 0
@@ -409,11 +422,20 @@ print(gc.mem_alloc() - a)
 
 def virtual_overhead(work):
     """Heap the virtual board's peripheral fakes (machine, network, ntptime and
-    their link to the runner) hold: on a real board these are in ROM/flash."""
-    from provisioning.virtual_board import build_virtual_lib
-    vlib = build_virtual_lib(pathlib.Path(work) / "vlib-probe")
-    out = upy.run(code=FAKES_PROBE, heap="%dk" % COMFORTABLE_KB, path=[vlib], cwd=work,
-                  env=dict(os.environ, NEOC_VBOARD=str(work)))
+    their link to the runner) hold: on a real board these are in ROM/flash.
+    The fakes connect to the runner at import: a listening socket stands in."""
+    import socket
+    from provisioning.virtual_board import BOARDS, build_virtual_lib
+    work = pathlib.Path(work) / "fakes-probe"
+    vlib = build_virtual_lib(work / "vlib")
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        desc = dict(BOARDS["esp8266"], mac=MAC, board="esp8266", wifi={}, cause="power",
+                    port=srv.getsockname()[1])
+        (work / "board.json").write_text(json.dumps(desc))
+        out = upy.run(code=FAKES_PROBE, heap="%dk" % COMFORTABLE_KB, path=[vlib], cwd=work,
+                      env=dict(os.environ, NEOC_VBOARD=str(work)))
     try:
         return int(out.stdout.split()[-1])
     except (IndexError, ValueError):
@@ -449,6 +471,7 @@ def measure_full(rig, quick, budget_s):
         res["peak_live"] = heap_total(comfy) - min(full.last["heap_free"])
         res["fakes"] = virtual_overhead(rig.work)
         res["first_publish_s"] = full.last["first_publish_s"]
+        res["timeline"] = full.last["timeline"]
         res["run"] = note
         kb, tried = smallest_heap(trial, 8, comfy, 4 if quick else 1, hi_known_ok=True)
         tried.insert(0, (comfy, True, note))
@@ -550,6 +573,9 @@ def report(base, sizes, full):
     for k, ok, note in full.get("tried", []):
         if not ok:
             print("  full firmware at %d KB failed: %s" % (k, note))
+    if full.get("timeline"):
+        print("Boot timeline at %d KB (s after the VM started): %s" % (
+            COMFORTABLE_KB, ", ".join("%s %.2f" % x for x in full["timeline"])))
     if full.get("run"):
         print("Full scenario at %d KB: %s" % (COMFORTABLE_KB, full["run"]))
     if full.get("budget_hit"):
@@ -565,7 +591,7 @@ def report(base, sizes, full):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="coarser bisection (fewer trials)")
     ap.add_argument("--budget", type=float, default=540.0,
