@@ -28,6 +28,8 @@ log = logging.getLogger("neoc.server")
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 BROKERS = ("embedded", "mosquitto", "external")
+RELOAD_DELAY = 0.05     # s: registry changes within this window make one Mosquitto reload
+MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
 
 
 def forbidden():
@@ -90,6 +92,7 @@ class Stub:
         self.runner = None
         self.listeners = set()  # asyncio.Queue per live page
         self._reload_handle = None
+        self._synced = None  # future: done when the broker has the latest registry state
 
     # -- lifecycle ----------------------------------------------------------
     async def start(self):
@@ -149,14 +152,25 @@ class Stub:
         elif self._reload_handle is None:
             # Mosquitto: coalesce a burst of changes (a boot storm) into one rewrite + SIGHUP.
             loop = asyncio.get_running_loop()
-            self._reload_handle = loop.call_later(0.05, self._reload_broker)
+            self._synced = loop.create_future()
+            self._reload_handle = loop.call_later(RELOAD_DELAY, self._reload_broker, self._synced)
 
-    def _reload_broker(self):
+    def _reload_broker(self, synced):
         self._reload_handle = None
         try:
             self.backend.changed()
         except Exception:
             log.exception("broker reload failed")
+        # Mosquitto re-reads its files when its loop sees the SIGHUP; give it that moment.
+        settle = MOSQUITTO_SETTLE if self.broker_kind == "mosquitto" else 0
+        asyncio.get_running_loop().call_later(settle, lambda: synced.done() or synced.set_result(None))
+
+    async def broker_synced(self):
+        """Return once the broker enforces every registry change made so far, so that a
+        password handed out (or revoked) is already valid (or dead) on the broker."""
+        fut = self._synced
+        if fut is not None and not fut.done():
+            await asyncio.shield(fut)
 
     # -- live events ---------------------------------------------------------
     def _broadcast(self, event):
@@ -246,6 +260,8 @@ class Stub:
         if answer is None:
             log.info("credentials refused for %r", mac[:40])
             return forbidden()
+        if "password" in answer:
+            await self.broker_synced()
         return web.json_response(answer)
 
     async def _basic_device(self, request):
@@ -346,6 +362,7 @@ class Stub:
         device = self.registry.add_device(body["mac"], location, kind=body.get("kind", "neosensor"),
                                           modules=body.get("modules"), server=body.get("server"),
                                           port=body.get("port"))
+        await self.broker_synced()
         return web.json_response(device, status=201)
 
     async def api_device(self, request):
@@ -359,22 +376,31 @@ class Stub:
         unknown = set(body) - {"location", "building", "room", "kind", "modules", "enabled"}
         if unknown:
             raise RegistryError("cannot update %s" % ", ".join(sorted(unknown)))
-        return web.json_response(self.registry.update_device(
+        device = self.registry.update_device(
             request.match_info["mac"], location=location, kind=body.get("kind"), modules=body.get("modules"),
-            enabled=body.get("enabled")))
+            enabled=body.get("enabled"))
+        await self.broker_synced()
+        return web.json_response(device)
 
     async def api_delete(self, request):
         self.registry.delete_device(request.match_info["mac"])
+        await self.broker_synced()
         return web.json_response({"deleted": clean_mac(request.match_info["mac"])})
 
     async def api_disable(self, request):
-        return web.json_response(self.registry.set_enabled(request.match_info["mac"], False))
+        device = self.registry.set_enabled(request.match_info["mac"], False)
+        await self.broker_synced()
+        return web.json_response(device)
 
     async def api_enable(self, request):
-        return web.json_response(self.registry.set_enabled(request.match_info["mac"], True))
+        device = self.registry.set_enabled(request.match_info["mac"], True)
+        await self.broker_synced()
+        return web.json_response(device)
 
     async def api_reset(self, request):
-        return web.json_response(self.registry.reset_credentials(request.match_info["mac"]))
+        device = self.registry.reset_credentials(request.match_info["mac"])
+        await self.broker_synced()
+        return web.json_response(device)
 
     async def api_order(self, request):
         device = self.registry.device(request.match_info["mac"])

@@ -268,3 +268,21 @@ def test_huge_mqtt_payload_is_refused_and_collection_goes_on(stub, device):
     c.close()
     assert [r["seq"] for r in stub.admin.readings(topic=base)] == [9]
     assert any(r["reason"] == "payload too large" for r in stub.admin.collector()["recent_rejects"])
+
+
+def test_broker_changes_are_in_force_when_the_http_call_returns(stub):
+    """No polling: the credentials answer is sent once the broker knows the password,
+    and an admin call returns once the broker enforces it (Mosquitto: after reload)."""
+    for i in range(5):
+        _counter[0] += 1
+        mac = "02:44:00:00:%02x:%02x" % (_counter[0] // 256, _counter[0] % 256)
+        stub.admin.add_device(mac, location="u4/s%d" % _counter[0])
+        login, password, _ = handshake(stub, mac)
+        assert try_login(stub, login, password), i
+        stub.admin.reset_credentials(mac)
+        assert not try_login(stub, login, password), i
+        _, password, _ = handshake(stub, mac)
+        stub.admin.disable(mac)
+        assert not try_login(stub, login, password), i
+        stub.admin.enable(mac)
+        assert try_login(stub, login, password), i
