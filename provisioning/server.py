@@ -77,7 +77,7 @@ def parse_since(value):
 
 class Stub:
     def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
-                 broker="embedded", token=None, public_mqtt=None):
+                 broker="embedded", token=None):
         if broker not in BROKERS:
             raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
         self.data_dir = pathlib.Path(data_dir)
@@ -96,7 +96,8 @@ class Stub:
 
     # -- lifecycle ----------------------------------------------------------
     async def start(self):
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Private: it holds the token, the collector's password and the credential hashes.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.token:
             self.token_path = self.data_dir / "admin-token"
             self.token = read_or_create_secret(self.token_path)
