@@ -137,6 +137,7 @@ class App:
         self.state = "starting"
         self.next_status = now
         self.started = False
+        self.wifi_check = now
 
     # -- time -------------------------------------------------------------------
     def _time_str(self):
@@ -263,6 +264,14 @@ class App:
                 else:
                     _wait(backoff, self.feed)
                     backoff = min(backoff * 2, 60000)
+                    continue
+            now = time.ticks_ms()
+            if time.ticks_diff(now, self.wifi_check) >= 0:
+                # A dropped Wi-Fi link: drop MQTT too, rejoin, reconnect.
+                self.wifi_check = time.ticks_add(now, 2000)
+                if not wifi.connected():
+                    print("wifi: link lost")
+                    self.link.close()
                     continue
             self.link.poll()
             now = time.ticks_ms()

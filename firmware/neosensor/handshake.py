@@ -56,6 +56,6 @@ def run(cfg, mac, feed=None, led=None):
                 print("sensocampus: unreachable after %d tries: reset" % tries)
                 import machine
                 machine.reset()
-            print("sensocampus: try %d failed (%r); next in %.1f s" % (tries + 1, e, delays[tries]))
+            print("sensocampus: try %d failed (%r); next in %.2f s" % (tries + 1, e, delays[tries]))
             _wait(delays[tries], feed)
             tries += 1

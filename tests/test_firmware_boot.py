@@ -1,0 +1,68 @@
+"""Boot paths of the neOSensor firmware on a virtual board: an unknown device
+waits for an admin without a crash loop, an unreachable sensOCampus ends in a
+reset after the retries, a Wi-Fi drop is survived."""
+import time
+
+import pytest
+
+from harness import need
+from neoc import micropython as upy
+from provisioning.mosquitto import free_port
+from provisioning.stub_process import StubServer
+from provisioning.virtual_board import VirtualBoard
+
+pytestmark = [pytest.mark.slow, pytest.mark.micropython]
+MAC = "aa:bb:cc:00:33:44"
+HEAP = "128k"
+
+
+@pytest.fixture
+def stub(tmp_path):
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    s = StubServer(tmp_path / "stub", broker="embedded")
+    s.start()
+    yield s
+    s.stop()
+
+
+def _board(url, broker=None, step=1, **kw):
+    return VirtualBoard(MAC, server=url, wifi=("campus", "secret"), broker=broker, heap=HEAP,
+                        chips=["mcp9808@0x18:temperature=20.5"], config_extra={"retry_step": step}, **kw)
+
+
+def test_unknown_device_waits_for_an_admin_then_runs(stub):
+    with _board(stub.url, (stub.mqtt_host, stub.mqtt_port)) as b:
+        b.wait_for(r"^sensocampus: device aa:bb:cc:00:33:44 is not registered.*retrying in \d+ s", 40)
+        b.wait_for(r"not registered", 15, len(b.lines))   # asks again, slowly
+        stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "temperature"}])
+        b.wait_for(r"^pub u4/101/temperature .*\"value\": 20\.5", 30)
+        assert b.boots == ["power"]                        # no reset, no crash loop
+
+
+def test_unreachable_sensocampus_retries_with_growing_delays_then_resets():
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    with _board("http://127.0.0.1:%d" % free_port(), step=0.3) as b:
+        b.wait_for(r"^sensocampus: unreachable after 5 tries: reset", 40)
+        b.wait_boots(2, 10)
+        delays = [float(line.rsplit(" ", 2)[-2]) for line in b.lines
+                  if line.startswith("sensocampus: try ")][:5]
+        assert len(delays) == 5
+        for i, d in enumerate(delays):            # step*(i+1) plus up to one step of jitter
+            assert 0.3 * (i + 1) - 0.01 <= d <= 0.3 * (i + 2) + 0.01, delays
+        assert len(set(round(d - 0.3 * (i + 1), 2) for i, d in enumerate(delays))) > 1  # jitter
+
+
+def test_wifi_drop_is_survived_on_one_board_boot(stub):
+    stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "temperature"}])
+    with _board(stub.url, (stub.mqtt_host, stub.mqtt_port)) as b:
+        b.wait_for(r"^pub u4/101/temperature ", 40)
+        n = len(b.lines)
+        b.set_wifi("down")
+        b.wait_for(r"^wifi: link lost", 10, n)
+        time.sleep(1)
+        b.set_wifi("ok")
+        b.wait_for(r"^mqtt: connected", 40, n)
+        b.wait_for(r"^pub u4/101/device ", 10, n)
+        assert b.boots == ["power"]
