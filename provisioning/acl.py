@@ -37,9 +37,9 @@ def device_rules(login, location):
 
 
 def collector_rules(user=COLLECTOR_USER):
-    # The collector also sends the registry's device orders.
+    # The collector's connection also sends the registry's orders (device and module).
     return [(user, "read", "+/+/+"),
-            (user, "write", "+/+/device/command")]
+            (user, "write", "+/+/+/command")]
 
 
 def rules(devices, collector_user=COLLECTOR_USER):

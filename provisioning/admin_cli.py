@@ -168,15 +168,18 @@ def enable(client, as_json, mac):
 @click.argument("mac")
 @click.argument("order")
 @click.argument("value", required=False)
+@click.option("--module", default=None, help="Send to <loc>/MODULE/command, addressed to that module's unitID.")
+@click.option("--dest", default=None, help="Override the addressee (a unitID, the MAC, or all).")
 @connection_options
-def order(client, as_json, mac, order, value):
-    """Send ORDER (status, frequency, restart, reboot, upgrade...) to <loc>/device/command."""
+def order(client, as_json, mac, order, value, module, dest):
+    """Send ORDER (status, frequency, restart, reboot, upgrade, acquire...) to <loc>/device/command,
+    or with --module to <loc>/MODULE/command."""
     if value is not None:
         try:
             value = json.loads(value)
         except ValueError:
             pass  # a bare word such as an URL stays a string
-    emit(client.order(mac, order, value), as_json)
+    emit(client.order(mac, order, value, module=module, dest=dest), as_json)
 
 
 @click.command()

@@ -79,10 +79,16 @@ class AdminClient:
     def reset_credentials(self, mac):
         return self._call("POST", "/api/devices/%s/reset-credentials" % self._mac(mac))
 
-    def order(self, mac, order, value=None):
+    def order(self, mac, order, value=None, module=None, dest=None):
+        """A device order (<loc>/device/command, dest = MAC); with `module`, an order
+        to <loc>/<module>/command addressed to that module's unitID (or `dest`)."""
         body = {"order": order}
         if value is not None:
             body["value"] = value
+        if module is not None:
+            body["module"] = module
+        if dest is not None:
+            body["dest"] = dest
         return self._call("POST", "/api/devices/%s/order" % self._mac(mac), json=body)
 
     def logs(self, mac):

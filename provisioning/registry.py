@@ -18,7 +18,7 @@ KINDS = ("neosensor", "rpi")
 # other module names are accepted (new sensors) with 60 s.
 DEFAULT_FREQUENCY = {"temperature": 60, "humidity": 60, "airquality": 60, "luminosity": 30, "noise": 2700,
                      "device": 1800}
-_MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _UNIT_NAME = re.compile(r"^[a-z0-9_]{1,32}$")  # it becomes part of unitIDs: `<unit>_xxxx`
 
 SCHEMA = """
@@ -116,7 +116,7 @@ def clean_modules(modules):
         if not isinstance(m, dict) or not isinstance(m.get("module"), str):
             raise RegistryError("each module needs a name: {\"module\": \"temperature\", ...}")
         name = m["module"]
-        if not _MODULE_NAME.match(name):
+        if not MODULE_NAME.match(name):
             raise RegistryError("module name %r must be a lowercase word such as temperature" % name)
         freq = m.get("frequency")
         if freq is not None and (isinstance(freq, bool) or not isinstance(freq, int) or freq <= 0):

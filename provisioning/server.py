@@ -21,7 +21,8 @@ from aiohttp import BasicAuth, web
 from provisioning import acl, passwords
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector
-from provisioning.registry import NotFound, Registry, RegistryError, clean_mac
+from neocampus.ids import unit_id
+from provisioning.registry import MODULE_NAME, NotFound, Registry, RegistryError, clean_mac
 
 log = logging.getLogger("neoc.server")
 
@@ -404,15 +405,31 @@ class Stub:
         return web.json_response(device)
 
     async def api_order(self, request):
+        """Device orders go to <loc>/device/command with dest = the MAC (protocol);
+        `module` sends a module order to <loc>/<module>/command, addressed to that
+        module's unitID (`auto_xxxx` or `<unit>_xxxx` from the device's zone) unless
+        `dest` is given ("all" reaches every unit of the room)."""
         device = self.registry.device(request.match_info["mac"])
         body = await self._json_body(request)
         order = body.get("order")
         if not isinstance(order, str) or not order or len(order) > 64:
             raise RegistryError("order must be a short string such as status, restart, frequency")
-        payload = {"dest": device["mac"], "order": order}
+        module = body.get("module") or "device"
+        if not isinstance(module, str) or not MODULE_NAME.match(module):
+            raise RegistryError("module must be a module name such as temperature")
+        dest = body.get("dest")
+        if dest is not None and (not isinstance(dest, str) or not dest or len(dest) > 64):
+            raise RegistryError("dest must be a unitID, a MAC or all")
+        if dest is None:
+            if module == "device":
+                dest = device["mac"]
+            else:
+                unit = next((m.get("unit") for m in device["modules"] if m["module"] == module), None)
+                dest = unit_id(device["mac"], unit)
+        payload = {"dest": dest, "order": order}
         if body.get("value") is not None:
             payload["value"] = body["value"]
-        topic = device["topic"] + "/device/command"
+        topic = "%s/%s/command" % (device["topic"], module)
         if not self.collector.publish(topic, json.dumps(payload)):
             return json_error(503, "broker connection down; order not sent")
         return web.json_response({"topic": topic, "payload": payload})

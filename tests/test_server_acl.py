@@ -47,6 +47,8 @@ RULES = acl.rules([("senso_a", "u4/302", True), ("senso_b", "u4/303", True), ("s
     (acl.COLLECTOR_USER, "receive", "u4/302/temperature", True),
     (acl.COLLECTOR_USER, "subscribe", "#", False),
     (acl.COLLECTOR_USER, "publish", "u4/302/device/command", True),
+    (acl.COLLECTOR_USER, "publish", "u4/302/temperature/command", True),
+    (acl.COLLECTOR_USER, "publish", "u4/302/temperature/command/x", False),
     (acl.COLLECTOR_USER, "publish", "u4/302/temperature", False),
     (None, "publish", "u4/302/temperature", False),
     ("", "subscribe", "+/+/+", False),
@@ -58,7 +60,7 @@ def test_rules(user, action, topic, ok):
 def test_mosquitto_acl_file_renders_the_same_rules():
     text = acl.to_mosquitto_acl(RULES).render()
     assert "user senso_a\ntopic write u4/302/+\ntopic read u4/302/+/command\n" in text
-    assert "user %s\ntopic read +/+/+\ntopic write +/+/device/command\n" % acl.COLLECTOR_USER in text
+    assert "user %s\ntopic read +/+/+\ntopic write +/+/+/command\n" % acl.COLLECTOR_USER in text
     assert "senso_off" not in text
 
 

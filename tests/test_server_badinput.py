@@ -121,7 +121,8 @@ def test_bad_readings_queries(stub):
 
 
 def test_bad_orders(stub):
-    for body in [{}, {"order": ""}, {"order": 5}, {"order": "x" * 100}]:
+    for body in [{}, {"order": ""}, {"order": 5}, {"order": "x" * 100}, {"order": "status", "module": "../#"},
+                 {"order": "status", "module": "+"}, {"order": "status", "dest": 7}, {"order": "status", "dest": ""}]:
         r = api(stub, "POST", "/api/devices/02:00:00:00:00:01/order", json=body)
         assert r.status_code == 400, body
     assert api(stub, "POST", "/api/devices/02:00:00:00:00:09/order", json={"order": "status"}).status_code == 404

@@ -286,3 +286,27 @@ def test_broker_changes_are_in_force_when_the_http_call_returns(stub):
         assert not try_login(stub, login, password), i
         stub.admin.enable(mac)
         assert try_login(stub, login, password), i
+
+
+def test_module_orders_go_to_the_module_topic_and_unit(stub):
+    _counter[0] += 1
+    mac = "02:45:00:00:%02x:%02x" % (_counter[0] // 256, _counter[0] % 256)
+    stub.admin.add_device(mac, location="u4/m%d" % _counter[0],
+                          modules=[{"module": "temperature"}, {"module": "airquality", "unit": "aq"}])
+    login, password, cfg = handshake(stub, mac)
+    base = cfg["topics"][0]
+    c = connect(stub, login, password)
+    c.subscribe(base + "/+/command")
+    hexmac = mac.replace(":", "")
+    sent = [stub.admin.order(mac, "acquire", module="temperature"),
+            stub.admin.order(mac, "frequency", 45, module="airquality"),
+            stub.admin.order(mac, "status", module="luminosity", dest="all")]
+    assert c.wait_for(lambda t, p: t == base + "/luminosity/command")
+    time.sleep(0.2)
+    c.close()
+    got = {t: json.loads(p) for t, p in c.messages}
+    assert got == {
+        base + "/temperature/command": {"dest": "auto_" + hexmac[-4:], "order": "acquire"},
+        base + "/airquality/command": {"dest": "aq_" + hexmac[-4:], "order": "frequency", "value": 45},
+        base + "/luminosity/command": {"dest": "all", "order": "status"}}
+    assert [s["topic"] for s in sent] == list(got)
