@@ -221,6 +221,8 @@ def main():
                   % (name, mine[0], mine[1], label, ref[0], ref[1], rt, rb))
     for name, label, ok in verdicts:
         print("goal ours <= %s for %s: %s" % (label, name, "MET" if ok else "NOT MET"))
+    print("(adafruit_bme280 starts a forced measurement per property and polls the status"
+          " register every 2 ms of wall-clock time: its counts vary a little with host speed)")
     print()
     if upy_fig is None:
         print("MicroPython figures skipped: %s" % why)
