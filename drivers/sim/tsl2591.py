@@ -60,9 +60,6 @@ class TSL2591Model(RegisterModel):
             self._store(self.ptr, b)
             self.ptr = (self.ptr + 1) & 0x1F
 
-    def select(self, byte):
-        return byte & 0x1F
-
     def _store(self, reg, value):
         if reg not in _WRITABLE:
             return

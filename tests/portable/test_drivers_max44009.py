@@ -101,3 +101,10 @@ def test_stuck_and_corrupt_bytes():
     with raises(SensorError, "reserved bits 7:4 set"):
         sensor.read()
     check(bus, sensor, model, 500.0, 0.045)
+
+
+def test_continuous_mode_measures_back_to_back():
+    bus, model = setup()
+    sensor = MAX44009(bus, continuous=True)
+    assert model.regs[0x02] & 0xC0 == 0x80 and model.period_ms() == 100.0
+    check(bus, sensor, model, 321.0, 0.045)
