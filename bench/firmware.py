@@ -333,9 +333,11 @@ class Full:
         if not (len(board.boots) > 1 or any(b in line for line in lines for b in BAD_LINES)):
             return None
         for keys in (("MemoryError",), ("Error",), BAD_LINES):
-            for line in lines:
+            for i, line in enumerate(lines):
                 if any(k in line for k in keys):
-                    return line.strip()[:100]
+                    where = [x for x in lines[max(0, i - 3):i] if 'File "' in x]
+                    at = " at " + where[-1].split('File ', 1)[1].strip() if where else ""
+                    return line.split("] ", 1)[-1].strip()[:100] + at
         return "reset (%s)" % (board.exits[0][1] if board.exits else "?")
 
     def _drive(self, board, kb, start, boot):
@@ -413,36 +415,87 @@ class Full:
 
 
 FAKES_PROBE = """\
-import gc
+import gc, sys
 gc.collect()
 a = gc.mem_alloc()
 import vboard, machine, network, ntptime
 gc.collect()
-print(gc.mem_alloc() - a)
+print("fakes", gc.mem_alloc() - a)
+for name in sys.argv[1:]:
+    gc.collect()
+    a = gc.mem_alloc()
+    try:
+        __import__(name)
+    except Exception as e:
+        print(name, "error", repr(e).replace(" ", "_")[:60])
+        continue
+    gc.collect()
+    print(name, gc.mem_alloc() - a)
 """
+# Import order of the heap breakdown: the way the firmware loads them
+# (libraries before the app). umqtt.robust and the CPython-only bus wrappers
+# are on the flash but never imported by the board.
+SKIP_MODULES = ("umqtt.robust", "drivers._busio", "drivers._smbus", "drivers.sim")
+ORDER = ("umqtt.simple", "neocampus.ids", "neocampus.policy", "neocampus.payload", "neocampus.commands",
+         "neocampus.module", "neocampus.sensocampus", "drivers.crc", "drivers.bus", "drivers.scan",
+         "drivers.mcp9808", "drivers.sht3x", "drivers.tsl2561")
+# Drivers on the flash for chips this scenario's board does not carry, and
+# the safe mode: on the flash, not loaded in this scenario.
+UNUSED = "unused:"
 
 
-def virtual_overhead(work):
+def flash_modules(flash):
+    names = []
+    for f in sorted(pathlib.Path(flash).rglob("*.mpy")):
+        rel = f.relative_to(flash).with_suffix("")
+        parts = rel.parts[1:] if rel.parts[0] == "lib" else rel.parts
+        name = ".".join(p for p in parts if p != "__init__")
+        if name and "." in name and not name.startswith(SKIP_MODULES):
+            names.append(name)
+
+    def key(n):
+        if n in ORDER:
+            return (0, ORDER.index(n), n)
+        if n.startswith("drivers.") or n == "neosensor.safe":
+            return (3, 0, n)
+        return (1 if n != "neosensor.app" else 2, 0, n)
+    return sorted(names, key=key)
+
+
+def heap_breakdown(work, flash):
     """Heap the virtual board's peripheral fakes (machine, network, ntptime and
-    their link to the runner) hold: on a real board these are in ROM/flash.
+    their link to the runner) hold -- on a real board these are in ROM/flash --
+    then the live heap each firmware module adds when imported, in load order.
     The fakes connect to the runner at import: a listening socket stands in."""
     import socket
     from provisioning.virtual_board import BOARDS, build_virtual_lib
     work = pathlib.Path(work) / "fakes-probe"
     vlib = build_virtual_lib(work / "vlib")
+    names = flash_modules(flash)
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
         srv.listen(1)
         desc = dict(BOARDS["esp8266"], mac=MAC, board="esp8266", wifi={}, cause="power",
                     port=srv.getsockname()[1])
         (work / "board.json").write_text(json.dumps(desc))
-        out = upy.run(code=FAKES_PROBE, heap="%dk" % COMFORTABLE_KB, path=[vlib], cwd=work,
+        out = upy.run(code=FAKES_PROBE, args=names, heap="%dk" % COMFORTABLE_KB,
+                      path=[vlib, flash, pathlib.Path(flash) / "lib"], cwd=work,
                       env=dict(os.environ, NEOC_VBOARD=str(work)))
-    try:
-        return int(out.stdout.split()[-1])
-    except (IndexError, ValueError):
-        log("virtual board fakes: probe failed: %s" % (out.stderr or out.stdout)[-300:])
-        return None
+    res = []
+    for line in out.stdout.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        name = words[0]
+        if (name.startswith("drivers.") and name not in ORDER) or name == "neosensor.safe":
+            name = UNUSED + name
+        if len(words) == 2 and words[1].lstrip("-").isdigit():
+            res.append((name, int(words[1])))
+        elif len(words) == 3:
+            res.append((name, words[2]))
+    if not res:
+        log("heap breakdown: probe failed: %s" % (out.stderr or out.stdout)[-300:])
+    return res
 
 
 def _count(c):
@@ -471,7 +524,8 @@ def measure_full(rig, quick, budget_s):
             res["why"] = "did not complete even at %d KB: %s" % (comfy, note)
             return res
         res["peak_live"] = heap_total(comfy) - min(full.last["heap_free"])
-        res["fakes"] = virtual_overhead(rig.work)
+        res["breakdown"] = heap_breakdown(rig.work, full.template)
+        res["fakes"] = dict(res["breakdown"]).get("fakes")
         res["first_publish_s"] = full.last["first_publish_s"]
         res["timeline"] = full.last["timeline"]
         res["run"] = note
@@ -561,6 +615,18 @@ def report(base, sizes, full):
     row("boot -> first publish received", base.get("first_publish_s"), full.get("first_publish_s"),
         lambda v: "%.3f s" % v)
     print()
+    if full.get("breakdown"):
+        print("Where the full firmware's heap goes at rest (live bytes each import adds, in load order;")
+        print("a module is charged for what it imports first, qstr pools grow in chunks (+-1-2 KB);")
+        print("run-time objects come on top):")
+        items = ["%s %s" % (n, v if isinstance(v, str) else "%d" % v) for n, v in full["breakdown"]]
+        for i in range(0, len(items), 4):
+            print("  " + ", ".join(items[i:i + 4]))
+        used = [v for n, v in full["breakdown"]
+                if n != "fakes" and not n.startswith(UNUSED) and not isinstance(v, str)]
+        unused = [v for n, v in full["breakdown"] if n.startswith(UNUSED) and not isinstance(v, str)]
+        print("  sum of the modules this board loads: %s; not loaded here (unused:): %s"
+              % (kb(sum(used)), kb(sum(unused))))
     print("Completes = exit 0 and the broker got the reading (baseline); for the firmware: one boot,")
     print("no reset, no MemoryError (even caught), %d readings received by the observer and the" % PUBLISHES)
     print("frequency/status orders answered, within the trial's time limit.")
