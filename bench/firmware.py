@@ -286,7 +286,7 @@ class Full:
         self.template = rig.work / "flash-template"
         deploy(self.template)
         write_config(self.template, stub.url, ("neocampus", "neocampus"))
-        self.n = 0
+        self.n = self.orders = 0
         self.last = None
 
     def _is_reading(self, topic, payload):
@@ -297,6 +297,7 @@ class Full:
         cmd = {"dest": MAC if module == "device" else dest, "order": order}
         if value is not None:
             cmd["value"] = value
+        self.orders += 1
         self.rig.observer.publish("%s/%s/command" % (self.base, module), cmd)
 
     def run(self, kb):
@@ -309,6 +310,7 @@ class Full:
         (flash / "sensocampus.json").write_text(json.dumps(self.creds))
         obs = self.rig.observer
         start = len(obs.messages)
+        self.orders = 0
         boot = []
         self.stamps = stamps = []
 
@@ -409,7 +411,7 @@ class Full:
             if m:
                 heaps.append(int(m.group(1)))
         figures.update(heap_free=heaps, readings=readings, rounds=rounds,
-                       orders=3 * rounds + rounds // 10 + 3, seconds=time.monotonic() - t_start)
+                       orders=self.orders, seconds=time.monotonic() - t_start)
         self.last = figures
         return True, "%d readings, %d orders in %.1f s" % (readings, figures["orders"], figures["seconds"])
 
@@ -584,7 +586,7 @@ def print_sizes(sizes):
     print("  %-34s %s" % ("= TOTAL", "  ".join("%9d" % sum(sizes[a].values()) for a in ARCHS)))
 
 
-def row(label, bare, full, fmt, better_low=True):
+def row(label, bare, full, fmt):
     cells = [fmt(v) if v is not None else "n/a" for v in (bare, full)]
     print("  %-40s %14s %14s %8s" % (label, cells[0], cells[1],
                                       ratio(full, bare) if bare is not None and full is not None else "-"))
