@@ -238,6 +238,11 @@ def firmware_sizes(work):
             elif f.suffix == ".py":
                 sizes.update(mpy_sizes([(f, name)], arch, pathlib.Path(work) / ("src-" + arch)))
         out[arch] = sizes
+    # No @native/@viper code: the arch only matters for machine code, so the
+    # files should come out the same; say so when they do.
+    a, b = (pathlib.Path(work) / ("flash-" + x) for x in ARCHS)
+    out["identical"] = all((a / n).read_bytes() == (b / n).read_bytes()
+                           for n in out[ARCHS[0]] if (a / n).exists() and (b / n).exists())
     return out
 
 
@@ -632,7 +637,8 @@ def report(base, sizes, full):
     print("Completes = exit 0 and the broker got the reading (baseline); for the firmware: one boot,")
     print("no reset, no MemoryError (even caught), %d readings received by the observer and the" % PUBLISHES)
     print("frequency/status orders answered, within the trial's time limit.")
-    print(".mpy: bytecode only (no @native/@viper), so xtensa and xtensawin sizes can only differ by header.")
+    if sizes and sizes.get("identical"):
+        print(".mpy: bytecode only (no @native/@viper): the xtensa and xtensawin files are byte-identical.")
     if fakes:
         print("* machine/network/ntptime fakes of the virtual board live in the VM's heap; on an ESP8266")
         print("  they are firmware in flash. The 'less the fakes' line is an estimate, not a measurement.")
