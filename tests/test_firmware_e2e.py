@@ -2,8 +2,8 @@
 port, .mpy as deployed) against `neoc server` (embedded broker, then real
 Mosquitto): handshake, readings in /api/readings with the values set on the
 simulated chips, the publishing policy, orders, persistence across resets."""
-import inspect
 import json
+import threading
 import time
 
 import pytest
@@ -59,6 +59,7 @@ def board_factory(tmp_path):
         boards.append(b)
         return b.start()
 
+    make.boards = boards
     yield make
     for b in boards:
         b.stop()
@@ -138,23 +139,106 @@ def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, boar
     assert board.boots == ["power", "reset"]
 
 
-def _module_orders_supported(stub):
-    return "module" in inspect.signature(stub.admin.order).parameters
+class Observer:
+    """An operator's MQTT client: sees everything in the room, sends orders."""
+
+    def __init__(self, broker, user, password):
+        import paho.mqtt.client as mqtt
+        self.messages = []
+        self._subscribed = threading.Event()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.c.username_pw_set(user, password)
+        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe(ROOM + "/#")
+        self.c.on_subscribe = lambda *a: self._subscribed.set()
+        self.c.on_message = lambda c, u, m: self.messages.append((time.time(), m.topic, m.payload))
+        self.c.connect(broker.host, broker.port)
+        self.c.loop_start()
+        assert self._subscribed.wait(10)
+
+    def order(self, module, dest, order, value=None):
+        body = {"dest": dest, "order": order}
+        if value is not None:
+            body["value"] = value
+        self.c.publish("%s/%s/command" % (ROOM, module), json.dumps(body)).wait_for_publish(5)
+
+    def on(self, module, since=0.0):
+        out = []
+        for t, topic, payload in list(self.messages):
+            if topic == "%s/%s" % (ROOM, module) and t >= since:
+                out.append(json.loads(payload))
+        return out
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
 
 
-def test_module_orders_acquire_and_frequency(stub, board_factory):
-    if not _module_orders_supported(stub):
-        pytest.skip("the stub cannot send module orders yet (AdminClient.order has no module=; "
-                    "the collector may only write +/+/device/command)")
-    stub.admin.add_device(MAC, location=ROOM, modules=MODULES)
-    board = board_factory(stub)
-    board.wait_for(r"^mqtt: connected", 60)
-    wait_until(lambda: readings(stub, "temperature"), 20, "first temperature readings")
-    n_temp = len(readings(stub, "temperature"))
-    t0 = time.time()
-    stub.admin.order(MAC, "acquire", module="temperature")
-    wait_until(lambda: len(readings(stub, "temperature")) > n_temp, 5, "an acquired reading")
-    assert time.time() - t0 < 5
-    stub.admin.order(MAC, "frequency", 1, module="luminosity")
-    board.wait_for(r'^pub u4/302/luminosity .*"frequency": 15', 10)
-    assert json.loads((board.flash / "module_luminosity.json").read_text()) == {"frequency": 15}
+@pytest.mark.mosquitto
+def test_module_orders_on_a_campus_like_broker(tmp_path, mosquitto, board_factory):
+    """Module orders need an operator account, which the stub does not hand out:
+    the stub does the handshake, a Mosquitto with the registry's device rules
+    plus an operator carries MQTT (the board's broker override points there)."""
+    _need_tools("mosquitto")
+    from provisioning.acl import device_rules
+    from provisioning.mosquitto import Acl
+    import requests
+    stub = StubServer(tmp_path / "stub", broker="embedded").start()
+    try:
+        stub.admin.add_device(MAC, location=ROOM, modules=MODULES)
+        # The first credentials call, as the board's first boot makes it, then
+        # stored on its flash: the board goes on with the stored password.
+        creds = requests.get(stub.url + "/device/credentials", params={"mac": MAC}, timeout=10).json()
+        acl = Acl().allow("operator", "readwrite", "#")
+        for user, access, pattern in device_rules(creds["login"], ROOM):
+            acl.allow(user, access, pattern)
+        broker = mosquitto(users={creds["login"]: creds["password"], "operator": "op-pass"}, acl=acl)
+        flash = tmp_path / "flash"
+        flash.mkdir()
+        (flash / "sensocampus.json").write_text(json.dumps({"mqtt_login": creds["login"],
+                                                            "mqtt_passwd": creds["password"]}))
+        obs = Observer(broker, "operator", "op-pass")
+        board = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), broker=(broker.host, broker.port),
+                             heap=HEAP, flash_dir=flash, chips=CHIPS)
+        board_factory.boards.append(board)
+        board.start()
+        board.wait_for(r"^sensocampus: reusing the stored password", 60)
+        wait_until(lambda: len(obs.on("temperature")) >= 2, 30, "first temperature readings")
+
+        # acquire: an immediate reading from each temperature sensor.
+        t0 = time.time()
+        obs.order("temperature", "AUTO_1122", "acquire")
+        got = wait_until(lambda: obs.on("temperature", t0), 5, "readings after acquire")
+        assert got[0]["value"] in (21.5, 22.25)
+        assert time.time() - t0 < 3
+        wait_until(lambda: len(obs.on("temperature", t0)) >= 2, 3, "both sensors acquired")
+
+        # frequency: clamped to the module's range, answered by a status, persisted.
+        t1 = time.time()
+        obs.order("luminosity", "all", "frequency", 1)
+        st = wait_until(lambda: [m for m in obs.on("luminosity", t1) if "frequency" in m], 5, "status")
+        assert st[0]["frequency"] == 15 and st[0]["unitID"] == "auto_1122"
+        assert json.loads((flash / "module_luminosity.json").read_text()) == {"frequency": 15}
+
+        # Foreign and malformed commands: ignored, counted in the device status.
+        t2 = time.time()
+        obs.order("temperature", "auto_9999", "acquire")
+        obs.c.publish(ROOM + "/humidity/command", b"{not json").wait_for_publish(5)
+        obs.order("humidity", "all", "sing")
+        board.wait_for(r"^humidity: command ignored: unknown order", 5)
+        obs.order("device", MAC.upper(), "status")
+        dev = wait_until(lambda: obs.on("device", t2), 5, "a device status")[-1]
+        assert dev["bad_commands"] == 2 and dev["foreign_commands"] >= 1 and dev["status"] == "running"
+        assert not obs.on("temperature", t2)
+
+        # The frequency survives a reset (a device restart order).
+        obs.order("device", MAC, "restart")
+        board.wait_boots(2, 20)
+        n = len(board.lines)
+        board.wait_for(r"^mqtt: connected", 30, n)
+        t3 = time.time()
+        obs.order("luminosity", "all", "status")
+        st = wait_until(lambda: [m for m in obs.on("luminosity", t3) if "frequency" in m], 5, "status")
+        assert st[0]["frequency"] == 15
+        obs.close()
+    finally:
+        stub.stop()

@@ -38,11 +38,11 @@ def run(cfg, mac, feed=None, led=None):
         stored = store.load(STORE)
         try:
             creds, changed = sc.credentials(http.request, url, mac, stored, server, port)
+            if stored and stored.get("mqtt_passwd") == creds["mqtt_passwd"]:
+                print("sensocampus: reusing the stored password of " + creds["mqtt_login"])
             if changed:
                 store.save(STORE, creds)
                 print("sensocampus: credentials stored for " + creds["mqtt_login"])
-            else:
-                print("sensocampus: reusing the stored password of " + creds["mqtt_login"])
             conf = sc.config(http.request, url, creds["mqtt_login"], creds["mqtt_passwd"])
             print("sensocampus: config: topic %s, %d modules" % (conf.base_topic, len(conf.modules)))
             return creds, conf
