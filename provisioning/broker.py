@@ -156,6 +156,7 @@ class MosquittoBroker:
         # default; the collector may lag behind a burst for a moment, so allow more.
         self.mosquitto = Mosquitto(workdir, host=host, port=port, extra=["max_queued_messages 100000"])
         self.host, self.port = host, port
+        self._watchdog = None
 
     def _sync(self):
         self.mosquitto.hashed_users = dict(self.policy.users)
@@ -165,8 +166,27 @@ class MosquittoBroker:
         self._sync()
         if self.managed:
             await asyncio.get_running_loop().run_in_executor(None, self.mosquitto.start)
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
         else:
             self.mosquitto.write_files()
+
+    async def _watch(self, period=1.0):
+        """Restart a Mosquitto that died: devices reconnect by themselves, the stub stays up."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period)
+            proc = self.mosquitto.proc
+            if proc is None or proc.poll() is None:
+                continue
+            log.error("Mosquitto exited with %s; restarting it. Its log ends with:\n%s",
+                      proc.returncode, self.mosquitto.log()[-2000:])
+            self.mosquitto.proc = None
+            try:
+                self._sync()
+                await loop.run_in_executor(None, self.mosquitto.start)
+            except Exception:
+                log.exception("restarting Mosquitto failed; next try in %.0f s", period * 5)
+                await asyncio.sleep(period * 5)
 
     def changed(self, login=None):
         self._sync()
@@ -177,6 +197,9 @@ class MosquittoBroker:
             self.mosquitto.write_files()
 
     async def stop(self):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.managed:
             await asyncio.get_running_loop().run_in_executor(None, self.mosquitto.stop)
 

@@ -90,7 +90,7 @@ class Collector:
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_disconnect = lambda *a: self.connected.clear()
-        c.reconnect_delay_set(0.2, 5)
+        c.reconnect_delay_set(0.2, 2)
 
     def _on_connect(self, client, userdata, flags, reason_code, props):
         if reason_code.is_failure:

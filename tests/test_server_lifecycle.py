@@ -95,3 +95,24 @@ def test_readings_follow_prints_new_readings(tmp_path):
             p.terminate()
             p.wait(5)
         assert [(r["seq"], r["value"]) for r in lines] == [(1, 21), (2, 22)]
+
+
+def test_a_killed_mosquitto_is_restarted_and_collection_resumes(tmp_path):
+    if mq.find("mosquitto") is None:
+        need("Mosquitto is not installed")
+    import os
+    with StubServer(tmp_path / "d", broker="mosquitto") as stub:
+        mac = "02:33:00:00:00:04"
+        stub.admin.add_device(mac, location="u4/302")
+        login, password, _ = handshake(stub, mac)
+        pid = int(subprocess.run(["pgrep", "-f", str(stub.data_dir / "mosquitto" / "mosquitto.conf")],
+                                 capture_output=True, text=True).stdout.split()[0])
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: try_login(stub, login, password), timeout=10), stub.output()
+        # The collector reconnects on its own (clean session: what was sent before is not replayed).
+        assert wait_until(lambda: stub.admin.collector()["connected"], timeout=10), stub.output()
+        c = Client(stub, login, password)
+        c.publish("u4/302/temperature", {"value": 19.5, "unitID": "auto_0004"})
+        assert wait_until(lambda: stub.admin.readings(topic="u4/302"), timeout=10), stub.output()
+        c.close()
+        assert "restarting it" in stub.output()

@@ -98,7 +98,10 @@ def try_login(stub, user, password, timeout=5.0):
     if user is not None:
         c.username_pw_set(user, password)
     c.on_connect = lambda cl, ud, flags, rc, props: result.append(not rc.is_failure)
-    c.connect(stub.mqtt_host, stub.mqtt_port, keepalive=10)
+    try:
+        c.connect(stub.mqtt_host, stub.mqtt_port, keepalive=10)
+    except OSError:
+        return False  # nobody listening (a broker restarting)
     deadline = time.monotonic() + timeout
     while not result and time.monotonic() < deadline:
         if c.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS and not result:
