@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import pathlib
-import statistics
 import sys
 import tempfile
 import threading
