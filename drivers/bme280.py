@@ -33,7 +33,8 @@ _FORCED = const(0x01)
 _SKIPPED_20 = const(0x80000)
 _SKIPPED_16 = const(0x8000)
 
-_OSRS = {0: 0, 1: 1, 2: 2, 4: 3, 8: 4, 16: 5}   # samples -> register code (5.4.3/5.4.5)
+# Oversampling samples by register code (5.4.3 / 5.4.5): code = index.
+_SAMPLES = (0, 1, 2, 4, 8, 16)
 
 
 class BME280:
@@ -44,44 +45,40 @@ class BME280:
     def __init__(self, bus, address=0x76, oversampling=(1, 1, 1)):
         """oversampling = (temperature, pressure, humidity) samples, each 1/2/4/8/16
         (0 skips pressure or humidity; read() then omits that key)."""
+        os_t, os_p, os_h = oversampling
+        if not (os_t and os_t in _SAMPLES and os_p in _SAMPLES and os_h in _SAMPLES):
+            raise ValueError("BME280 oversampling: 1, 2, 4, 8 or 16 samples (0 skips pressure or "
+                             "humidity), not %r" % (oversampling,))
         self.address = address
         self._dev = dev = I2CDevice(bus, address, self.CHIP)
-        os_t, os_p, os_h = oversampling
-        for n in oversampling:
-            if n not in _OSRS:
-                raise ValueError("BME280 oversampling must be 0, 1, 2, 4, 8 or 16, not %r" % (n,))
-        if os_t == 0:
-            raise ValueError("BME280 temperature oversampling cannot be 0: compensation needs it")
-        self._os = (os_t, os_p, os_h)
-        self._buf = bytearray(12)
-        b1 = self._buf
-        dev.read_reg_into(_ID, memoryview(b1)[:1])
-        if b1[0] != _CHIP_ID:
+        self._os = oversampling
+        self._buf = b = bytearray(12)
+        dev.read_reg_into(_ID, memoryview(b)[:1])
+        if b[0] != _CHIP_ID:
             raise dev.error("chip id register 0xD0 reads 0x%02x, a BME280 has 0x60 "
-                            "(0x58 is a BMP280, 0x61 a BME680)" % b1[0])
+                            "(0x58 is a BMP280, 0x61 a BME680)" % b[0])
         calib = bytearray(26)
         dev.read_reg_into(_CALIB_A, calib)
-        h = bytearray(7)
+        h = memoryview(b)[:7]
         dev.read_reg_into(_CALIB_B, h)
-        if calib == bytearray(b"\xff" * 26) or calib == bytearray(26) or calib[0] | calib[1] == 0:
-            raise dev.error("calibration registers 0x88.. are blank (%s...)" % _hex(calib[:6]))
+        if calib[0] | calib[1] == 0 or calib[0] & calib[1] & calib[2] == 0xFF:
+            raise dev.error("calibration registers 0x88.. are blank (%s...)" % bytes(calib[:6]).hex())
         # T1..T3, P1..P9, H1..H6 (4.2.2: H4/H5 share 0xE5, signed high parts in 0xE4/0xE6)
         cal = struct.unpack("<HhhHhhhhhhhh", calib[:24])
         self._ct = cal[:3]
         self._cp = cal[3:]
         self._ch = (calib[25], h[0] | (_s8(h[1]) << 8), h[2], (_s8(h[3]) << 4) | (h[4] & 0x0F),
                     (_s8(h[5]) << 4) | (h[4] >> 4), _s8(h[6]))
-        self._meas = (_OSRS[os_t] << 5) | (_OSRS[os_p] << 2)
+        self._meas = (_SAMPLES.index(os_t) << 5) | (_SAMPLES.index(os_p) << 2)
         # ctrl_hum only takes effect with the next ctrl_meas write (5.4.3); the chip takes
         # register/value pairs in one write (6.2.1): one transaction sets all three.
-        self._ctrl = bytearray((_CTRL_HUM, _OSRS[os_h], _CONFIG, 0, _CTRL_MEAS, self._meas))
+        self._ctrl = bytes((_CTRL_HUM, _SAMPLES.index(os_h), _CONFIG, 0, _CTRL_MEAS, self._meas))
         dev.write(self._ctrl)
-        self._start = bytearray((_CTRL_MEAS, self._meas | _FORCED))
-        # 9.1: typical and maximum measurement times, ms.
-        typ = 1.0 + 2.0 * os_t + (2.0 * os_p + 0.5 if os_p else 0) + (2.0 * os_h + 0.5 if os_h else 0)
-        mx = 1.25 + 2.3 * os_t + (2.3 * os_p + 0.575 if os_p else 0) + (2.3 * os_h + 0.575 if os_h else 0)
-        self._typ_ms = int(typ) + 1
-        self._max_ms = int(mx) + 3
+        self._start = bytes((_CTRL_MEAS, self._meas | _FORCED))
+        # 9.1: typical measurement time (first look at status), and the maximum (give up).
+        n = os_t + os_p + os_h
+        self._typ_ms = int(1.0 + 2.0 * n + (0.5 if os_p else 0) + (0.5 if os_h else 0)) + 1
+        self._max_ms = int(1.25 + 2.3 * n + (0.575 if os_p else 0) + (0.575 if os_h else 0)) + 3
 
     def read(self):
         dev = self._dev
@@ -105,71 +102,57 @@ class BME280:
         # anything else is a reset chip or bytes that are not the chip's registers.
         if b[1] != self._meas or b[6] & 0x0F or b[9] & 0x0F:
             raise dev.error("implausible registers after a measurement: status..temp_xlsb = %s "
-                            "(want ctrl_meas 0x%02x, reserved bits 0)" % (_hex(b[:10]), self._meas))
-        adc_p = (b[4] << 12) | (b[5] << 4) | (b[6] >> 4)
+                            "(want ctrl_meas 0x%02x, reserved bits 0)" % (bytes(b[:10]).hex(), self._meas))
         adc_t = (b[7] << 12) | (b[8] << 4) | (b[9] >> 4)
+        adc_p = (b[4] << 12) | (b[5] << 4) | (b[6] >> 4)
         adc_h = (b[10] << 8) | b[11]
-        if adc_t == _SKIPPED_20:
-            raise dev.error("temperature result is the reset value 0x80000: no measurement done")
-        t_fine = self._t_fine(adc_t)
+        if adc_t == _SKIPPED_20 or (self._os[1] and adc_p == _SKIPPED_20):
+            raise dev.error("%s result is the reset value 0x80000: no measurement done"
+                            % ("temperature" if adc_t == _SKIPPED_20 else "pressure"))
+        if self._os[2] and adc_h == _SKIPPED_16:
+            # ctrl_hum reads 0 after a reset (brown-out): restore our settings so the next
+            # read() measures humidity again, and report this one.
+            dev.write(self._ctrl)
+            raise dev.error("humidity result is the reset value 0x8000: no measurement done "
+                            "(chip reset? settings rewritten)")
+        # --- datasheet 4.2.3 integer compensation ---
+        t1, t2, t3 = self._ct
+        d = (adc_t >> 4) - t1
+        t_fine = ((((adc_t >> 3) - (t1 << 1)) * t2) >> 11) + ((((d * d) >> 12) * t3) >> 14)
         t = ((t_fine * 5 + 128) >> 8) / 100.0
         if not -45.0 <= t <= 90.0:
-            raise dev.error("temperature %.2f C (raw 0x%05x) outside what the chip measures (-40..85 C)" % (t, adc_t))
+            raise dev.error("temperature %.2f C (raw 0x%05x) outside what the chip measures "
+                            "(-40..85 C)" % (t, adc_t))
         out = {"temperature": t}
         if self._os[1]:
-            if adc_p == _SKIPPED_20:
-                raise dev.error("pressure result is the reset value 0x80000: no measurement done")
-            p = self._pressure(adc_p, t_fine)
-            if p is None or not 250.0 <= p <= 1150.0:
-                raise dev.error("pressure %s hPa (raw 0x%05x) outside what the chip measures (300..1100 hPa)"
-                                % ("?" if p is None else "%.2f" % p, adc_p))
+            p1, p2, p3, p4, p5, p6, p7, p8, p9 = self._cp
+            v1 = t_fine - 128000
+            v2 = v1 * v1 * p6 + ((v1 * p5) << 17) + (p4 << 35)
+            v1 = ((v1 * v1 * p3) >> 8) + ((v1 * p2) << 12)
+            v1 = (((1 << 47) + v1) * p1) >> 33
+            p = 0.0
+            if v1:
+                n = ((1048576 - adc_p) << 31) - v2
+                # C int64 division truncates toward zero; Python's // floors.
+                q = (abs(n) * 3125) // v1
+                q = -q if n < 0 else q
+                v1 = (p9 * (q >> 13) * (q >> 13)) >> 25
+                v2 = (p8 * q) >> 19
+                p = (((q + v1 + v2) >> 8) + (p7 << 4)) / 25600.0   # Q24.8 Pa -> hPa
+            if not 250.0 <= p <= 1150.0:
+                raise dev.error("pressure %.2f hPa (raw 0x%05x) outside what the chip measures "
+                                "(300..1100 hPa)" % (p, adc_p))
             out["pressure"] = p
         if self._os[2]:
-            if adc_h == _SKIPPED_16:
-                # ctrl_hum reads 0 after a reset (brown-out): restore our settings so the
-                # next read() measures humidity again, and report this one.
-                dev.write(self._ctrl)
-                raise dev.error("humidity result is the reset value 0x8000: no measurement done "
-                                "(chip reset? settings rewritten)")
-            out["humidity"] = self._humidity(adc_h, t_fine)
+            h1, h2, h3, h4, h5, h6 = self._ch
+            v = t_fine - 76800
+            v = ((((adc_h << 14) - (h4 << 20) - (h5 * v)) + 16384) >> 15) * (
+                ((((((v * h6) >> 10) * (((v * h3) >> 11) + 32768)) >> 10) + 2097152) * h2 + 8192) >> 14)
+            v -= ((((v >> 15) * (v >> 15)) >> 7) * h1) >> 4
+            v = 0 if v < 0 else 419430400 if v > 419430400 else v
+            out["humidity"] = (v >> 12) / 1024.0
         return out
-
-    # --- datasheet 4.2.3 integer compensation ------------------------------------
-    def _t_fine(self, adc):
-        t1, t2, t3 = self._ct
-        d = (adc >> 4) - t1
-        return ((((adc >> 3) - (t1 << 1)) * t2) >> 11) + ((((d * d) >> 12) * t3) >> 14)
-
-    def _pressure(self, adc, t_fine):
-        p1, p2, p3, p4, p5, p6, p7, p8, p9 = self._cp
-        v1 = t_fine - 128000
-        v2 = v1 * v1 * p6 + ((v1 * p5) << 17) + (p4 << 35)
-        v1 = ((v1 * v1 * p3) >> 8) + ((v1 * p2) << 12)
-        v1 = (((1 << 47) + v1) * p1) >> 33
-        if v1 == 0:
-            return None
-        n = ((1048576 - adc) << 31) - v2
-        # C int64 division truncates toward zero; Python's // floors.
-        p = (abs(n) * 3125) // v1
-        if n < 0:
-            p = -p
-        v1 = (p9 * (p >> 13) * (p >> 13)) >> 25
-        v2 = (p8 * p) >> 19
-        return (((p + v1 + v2) >> 8) + (p7 << 4)) / 25600.0   # Q24.8 Pa -> hPa
-
-    def _humidity(self, adc, t_fine):
-        h1, h2, h3, h4, h5, h6 = self._ch
-        v = t_fine - 76800
-        v = ((((adc << 14) - (h4 << 20) - (h5 * v)) + 16384) >> 15) * (
-            ((((((v * h6) >> 10) * (((v * h3) >> 11) + 32768)) >> 10) + 2097152) * h2 + 8192) >> 14)
-        v -= ((((v >> 15) * (v >> 15)) >> 7) * h1) >> 4
-        v = 0 if v < 0 else 419430400 if v > 419430400 else v
-        return (v >> 12) / 1024.0
 
 
 def _s8(b):
     return b - 256 if b > 127 else b
-
-
-def _hex(data):
-    return " ".join("%02x" % x for x in data)

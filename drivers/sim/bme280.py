@@ -4,7 +4,7 @@ Physics in (`temperature` degC, `humidity` %RH, `pressure` hPa), registers out.
 References are to the Bosch BME280 datasheet (BST-BME280-DS002):
   4.2.2 calibration ("trimming") registers 0x88..0xA1 and 0xE1..0xE7, their layout;
   5.3/5.4 memory map: id 0xD0 = 0x60, reset 0xE0 (0xB6), ctrl_hum 0xF2, status 0xF3
-        (bit 3 measuring, bit 0 im_update), ctrl_meas 0xF4, config 0xF5, data 0xF7..0xFE
+        (bit 3 measuring), ctrl_meas 0xF4, config 0xF5, data 0xF7..0xFE
         (press msb/lsb/xlsb, temp msb/lsb/xlsb, hum msb/lsb), reset values 0x80 00 00 / 0x80 00;
   3.3/3.4 modes: sleep 00, forced 01/10 (one measurement then back to sleep), normal 11
         (measurement + t_standby, repeated); ctrl_hum takes effect at the next ctrl_meas write;
@@ -14,25 +14,18 @@ References are to the Bosch BME280 datasheet (BST-BME280-DS002):
   8.1 compensation in double precision: the model inverts it by bisection over the raw
         range, so any driver doing the datasheet compensation gets back what was set;
   9.1 measurement time (typical): 1 + 2*T + (2*P + 0.5) + (2*H + 0.5) ms.
-Not modelled: the IIR filter (for constant inputs its output equals its input), SPI.
+Not modelled: the IIR filter (for constant inputs its output equals its input), the
+im_update bit (NVM copy after reset, ~2 ms), SPI.
 """
 from drivers.sim.base import RegisterModel
 
 # A realistic calibration set (values of the size real parts carry; T/P as in Bosch's
 # worked example, H typical of BME280 parts), in register order.
-NAMES = ("T1", "T2", "T3", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9",
-         "H1", "H2", "H3", "H4", "H5", "H6")
+NAMES = "T1 T2 T3 P1 P2 P3 P4 P5 P6 P7 P8 P9 H1 H2 H3 H4 H5 H6"
 CALIB = (27504, 26435, -1000, 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000,
          75, 362, 0, 313, 50, 30)
-
 # t_standby of config[7:5] in ms (5.4.6, BME280 values).
 _STANDBY = (0.5, 62.5, 125.0, 250.0, 500.0, 1000.0, 10.0, 20.0)
-_WRITABLE = (0xF2, 0xF4, 0xF5, 0xE0)
-
-
-def _osr(code):
-    # osrs field -> number of samples (0 = skipped), 101 and above mean x16.
-    return 0 if code == 0 else (1 << (min(code, 5) - 1))
 
 
 class BME280Model(RegisterModel):
@@ -44,14 +37,14 @@ class BME280Model(RegisterModel):
         self.humidity = humidity
         self.pressure = pressure
         c = list(CALIB)
+        names = NAMES.split()
         for k in calib or ():
-            c[NAMES.index(k)] = calib[k]
+            c[names.index(k)] = calib[k]
         self.calib = tuple(c)
         self.chip_id = chip_id
         self.measurements = 0
         self._reset()
 
-    # --- registers ------------------------------------------------------------
     def _reset(self):
         r = self.regs
         for i in range(256):
@@ -66,100 +59,74 @@ class BME280Model(RegisterModel):
         r[0xE1:0xE8] = bytes((h2 & 0xFF, (h2 >> 8) & 0xFF, c[14] & 0xFF, (h4 >> 4) & 0xFF,
                               (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
         r[0xF7] = r[0xFA] = r[0xFD] = 0x80
-        self._hum_latched = 0
-        self._busy_until = None
-        self._cycle_t0 = None
-        self._cycles_done = 0
-        self._nvm_until = None
+        self._hum = 0             # ctrl_hum as latched by the last ctrl_meas write
+        self._busy_until = self._cycle_t0 = None
+        self._cycles = 0
 
     def write(self, data):
         # 6.2.1: a write is (register, value) pairs; a lone byte only sets the pointer.
-        if not data:
-            return
-        self.ptr = data[0]
-        i = 1
-        while i < len(data):
-            self._store(self.ptr, data[i])
-            if i + 1 < len(data):
-                self.ptr = data[i + 1]
-            i += 2
-
-    def _store(self, reg, value):
-        if reg not in _WRITABLE:
-            return  # read-only registers ignore writes
-        now = self.now()
-        self._tick(now)
         r = self.regs
-        if reg == 0xE0:
-            if value == 0xB6:
-                self._reset()
-                self._nvm_until = now + 2
-            return
-        if reg == 0xF5 and (r[0xF4] & 3) == 3:
-            return  # 5.4.6: writes to config in normal mode may be ignored; we always do
-        r[reg] = value
-        if reg == 0xF4:
-            self._hum_latched = r[0xF2] & 7
-            mode = value & 3
-            self._busy_until = self._cycle_t0 = None
-            if mode in (1, 2):
-                self._busy_until = now + self.measure_ms()
-            elif mode == 3:
-                self._cycle_t0 = now
-                self._cycles_done = 0
+        for i in range(0, len(data), 2):
+            reg = self.ptr = data[i]
+            if i + 1 == len(data) or reg not in (0xF2, 0xF4, 0xF5, 0xE0):
+                continue          # read-only registers ignore writes
+            value = data[i + 1]
+            now = self.now()
+            self.on_read(0)
+            if reg == 0xE0:
+                if value == 0xB6:
+                    self._reset()
+            elif reg != 0xF5 or r[0xF4] & 3 != 3:   # 5.4.6: config writes in normal mode may be ignored
+                r[reg] = value
+                if reg == 0xF4:
+                    self._hum = r[0xF2] & 7
+                    mode = value & 3
+                    self._busy_until = now + self.measure_ms() if mode in (1, 2) else None
+                    self._cycle_t0 = now if mode == 3 else None
+                    self._cycles = 0
 
-    def on_read(self, reg):
-        self._tick(self.now())
-
-    # --- timing ---------------------------------------------------------------
     def measure_ms(self):
         """Typical measurement time (9.1) for the latched oversampling settings."""
         meas = self.regs[0xF4]
-        p, h = _osr((meas >> 2) & 7), _osr(self._hum_latched)
-        return 1.0 + 2.0 * _osr(meas >> 5) + (2.0 * p + 0.5 if p else 0) + (2.0 * h + 0.5 if h else 0)
+        t, p, h = _osr(meas >> 5), _osr((meas >> 2) & 7), _osr(self._hum)
+        return 1.0 + 2.0 * t + (2.0 * p + 0.5 if p else 0) + (2.0 * h + 0.5 if h else 0)
 
-    def _tick(self, now):
+    def on_read(self, reg):
+        # Brings status and data up to the model's clock.
+        now = self.now()
+        r = self.regs
         status = 0
-        if self._nvm_until is not None:
-            if now < self._nvm_until:
-                status = 0x01
-            else:
-                self._nvm_until = None
         if self._busy_until is not None:
             if now >= self._busy_until:
                 self._busy_until = None
                 self._complete()
-                self.regs[0xF4] &= 0xFC  # forced mode ends in sleep mode (3.3.3)
+                r[0xF4] &= 0xFC   # forced mode ends in sleep mode (3.3.3)
             else:
-                status |= 0x08
+                status = 0x08
         elif self._cycle_t0 is not None:
             meas = self.measure_ms()
-            period = meas + _STANDBY[self.regs[0xF5] >> 5]
+            period = meas + _STANDBY[r[0xF5] >> 5]
             elapsed = now - self._cycle_t0
             done = int((elapsed - meas) // period) + 1 if elapsed >= meas else 0
-            if done > self._cycles_done:
-                self._cycles_done = done
+            if done > self._cycles:
+                self._cycles = done
                 self._complete()
             if elapsed % period < meas:
-                status |= 0x08
-        self.regs[0xF3] = status
+                status = 0x08
+        r[0xF3] = status
 
     # --- physics -> raw (inverse of datasheet 8.1) ------------------------------
     def _complete(self):
         self.measurements += 1
         r = self.regs
         meas = r[0xF4]
-        ot, op, oh = meas >> 5, (meas >> 2) & 7, self._hum_latched
-        adc_t = self._solve(0, self.temperature * 5120.0, 0, 0)
+        ot, op = meas >> 5, (meas >> 2) & 7
+        adc_t = self._solve(0, self.temperature * 5120.0, 0) & _mask(ot)
         t_fine = self.compensate(0, adc_t, 0)
-        r[0xFA:0xFD] = _raw20(adc_t & _mask(ot)) if ot else b"\x80\x00\x00"
-        if ot:
-            t_fine = self.compensate(0, adc_t & _mask(ot), 0)
-        if op:
-            r[0xF7:0xFA] = _raw20(self._solve(1, self.pressure * 100.0, t_fine, 0) & _mask(op))
-        else:
-            r[0xF7:0xFA] = b"\x80\x00\x00"
-        adc_h = self._solve(2, self.humidity, t_fine, 1) if oh else 0x8000
+        r[0xFA:0xFD] = _raw20(adc_t) if ot else b"\x80\x00\x00"
+        r[0xF7:0xFA] = _raw20(self._solve(1, self.pressure * 100.0, t_fine) & _mask(op)) if op \
+            else b"\x80\x00\x00"
+        adc_h = self._solve(2, self.humidity, t_fine) if self._hum else 0x8000
         r[0xFD] = adc_h >> 8
         r[0xFE] = adc_h & 0xFF
 
@@ -182,24 +149,28 @@ class BME280Model(RegisterModel):
             h2 / 65536.0 * (1.0 + h6 / 67108864.0 * h * (1.0 + h3 / 67108864.0 * h)))
         return h * (1.0 - h1 * h / 524288.0)
 
-    def _solve(self, what, target, t_fine, hum):
+    def _solve(self, what, target, t_fine):
         """Integer raw value whose compensated value is nearest target, by bisection
         (T and H rise with the raw value, P falls)."""
-        lo, hi = 0, 0xFFFF if hum else 0xFFFFF
-        up = what != 1
+        lo, hi = 0, 0xFFFF if what == 2 else 0xFFFFF
+        f = self.compensate
         while hi - lo > 1:
             mid = (lo + hi) >> 1
-            if (self.compensate(what, mid, t_fine) < target) == up:
+            if (f(what, mid, t_fine) < target) == (what != 1):
                 lo = mid
             else:
                 hi = mid
-        f = self.compensate
         return lo if abs(f(what, lo, t_fine) - target) <= abs(f(what, hi, t_fine) - target) else hi
 
 
+def _osr(code):
+    # osrs field -> number of samples (0 = skipped), 101 and above mean x16.
+    return 0 if code == 0 else (1 << (min(code, 5) - 1))
+
+
 def _mask(osrs):
-    # 16 bit at x1, one more bit per oversampling step, 20 bit at x16 (3.4.x).
-    return ~((1 << (4 - (min(osrs, 5) - 1))) - 1) & 0xFFFFF
+    # 16 bit at x1, one more bit per oversampling step, 20 bit at x16 (3.4.x); 0: unused.
+    return ~((1 << (4 - (min(osrs, 5) - 1))) - 1) & 0xFFFFF if osrs else 0xFFFFF
 
 
 def _raw20(adc):
