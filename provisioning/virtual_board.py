@@ -234,7 +234,7 @@ class Hardware:
                 found = self.bus.scan()
                 return bytes((len(found),)) + bytes(found)
             if op == ord("P"):
-                return bytes((self.pins.get(addr, 1),))
+                return bytes((self.pins.get(addr, 0),))
             if op == ord("N"):
                 return bytes((("ok", "fail", "down").index(self.wifi) | (0 if self.ntp else 8),))
         return None

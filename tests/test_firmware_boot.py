@@ -66,3 +66,23 @@ def test_wifi_drop_is_survived_on_one_board_boot(stub):
         b.wait_for(r"^mqtt: connected", 40, n)
         b.wait_for(r"^pub u4/101/device ", 10, n)
         assert b.boots == ["power"]
+
+
+def test_digital_inputs_are_published_on_change(stub):
+    stub.admin.add_device(MAC, location="u4/101", modules=[
+        {"module": "digital", "params": [{"param": "input", "value": 13},
+                                         {"param": "type", "value": "presence"}]}])
+    with _board(stub.url, (stub.mqtt_host, stub.mqtt_port)) as b:
+        b.wait_for(r'^pub u4/101/digital \{"value": false, "input": 13, "type": "presence", '
+                   r'"unitID": "auto_3344", "seq": \d+', 40)
+        b.set_pin(13, 1)
+        b.wait_for(r'^pub u4/101/digital \{"value": true, "input": 13', 5)
+        b.set_pin(13, 0)
+        b.wait_for(r'^pub u4/101/digital \{"value": false, "input": 13', 5)
+        deadline = time.monotonic() + 5
+        while True:  # the collector stores them a moment later
+            values = [r["value"] for r in stub.admin.readings(topic="u4/101") if r["module"] == "digital"]
+            if values[-3:] == [False, True, False] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert values[-3:] == [False, True, False]

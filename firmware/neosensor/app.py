@@ -111,22 +111,26 @@ class App:
         self.device.restore(store.load("module_device.json"))
         self.modules = [self.device]
         self.sensors = []       # [module, index, driver, quantity, due]
+        self.inputs = []        # [module, Pin, gpio, type, last level]
         for mc in modules:
             name = mc["module"]
             if name == "device":
                 continue
             q = QUANTITY.get(name)
-            if q is None:
+            if q is None and name != "digital":
                 print("module %s: not supported by this firmware yet" % name)
                 continue
             m = Module(name, mac, mc, now)
             m.restore(store.load("module_%s.json" % name))
+            self.modules.append(m)
+            if name == "digital":
+                self._digital(m, mc.get("params") or {})
+                continue
             for d in found:
                 if q in d.QUANTITIES:
                     self.sensors.append([m, m.add_sensor(d.address, d.CHIP, now), d, q, now])
             if not m.sensors:
                 print("module %s: no chip for it on the bus" % name)
-            self.modules.append(m)
         self.seq = Seq()
         self._cache = [None, None, 0]   # driver, its last read(), when
         from neocampus import payload
@@ -138,6 +142,27 @@ class App:
         self.next_status = now
         self.started = False
         self.wifi_check = now
+
+    def _digital(self, m, params):
+        # Inputs from params: "input" (a GPIO or a list of them), "type"
+        # (presence, on_off or open_close); published on every change.
+        pins = params.get("input", params.get("inputs"))
+        kind = params.get("type") or "presence"
+        for pin in (pins if isinstance(pins, list) else [pins]):
+            if isinstance(pin, int) and not isinstance(pin, bool):
+                self.inputs.append([m, machine.Pin(pin, machine.Pin.IN), pin, kind, None])
+            else:
+                m.errors += 1
+                print("module digital: bad input param %r" % (pin,))
+
+    def _poll_inputs(self, force_module=None):
+        for d in self.inputs:
+            v = bool(d[1].value())
+            if v != d[4] or d[0] is force_module:
+                d[4] = v
+                m = d[0]
+                self.publish(m.topic(self.base), self.payload.reading(
+                    "digital", v, m.unit_id, None, self.seq.next(), self._stamp(), input=d[2], type=d[3]))
 
     # -- time -------------------------------------------------------------------
     def _time_str(self):
@@ -185,6 +210,7 @@ class App:
         print("command %s: %s %r" % (name, cmd.order, cmd.value))
         order = cmd.order
         if order == "acquire":
+            self._poll_inputs(m)
             now = time.ticks_ms()
             for s in self.sensors:
                 if s[0] is m:
@@ -239,6 +265,8 @@ class App:
             m.start(now)
         for s in self.sensors:
             s[4] = now
+        for d in self.inputs:
+            d[4] = None  # the current levels go out again on each connection
         self.status(self.device)
         self.next_status = time.ticks_add(now, self.device.frequency * 1000)
         if not self.started:
@@ -278,6 +306,8 @@ class App:
             if time.ticks_diff(now, self.next_status) >= 0:
                 self.next_status = time.ticks_add(now, self.device.frequency * 1000)
                 self.status(self.device)
+            if self.inputs:
+                self._poll_inputs()
             wait = self._sample(now)
             if wait > 0:
                 time.sleep_ms(min(wait, 200))
