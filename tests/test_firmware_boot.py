@@ -86,3 +86,47 @@ def test_digital_inputs_are_published_on_change(stub):
                 break
             time.sleep(0.2)
         assert values[-3:] == [False, True, False]
+
+
+def test_a_crash_loop_ends_in_safe_mode_not_a_brick(tmp_path):
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    from provisioning.virtual_board import deploy, write_config
+    flash = tmp_path / "flash"
+    deploy(flash)
+    write_config(flash, "http://127.0.0.1:9", ("campus", "secret"))
+    # A broken app (as after a bad update): every boot crashes at once.
+    (flash / "neosensor" / "app.mpy").unlink()
+    (flash / "neosensor" / "app.py").write_text("raise ValueError('broken update')\n")
+    with VirtualBoard(MAC, wifi=("campus", "secret"), flash_dir=flash, blank=True, heap=HEAP) as b:
+        b.wait_for(r"^neosensor: 5 failed boots in a row: safe mode", 60)
+        b.wait_for(r"^safe mode: access point neOSensor_3344 at 192\.168\.4\.1", 5)
+        time.sleep(2)
+        assert len(b.boots) == 6                         # it stays up, REPL on the console
+        assert sum("broken update" in line for line in b.lines) == 5
+        b.send("print(6*7)\r")
+        b.wait_for(r"^42$", 5)
+    # The counter stays until a boot reaches a working MQTT link (then it is removed).
+    assert (flash / "crash.count").read_text() == "6"
+
+
+def test_sandbox_mode_skips_sensocampus(mosquitto):
+    from provisioning.mosquitto import Acl
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    broker = mosquitto(users={"test": "test"}, acl=Acl().allow("test", "readwrite", "TestTopic/#"))
+    with VirtualBoard(MAC, server="http://127.0.0.1:9", wifi=("campus", "secret"), heap=HEAP,
+                      broker=(broker.host, broker.port), sandbox=True,
+                      chips=["mcp9808@0x18:temperature=20.5"]) as b:
+        b.wait_for(r"^sensocampus: sandbox mode, topic TestTopic/neOSensor_3344", 30)
+        b.wait_for(r"^mqtt: connected to .* as test$", 10)
+        b.wait_for(r'^pub TestTopic/neOSensor_3344/device ', 5)
+        assert not any("(not sent)" in line for line in b.lines)
+
+
+def test_firmware_runs_from_py_sources_too(stub):
+    stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "temperature"}])
+    with VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), heap="256k", source=True,
+                      broker=(stub.mqtt_host, stub.mqtt_port), chips=["mcp9808@0x18:temperature=20.5"]) as b:
+        b.wait_for(r'^pub u4/101/temperature .*"value": 20\.5', 40)
+        assert (b.flash / "neosensor" / "app.py").exists() and not (b.flash / "neosensor" / "app.mpy").exists()

@@ -209,6 +209,7 @@ def test_module_orders_on_a_campus_like_broker(tmp_path, mosquitto, board_factor
         obs.order("temperature", "AUTO_1122", "acquire")
         got = wait_until(lambda: obs.on("temperature", t0), 5, "readings after acquire")
         assert got[0]["value"] in (21.5, 22.25)
+        assert abs(got[0]["timestamp"] - time.time()) < 5  # UNIX seconds (NTP succeeded)
         assert time.time() - t0 < 3
         wait_until(lambda: len(obs.on("temperature", t0)) >= 2, 3, "both sensors acquired")
 
@@ -232,9 +233,13 @@ def test_module_orders_on_a_campus_like_broker(tmp_path, mosquitto, board_factor
 
         # The frequency survives a reset (a device restart order).
         obs.order("device", MAC, "restart")
+        t_restart = time.time()
         board.wait_boots(2, 20)
         n = len(board.lines)
         board.wait_for(r"^mqtt: connected", 30, n)
+        # The broker told the room the board went away (its last will).
+        assert any(m.get("status") == "offline" and m["unitID"] == MAC
+                   for m in obs.on("device", t_restart))
         t3 = time.time()
         obs.order("luminosity", "all", "status")
         st = wait_until(lambda: [m for m in obs.on("luminosity", t3) if "frequency" in m], 5, "status")
