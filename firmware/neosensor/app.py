@@ -101,7 +101,7 @@ class App:
         sda, scl = PINS.get(self.board, PINS["esp8266"])
         from neosensor import chips
         found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
-        _unload("neosensor.chips")
+        _unload("neosensor.chips", "drivers.scan")
         print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
         dev = {}
         for mc in modules:
