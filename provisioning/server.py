@@ -468,8 +468,12 @@ class Stub:
                             "kind": d["kind"], "enabled": d["enabled"], "last_seen": d["last_seen"],
                             "status": st.get("status"), "heap": st.get("heap"),
                             "firmware": st.get("firmware")})
+        counters = self.collector.counters
         return web.json_response({"now": time.time(), "devices": devices,
-                                  "sensors": self.registry.latest_per_sensor()})
+                                  "sensors": self.registry.latest_per_sensor(),
+                                  "collector": {"stored": counters.get("readings", 0),
+                                                "rejected": counters.get("invalid", 0),
+                                                "connected": self.collector.connected.is_set()}})
 
     async def live_events(self, request):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",

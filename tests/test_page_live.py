@@ -49,6 +49,7 @@ def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
     page.wait_for_selector("#conn.live", timeout=10000)
     assert page.locator("tr[data-mac='02:11:22:33:44:55']").inner_text().count("Bâtiment U4 / Salle 302") == 1
     assert page.locator("#rooms").inner_text().strip() == "no reading yet"
+    assert "collector connected" in page.locator("#collector").inner_text()
 
     dev = Client(stub, login, password)
     for seq, value in enumerate([21.0, 21.5, 22.25], 1):
