@@ -224,3 +224,44 @@ def test_historic_broker_auth_endpoints_apply_the_same_rules(stub, mac):
     stub.admin.disable(mac)
     assert post("auth", {"username": login, "password": password}).status_code == 403
     assert post("acl", {"username": login, "topic": "u4/302/temperature", "acc": 2}).status_code == 403
+
+
+def test_concurrent_first_calls_deliver_the_password_once(stub, mac):
+    import concurrent.futures
+    stub.admin.add_device(mac, location="u4/302")
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: get(stub, "/device/credentials", params={"mac": mac}), range(16)))
+    assert all(a.status_code == 200 for a in answers)
+    passwords = [a.json()["password"] for a in answers if "password" in a.json()]
+    assert len(passwords) == 1
+    login = answers[0].json()["login"]
+    assert get(stub, "/device/config", auth=(login, passwords[0])).status_code == 200
+
+
+def test_small_boot_storm_has_no_errors(stub):
+    """200 devices at once (the full-size storm is bench/registry.py)."""
+    import asyncio
+    import base64
+
+    import aiohttp
+
+    macs = ["02:77:00:00:%02x:%02x" % (i // 256, i % 256) for i in range(200)]
+    for m in macs:
+        stub.admin.add_device(m, location="storm/r%d" % (int(m[-2:], 16) % 10))
+
+    async def boot(session, m):
+        async with session.get(stub.url + "/device/credentials", params={"mac": m}) as r:
+            assert r.status == 200
+            cred = await r.json()
+        auth = "Basic " + base64.b64encode(("%s:%s" % (cred["login"], cred["password"])).encode()).decode()
+        async with session.get(stub.url + "/device/config", headers={"Authorization": auth}) as r:
+            assert r.status == 200
+            return (await r.json())["topics"][0]
+
+    async def storm():
+        connector = aiohttp.TCPConnector(limit=0, force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as s:
+            return await asyncio.gather(*(boot(s, m) for m in macs))
+
+    topics = asyncio.run(storm())
+    assert sorted(set(topics)) == ["storm/r%d" % i for i in range(10)]
