@@ -110,7 +110,7 @@ def deploy(flash_dir, source=False, arch=None):
     its libraries as .mpy (boot.py/main.py stay source), or all as .py."""
     flash_dir = pathlib.Path(flash_dir)
     flash_dir.mkdir(parents=True, exist_ok=True)
-    trees = [(FIRMWARE, flash_dir, ("virtual/*", "virtual/**", "*.md", "manifest.json")),
+    trees = [(FIRMWARE, flash_dir, ("virtual/*", "virtual/**", "*.md", "manifest.py")),
              (ROOT / "neocampus", flash_dir / "lib" / "neocampus", ()),
              (ROOT / "drivers", flash_dir / "lib" / "drivers", ("sim/*", "sim/**"))]
     written = []
