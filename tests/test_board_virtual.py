@@ -148,3 +148,32 @@ def test_cli_help_and_bad_chip():
         assert opt in res.output
     res = runner.invoke(board_cli, ["run", "--mac", MAC, "--chip", "nope@0x18"])
     assert res.exit_code == 2 and "known chips" in res.output
+
+
+def test_cli_runs_a_board_and_takes_values_on_stdin(flash):
+    (flash / "main.py").write_text(READ_LOOP)
+    proc = subprocess.Popen([sys.executable, "-m", "neoc", "board", "run", "--mac", MAC, "--blank",
+                             "--flash-dir", str(flash), "--heap", "64k",
+                             "--chip", "mcp9808@0x18:temperature=21.5"],
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    seen = []
+    try:
+        def until(pattern, timeout=20):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                seen.append(line)
+                if pattern in line:
+                    return line
+            raise AssertionError("no %r in:\n%s" % (pattern, "".join(seen)))
+        assert until("temp 21.5000").startswith("[board eeff] ")
+        proc.stdin.write("set 0x18 temperature=30\n")
+        proc.stdin.flush()
+        until("temp 30.0000")
+        proc.stdin.write("quit\n")
+        proc.stdin.flush()
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
