@@ -130,3 +130,17 @@ def test_firmware_runs_from_py_sources_too(stub):
                       broker=(stub.mqtt_host, stub.mqtt_port), chips=["mcp9808@0x18:temperature=20.5"]) as b:
         b.wait_for(r'^pub u4/101/temperature .*"value": 20\.5', 40)
         assert (b.flash / "neosensor" / "app.py").exists() and not (b.flash / "neosensor" / "app.mpy").exists()
+
+
+def test_airquality_from_an_scd4x_is_published_as_co2_ppm(stub):
+    # The SCD4x has a sample every 5 s: a 2-read stable window (a module
+    # param) keeps this test short.
+    fast = [{"param": "stable_reads", "value": 2}]
+    stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "airquality", "params": fast},
+                                                           {"module": "temperature", "params": fast}])
+    with VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), heap=HEAP,
+                      broker=(stub.mqtt_host, stub.mqtt_port),
+                      chips=["scd4x@0x62:co2=612,temperature=23.5,humidity=40"]) as b:
+        b.wait_for(r'^pub u4/101/airquality \{"value": 612, "value_units": "ppm", "subID": "co2", '
+                   r'"unitID": "auto_3344"', 60)
+        b.wait_for(r'^pub u4/101/temperature \{"value": 23\.(5|49\d), .*"subID": "98"', 15)

@@ -128,7 +128,9 @@ class App:
                 continue
             for d in found:
                 if q in d.QUANTITIES:
-                    self.sensors.append([m, m.add_sensor(d.address, d.CHIP, now), d, q, now])
+                    # airquality names its sensors by gas (subID "co2"), others by I2C address.
+                    sub = q if name == "airquality" else d.address
+                    self.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])
             if not m.sensors:
                 print("module %s: no chip for it on the bus" % name)
         self.seq = Seq()

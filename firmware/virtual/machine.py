@@ -92,6 +92,17 @@ class I2C:
         if nread:
             return vboard.read_into(into if into is not None else bytearray(nread))
 
+    def sleep_ms(self, ms):
+        # Drivers wait for conversions with the bus's sleep_ms when it has
+        # one. The unix port's time.sleep_ms can return ~0.5 ms early (a
+        # board's never does), and the simulated chips then rightly NACK:
+        # this one waits at least `ms`, as on a board.
+        import time
+        t0 = time.ticks_us()
+        time.sleep_ms(ms)
+        while time.ticks_diff(time.ticks_us(), t0) < ms * 1000 + 200:
+            time.sleep_us(100)
+
     def scan(self):
         if not self._wired:
             return []
