@@ -1,6 +1,7 @@
 # A small HTTP/1.0 client on `socket` (and `ssl` for https), for the
 # sensOCampus handshake: request(method, url, headers, body) -> (status, body).
-# Network failures raise OSError; the body is capped (a config is small).
+# Network and TLS failures raise OSError; the body is capped (a config is
+# small). https verifies the server when ca.pem is on the flash.
 import socket
 
 MAX_BODY = 8192
@@ -56,8 +57,22 @@ def _tls(s, host):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         # A CA bundle written by the flashing tool turns verification on.
-        ctx.load_verify_locations(cafile="ca.pem")
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        with open("ca.pem", "rb") as f:
+            pem = f.read()
     except OSError:
+        pem = None
+    if pem:
+        # MicroPython's mbedTLS takes DER: one load per certificate of the bundle.
+        from binascii import a2b_base64
+        for block in pem.split(b"-----BEGIN CERTIFICATE-----")[1:]:
+            body = block.split(b"-----END CERTIFICATE-----")[0]
+            ctx.load_verify_locations(cadata=a2b_base64(body.replace(b"\n", b"").replace(b"\r", b"")))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
         ctx.verify_mode = ssl.CERT_NONE
-    return ctx.wrap_socket(s, server_hostname=host)
+    try:
+        return ctx.wrap_socket(s, server_hostname=host)
+    except ValueError as e:
+        # mbedTLS reports a refused certificate as ValueError: to the caller it
+        # is a network failure like any other (retried, never a crash).
+        raise OSError("TLS: " + str(e).strip())
