@@ -33,14 +33,20 @@ def request(method, url, headers=None, body=None):
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise OSError("bad HTTP status line")
-        status = int(parts[1])
+        try:
+            status = int(parts[1])
+        except ValueError:
+            raise OSError("bad HTTP status line")
         length = MAX_BODY
         while True:
             line = s.readline()
             if not line or line == b"\r\n":
                 break
             if line[:15].lower() == b"content-length:":
-                length = min(int(line[15:]), MAX_BODY)
+                try:
+                    length = min(int(line[15:]), MAX_BODY)
+                except ValueError:
+                    raise OSError("bad Content-Length")
         data = b""
         while len(data) < length:
             chunk = s.read(length - len(data))
