@@ -120,7 +120,8 @@ def test_sandbox_mode_skips_sensocampus(mosquitto):
                       chips=["mcp9808@0x18:temperature=20.5"]) as b:
         b.wait_for(r"^sensocampus: sandbox mode, topic TestTopic/neOSensor_3344", 30)
         b.wait_for(r"^mqtt: connected to .* as test$", 10)
-        b.wait_for(r'^pub TestTopic/neOSensor_3344/device ', 5)
+        b.wait_for(r'^pub TestTopic/neOSensor_3344/device .*"modules": \["temperature"\]', 5)
+        b.wait_for(r'^pub TestTopic/neOSensor_3344/temperature .*"value": 20\.5', 5)
         assert not any("(not sent)" in line for line in b.lines)
 
 
@@ -144,3 +145,25 @@ def test_airquality_from_an_scd4x_is_published_as_co2_ppm(stub):
         b.wait_for(r'^pub u4/101/airquality \{"value": 612, "value_units": "ppm", "subID": "co2", '
                    r'"unitID": "auto_3344"', 60)
         b.wait_for(r'^pub u4/101/temperature \{"value": 23\.(5|49\d), .*"subID": "98"', 15)
+
+
+def test_broker_restart_reconnects_on_one_link(mosquitto):
+    """The link notices the broker going away, closes its socket and comes
+    back with backoff; readings go on after the broker returns."""
+    from provisioning.mosquitto import Acl
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    broker = mosquitto(users={"test": "test"}, acl=Acl().allow("test", "readwrite", "TestTopic/#"))
+    with VirtualBoard(MAC, server="http://127.0.0.1:9", wifi=("campus", "secret"), heap=HEAP,
+                      broker=(broker.host, broker.port), sandbox=True,
+                      chips=["mcp9808@0x18:temperature=20.5"]) as b:
+        b.wait_for(r"^pub TestTopic/neOSensor_3344/temperature ", 30)
+        n = len(b.lines)
+        broker.stop()
+        b.wait_for(r"^mqtt: (link lost|connect to .* failed)", 10, n)
+        time.sleep(2)
+        broker.start()
+        i, _ = b.wait_for(r"^mqtt: connected", 40, n)
+        b.wait_for(r'^pub TestTopic/neOSensor_3344/device .*"status": "running".*"mqtt_connects": 2', 5, i)
+        b.wait_for(r"^pub TestTopic/neOSensor_3344/temperature .*\"value\": 20\.5", 10, i)
+        assert b.boots == ["power"]

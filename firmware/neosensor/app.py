@@ -103,6 +103,11 @@ class App:
         found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
         _unload("neosensor.chips", "drivers.scan")
         print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
+        if cfg.get("sandbox") and not modules:
+            # No registry in sandbox mode: a module for each quantity on the bus.
+            for name in ("temperature", "humidity", "luminosity", "airquality"):
+                if any(QUANTITY[name] in d.QUANTITIES for d in found):
+                    modules.append({"module": name, "params": {}})
         dev = {}
         for mc in modules:
             if mc["module"] == "device":
