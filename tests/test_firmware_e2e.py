@@ -120,6 +120,15 @@ def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, boar
     assert new[0]["received_at"] >= t_set
     assert len(readings(stub, "temperature")) == 2  # unchanged: nothing new
 
+    # Module orders through the stub: acquire gives an immediate reading from
+    # each temperature sensor; a frequency is clamped (luminosity: 15..1800 s).
+    t0 = time.time()
+    stub.admin.order(MAC, "acquire", module="temperature")
+    wait_until(lambda: len(readings(stub, "temperature")) >= 4, 5, "readings after acquire")
+    assert time.time() - t0 < 5
+    stub.admin.order(MAC, "frequency", 1, module="luminosity")
+    board.wait_for(r'^pub u4/302/luminosity .*"frequency": 15', 10)
+
     # Device frequency order: clamped to 900..21600 s, persisted, kept across a reset.
     stub.admin.order(MAC, "frequency", 60)
     board.wait_for(r'^pub u4/302/device .*"frequency": 900', 10)
@@ -136,6 +145,9 @@ def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, boar
                        "readings after the reboot")
     assert min(r["seq"] for r in after) > before
     assert json.loads((board.flash / "module_device.json").read_text()) == {"frequency": 900}
+    n = len(board.lines)
+    stub.admin.order(MAC, "status", module="luminosity")
+    board.wait_for(r'^pub u4/302/luminosity .*"frequency": 15', 10, n)   # kept across the reset
     assert board.boots == ["power", "reset"]
 
 
