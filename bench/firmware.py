@@ -144,9 +144,9 @@ def smallest_heap(trial, lo, hi, step=1, hi_known_ok=False):
     return good, tried
 
 
-def heap_total(kb):
-    """What gc.mem_alloc() + gc.mem_free() reports under -X heapsize=<kb>k."""
-    out = upy.run(code="import gc;print(gc.mem_alloc()+gc.mem_free())", heap="%dk" % kb)
+def heap_total(heap):
+    """What gc.mem_alloc() + gc.mem_free() reports under -X heapsize=<heap>."""
+    out = upy.run(code="import gc;print(gc.mem_alloc()+gc.mem_free())", heap=heap)
     return int(out.stdout.split()[0])
 
 
@@ -264,6 +264,41 @@ MILESTONES = (("wifi", r"wifi: connected"), ("handshake", r"sensocampus: config"
 BAD_LINES = ("MemoryError", "crashed", "safe mode", "Traceback")
 
 
+# What a ROMFS board does at boot, done by boot.py here: the code partition
+# mounted at /rom, first on the import path, .mpy files run in place.
+ROM_PREAMBLE = """\
+import os, sys, vfs
+_b = bytearray(os.stat("rom.img")[6])
+with open("rom.img", "rb") as _f:
+    _f.readinto(_b)
+vfs.mount(vfs.VfsRom(_b), "/rom")
+sys.path.insert(0, "/rom")
+del _b, _f
+"""
+
+
+def build_rom(flash, dest):
+    """A ROMFS image (mpremote romfs build) of everything the board imports:
+    the deployed packages and the virtual board's fakes (ROM on a real board)."""
+    import shutil
+    import subprocess
+    from provisioning.virtual_board import build_virtual_lib
+    dest = pathlib.Path(dest)
+    src = dest.parent / "rom-src"
+    shutil.copytree(pathlib.Path(flash) / "neosensor", src / "neosensor")
+    for d in (pathlib.Path(flash) / "lib").iterdir():
+        if d.is_dir():
+            shutil.copytree(d, src / d.name, ignore=shutil.ignore_patterns("LICENSE"))
+    for f in build_virtual_lib(dest.parent / "rom-vlib").glob("*.mpy"):
+        shutil.copy(f, src / f.name)
+    mpremote = pathlib.Path(sys.executable).with_name("mpremote")
+    proc = subprocess.run([str(mpremote), "romfs", "--no-mpy", "-o", str(dest), "build", str(src)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("mpremote romfs build failed: %s" % (proc.stderr or proc.stdout)[-300:])
+    return dest
+
+
 class Full:
     """The firmware on the virtual board: Wi-Fi, sensOCampus handshake against
     the stub, MQTT to the rig's Mosquitto (the device's account and ACL from
@@ -292,6 +327,25 @@ class Full:
         deploy(self.template)
         write_config(self.template, stub.url, ("neocampus", "neocampus"))
         self.n = self.orders = 0
+        self.rom_template = None
+
+    def _rom_template(self):
+        """Flash for the ROMFS variant: boot.py, main.py, config.json and the
+        image; image_alloc = heap the image's bytearray takes (given on top)."""
+        import shutil
+        if self.rom_template is None:
+            t = self.rig.work / "flash-rom-template"
+            t.mkdir()
+            build_rom(self.template, t / "rom.img")
+            for name in ("main.py", "config.json"):
+                shutil.copy(self.template / name, t / name)
+            (t / "boot.py").write_text(ROM_PREAMBLE + (self.template / "boot.py").read_text())
+            n = (t / "rom.img").stat().st_size
+            out = upy.run(code="import gc;gc.collect();a=gc.mem_alloc();b=bytearray(%d);gc.collect();"
+                               "print(gc.mem_alloc()-a)" % n, heap="%dk" % COMFORTABLE_KB)
+            self.image_size, self.image_alloc = n, int(out.stdout.split()[0])
+            self.rom_template = t
+        return self.rom_template
         self.last = None
 
     def _is_reading(self, topic, payload):
@@ -305,13 +359,20 @@ class Full:
         self.orders += 1
         self.rig.observer.publish("%s/%s/command" % (self.base, module), cmd)
 
-    def run(self, kb):
-        """One boot at heap `kb` driven through the scenario: (ok, note)."""
+    def run(self, kb, rom=False):
+        """One boot with `kb` KB of heap for the firmware, driven through the
+        scenario: (ok, note). rom: the code in a ROMFS image, whose bytearray
+        gets its own room on top of `kb`."""
         from provisioning.virtual_board import VirtualBoard
         import shutil
         self.n += 1
         flash = self.rig.work / ("flash-%d" % self.n)
-        shutil.copytree(self.template, flash)
+        heap = "%dk" % kb
+        if rom:
+            shutil.copytree(self._rom_template(), flash)
+            heap = str(kb * 1024 + self.image_alloc)
+        else:
+            shutil.copytree(self.template, flash)
         (flash / "sensocampus.json").write_text(json.dumps(self.creds))
         obs = self.rig.observer
         start = len(obs.messages)
@@ -325,7 +386,7 @@ class Full:
                 boot.append(now)
             stamps.append((now, text))
 
-        board = VirtualBoard(MAC, server=self.stub.url, flash_dir=flash, heap="%dk" % kb, chips=CHIPS,
+        board = VirtualBoard(MAC, server=self.stub.url, flash_dir=flash, heap=heap, chips=CHIPS,
                              blank=True, echo=echo)
         try:
             return self._drive(board, kb, start, boot)
@@ -510,43 +571,62 @@ def _count(c):
     return c[0]
 
 
+def measure_variant(full, rom, quick, deadline):
+    """Comfortable run (figures), bisection, then the explicit 24 KB run."""
+    comfy = COMFORTABLE_KB
+
+    def trial(kb):
+        if time.monotonic() > deadline:
+            return False, "bench time budget spent: counted as a failure"
+        return full.run(kb, rom=rom)
+
+    res = {}
+    ok, note = full.run(comfy, rom=rom)
+    log("  heap %3d KB: %s (%s)" % (comfy, "ok" if ok else "FAIL", note))
+    if not ok:
+        res["why"] = "did not complete even at %d KB: %s" % (comfy, note)
+        return res
+    extra = full.image_alloc if rom else 0
+    total = heap_total(str(comfy * 1024 + extra)) - extra
+    res["peak_live"] = total - min(full.last["heap_free"])
+    res["first_publish_s"] = full.last["first_publish_s"]
+    res["timeline"] = full.last["timeline"]
+    res["run"] = note
+    kb, tried = smallest_heap(trial, 8, comfy, 4 if quick else 1, hi_known_ok=True)
+    tried.insert(0, (comfy, True, note))
+    res["min_heap_kb"], res["tried"] = kb, tried
+    target = [t for t in tried if t[0] == TARGET_KB]
+    if not target:
+        ok, note = trial(TARGET_KB)
+        log("  heap %3d KB: %s%s" % (TARGET_KB, "ok" if ok else "FAIL", " (%s)" % note if note else ""))
+        target = [(TARGET_KB, ok, note)]
+    res["target_run"] = target[0]
+    if any("budget" in t[2] for t in tried + target):
+        res["budget_hit"] = True
+    return res
+
+
 def measure_full(rig, quick, budget_s):
+    """{"mpy": figures with the code loaded from .mpy files into the heap (as
+    deployed), "rom": the same with the code in a ROMFS image}."""
     from provisioning.stub_process import StubServer
-    log("full firmware on the virtual board (MCP9808 + SHT3x + TSL2561), %d readings + orders" % PUBLISHES)
     t0 = time.monotonic()
     with StubServer(rig.work / "stub") as stub:
         full = Full(rig, stub)
-        comfy = COMFORTABLE_KB
-        deadline = t0 + budget_s
-
-        def trial(kb):
-            if time.monotonic() > deadline:
-                return False, "bench time budget spent: counted as a failure"
-            return full.run(kb)
-
-        res = {}
-        ok, note = full.run(comfy)
-        log("  heap %3d KB: %s (%s)" % (comfy, "ok" if ok else "FAIL", note))
-        if not ok:
-            res["why"] = "did not complete even at %d KB: %s" % (comfy, note)
-            return res
-        res["peak_live"] = heap_total(comfy) - min(full.last["heap_free"])
-        res["breakdown"] = heap_breakdown(rig.work, full.template)
-        res["fakes"] = dict(res["breakdown"]).get("fakes")
-        res["first_publish_s"] = full.last["first_publish_s"]
-        res["timeline"] = full.last["timeline"]
-        res["run"] = note
-        kb, tried = smallest_heap(trial, 8, comfy, 4 if quick else 1, hi_known_ok=True)
-        tried.insert(0, (comfy, True, note))
-        res["min_heap_kb"], res["tried"] = kb, tried
-        target = [t for t in tried if t[0] == TARGET_KB]
-        if not target:
-            ok, note = trial(TARGET_KB)
-            log("  heap %3d KB: %s%s" % (TARGET_KB, "ok" if ok else "FAIL", " (%s)" % note if note else ""))
-            target = [(TARGET_KB, ok, note)]
-        res["target_run"] = target[0]
-        if any("budget" in t[2] for t in tried):
-            res["budget_hit"] = True
+        log("full firmware on the virtual board (MCP9808 + SHT3x + TSL2561), %d readings + orders, "
+            "code as .mpy files (loaded into the heap)" % PUBLISHES)
+        res = measure_variant(full, False, quick, t0 + 0.55 * budget_s)
+        if "run" in res:
+            res["breakdown"] = heap_breakdown(rig.work, full.template)
+            res["fakes"] = dict(res["breakdown"]).get("fakes")
+        log("the same with the code (firmware + fakes) in a ROMFS image, run in place")
+        try:
+            full._rom_template()
+            rom = measure_variant(full, True, quick, t0 + budget_s)
+            rom["image"] = (full.image_size, full.image_alloc)
+        except Exception as e:  # e.g. no VfsRom in this MicroPython build
+            rom = {"why": "could not be run (%s: %s)" % (type(e).__name__, str(e)[:120])}
+        res["rom"] = rom
     return res
 
 
@@ -591,40 +671,65 @@ def print_sizes(sizes):
     print("  %-34s %s" % ("= TOTAL", "  ".join("%9d" % sum(sizes[a].values()) for a in ARCHS)))
 
 
-def row(label, bare, full, fmt):
-    cells = [fmt(v) if v is not None else "n/a" for v in (bare, full)]
-    print("  %-40s %14s %14s %8s" % (label, cells[0], cells[1],
-                                      ratio(full, bare) if bare is not None and full is not None else "-"))
+HEAD = "  %-36s %10s %14s %7s %14s %7s"
+
+
+def row(label, bare, full, rom, fmt):
+    cells = [fmt(v) if v is not None else "n/a" for v in (bare, full, rom)]
+    r = [ratio(v, bare) if bare is not None and v is not None else "-" for v in (full, rom)]
+    print(HEAD % (label, cells[0], cells[1], r[0], cells[2], r[1]))
+
+
+def verdict(res):
+    target = res.get("target_run")
+    if target is None:
+        return "MISS (the full scenario %s)" % res.get("why", "was not measured")
+    if target[1]:
+        return "PASS (the full scenario completed with %d KB)" % TARGET_KB
+    return "MISS (at %d KB: %s)" % (TARGET_KB, target[2])
 
 
 def report(base, sizes, full):
+    full = full or {}
+    rom = full.get("rom") or {}
     print()
     print("== bench/firmware.py (issue 5): bare umqtt publish vs full neOSensor firmware ==")
-    print("MicroPython unix port (64-bit), heaps set by -X heapsize; broker: Mosquitto with passwords")
+    print("MicroPython 1.29 unix port (64-bit), heap set by -X heapsize; broker: Mosquitto with passwords")
     if sizes:
         print_sizes(sizes)
     print()
-    print("  %-40s %14s %14s %8s" % ("figure", "baseline", "full firmware", "ratio"))
-    full = full or {}
+    print(HEAD % ("figure", "baseline", "full (.mpy)", "ratio", "full (ROMFS)", "ratio"))
     row("smallest heap that completes", base.get("min_heap_kb"), full.get("min_heap_kb"),
-        lambda v: "%d KB" % v)
-    row("peak live heap (after gc.collect)", base.get("peak_live"), full.get("peak_live"), kb)
+        rom.get("min_heap_kb"), lambda v: "%d KB" % v)
+    row("peak live heap (after gc.collect)", base.get("peak_live"), full.get("peak_live"),
+        rom.get("peak_live"), kb)
     for arch in ARCHS:
         f = sum(sizes[arch].values()) if sizes else None
-        row(".mpy size, %s" % arch, sum(base["sizes"][arch].values()), f, kb)
+        row(".mpy size, %s" % arch, sum(base["sizes"][arch].values()), f, None, kb)
     fakes = full.get("fakes")
     if fakes:
-        print("  %-40s %14s %14s" % ("  of which virtual-board fakes*", "0", kb(fakes)))
-        if full.get("min_heap_kb"):
-            print("  %-40s %14s %14s %8s" % ("  smallest heap less the fakes*", "", "~%.0f KB" % (
-                full["min_heap_kb"] - fakes / 1024.0), ratio(full["min_heap_kb"] - fakes / 1024.0,
-                                                             base.get("min_heap_kb"))))
+        print(HEAD % ("  of which virtual-board fakes*", "0", kb(fakes), "", "(in ROM)", ""))
     row("boot -> first publish received", base.get("first_publish_s"), full.get("first_publish_s"),
-        lambda v: "%.3f s" % v)
+        rom.get("first_publish_s"), lambda v: "%.3f s" % v)
     print()
+    print("full (.mpy): as `neoc flash` deploys it, the code in .mpy files that the VM loads into its heap.")
+    print("full (ROMFS): the same .mpy files and the fakes in a ROMFS image (mpremote romfs build) mounted")
+    print("  by boot.py and run in place, as code in flash runs on a board; the image's own buffer is given")
+    print("  on top of the heap under test%s. Frozen code would save more: its qstrs and"
+          % (" (%d B image, %d B of heap)" % rom["image"] if rom.get("image") else ""))
+    print("  constants would not be copied into RAM either.")
+    print("Completes = exit 0 and the broker got the reading (baseline); for the firmware: one boot,")
+    print("no reset, no MemoryError (even caught), %d readings received by the observer and the" % PUBLISHES)
+    print("frequency/status orders answered, within the trial's time limit.")
+    if sizes and sizes.get("identical"):
+        print(".mpy: bytecode only (no @native/@viper): the xtensa and xtensawin files are byte-identical.")
+    if fakes:
+        print("* machine/network/ntptime fakes of the virtual board: on an ESP8266 they are firmware in flash.")
     if full.get("breakdown"):
-        print("Where the full firmware's heap goes at rest (live bytes each import adds, in load order;")
-        print("a module is charged for what it imports first, qstr pools grow in chunks (+-1-2 KB);")
+        print()
+        print("Where the .mpy firmware's heap goes at rest (live bytes each import adds, in load order;")
+        print("a module is charged for what it imports first, and for a new qstr pool chunk when it")
+        print("crosses one, so single figures can be off by several KB; the sums hold;")
         print("run-time objects come on top):")
         items = ["%s %s" % (n, v if isinstance(v, str) else "%d" % v) for n, v in full["breakdown"]]
         for i in range(0, len(items), 4):
@@ -634,36 +739,25 @@ def report(base, sizes, full):
         unused = [v for n, v in full["breakdown"] if n.startswith(UNUSED) and not isinstance(v, str)]
         print("  sum of the modules this board loads: %s; not loaded here (unused:): %s"
               % (kb(sum(used)), kb(sum(unused))))
-    print("Completes = exit 0 and the broker got the reading (baseline); for the firmware: one boot,")
-    print("no reset, no MemoryError (even caught), %d readings received by the observer and the" % PUBLISHES)
-    print("frequency/status orders answered, within the trial's time limit.")
-    if sizes and sizes.get("identical"):
-        print(".mpy: bytecode only (no @native/@viper): the xtensa and xtensawin files are byte-identical.")
-    if fakes:
-        print("* machine/network/ntptime fakes of the virtual board live in the VM's heap; on an ESP8266")
-        print("  they are firmware in flash. The 'less the fakes' line is an estimate, not a measurement.")
-    for name, res in (("baseline", base), ("full firmware", full)):
+    print()
+    for name, res in (("baseline", base), ("full (.mpy)", full), ("full (ROMFS)", rom)):
         if res.get("tried"):
             print("Bisection, %s: %s" % (name, ", ".join("%d KB %s" % (k, "ok" if ok else "FAIL")
                                                          for k, ok, _ in res["tried"])))
-    for k, ok, note in full.get("tried", []):
-        if not ok:
-            print("  full firmware at %d KB failed: %s" % (k, note))
-    if full.get("timeline"):
-        print("Boot timeline at %d KB (s after the VM started): %s" % (
-            COMFORTABLE_KB, ", ".join("%s %.2f" % x for x in full["timeline"])))
-    if full.get("run"):
-        print("Full scenario at %d KB: %s" % (COMFORTABLE_KB, full["run"]))
-    if full.get("budget_hit"):
-        print("NOTE: the time budget ran out during bisection: the smallest heap is an upper bound")
-    target = full.get("target_run")
-    if target is None:
-        verdict = "MISS (the full scenario %s)" % full.get("why", "was not measured")
-    elif target[1]:
-        verdict = "PASS (the full scenario completed with -X heapsize=%dk)" % TARGET_KB
-    else:
-        verdict = "MISS (at -X heapsize=%dk: %s)" % (TARGET_KB, target[2])
-    print("TARGET full scenario with a %d KB heap: %s" % (TARGET_KB, verdict))
+        for k, ok, note in res.get("tried", []) + ([res["target_run"]] if res.get("target_run") else []):
+            if not ok and name != "baseline":
+                print("  %s at %d KB failed: %s" % (name, k, note))
+        if res.get("budget_hit"):
+            print("  NOTE: the time budget ran out: this smallest heap is an upper bound")
+    for name, res in (("full (.mpy)", full), ("full (ROMFS)", rom)):
+        if res.get("timeline"):
+            print("Boot timeline, %s at %d KB (s after the VM started): %s" % (
+                name, COMFORTABLE_KB, ", ".join("%s %.2f" % x for x in res["timeline"])))
+        if res.get("run"):
+            print("Full scenario, %s at %d KB: %s" % (name, COMFORTABLE_KB, res["run"]))
+    print()
+    print("TARGET full scenario with a %d KB heap, code as .mpy (as deployed): %s" % (TARGET_KB, verdict(full)))
+    print("       same, code in ROMFS (flash-resident code):        %s" % verdict(rom))
 
 
 def main(argv=None):
