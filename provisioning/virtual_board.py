@@ -333,7 +333,7 @@ class VirtualBoard:
         attrs[3] &= ~termios.ECHO
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         env = dict(os.environ, NEOC_VBOARD=str(self.state))
-        path = [self.state / "vlib", self.flash, self.flash / "lib"]
+        path = [self.state / "vlib"]  # vboot.py then gives the VM a board's path, on the flash
 
         def ctty():
             os.setsid()
@@ -459,6 +459,8 @@ class VirtualBoard:
             self._wdt = time.monotonic() + self._wdt_timeout
         elif kind == "feed" and self._wdt:
             self._wdt = time.monotonic() + self._wdt_timeout
+        elif kind == "rtcmem":
+            self._desc["rtc_memory"] = arg.strip()
         elif kind in ("reset", "soft", "deepsleep"):
             self._cause = kind
             self._sleep_ms = int(arg or 0)

@@ -177,3 +177,20 @@ def test_cli_runs_a_board_and_takes_values_on_stdin(flash):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_flash_is_the_root_and_rtc_memory_survives_a_reset(flash):
+    (flash / "main.py").write_text("""
+import machine, os, sys
+print("path", sys.path, os.getcwd())
+if machine.reset_cause() == machine.PWRON_RESET:
+    with open("/note.txt", "w") as f:
+        f.write("on the flash")
+    machine.RTC().memory(b"kept")
+    machine.reset()
+print("rtc", machine.RTC().memory(), open("/note.txt").read(), sorted(os.listdir("/")))
+""")
+    with _board(flash, echo=False) as b:
+        b.wait_for(r"^rtc b'kept' on the flash \['lib', 'main.py', 'note.txt'\]$", 20)
+        b.wait_for(r"^path \['', '.frozen', '/lib'\] /$", 1)
+    assert (flash / "note.txt").read_text() == "on the flash"

@@ -42,13 +42,8 @@ class RTC:
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
 
     def memory(self, data=None):
-        # Survives resets and deepsleep (the runner keeps the state folder).
-        p = (vboard.os.getenv("NEOC_VBOARD") or ".") + "/rtc_memory"
+        # Survives resets and deepsleep: the runner keeps it across boots.
         if data is None:
-            try:
-                with open(p, "rb") as f:
-                    return f.read()
-            except OSError:
-                return b""
-        with open(p, "wb") as f:
-            f.write(data)
+            return bytes.fromhex(vboard.board.get("rtc_memory", ""))
+        vboard.board["rtc_memory"] = bytes(data).hex()
+        vboard.event("rtcmem " + vboard.board["rtc_memory"])

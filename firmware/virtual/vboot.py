@@ -1,7 +1,25 @@
-# What the board's ROM does after a reset: run boot.py, then main.py, from the
-# flash (the working directory), then the REPL (the runner starts us with -i).
-# A KeyboardInterrupt (Ctrl-C on the console) stops them, as on a board.
+# What the board's ROM does after a reset. The peripheral fakes are loaded
+# first (they sit outside the flash); then the flash folder becomes the
+# filesystem root and the import path is a board's ('', '.frozen', '/lib'),
+# so "/config.json" or mpremote's ":/lib/..." mean the flash, never the host.
+# Then boot.py, main.py, and the REPL (the runner starts us with -i). A
+# KeyboardInterrupt (Ctrl-C on the console) stops them, as on a board.
 import gc
+import os
+import sys
+import vfs
+import vboard
+import machine
+import machine_extra
+import network
+import ntptime
+
+_flash = os.getcwd()
+vfs.umount("/")
+vfs.mount(vfs.VfsPosix(_flash), "/")
+os.chdir("/")
+sys.path[:] = ["", ".frozen", "/lib"]
+del _flash, vboard, machine, machine_extra, network, ntptime
 
 
 def _run(name):
@@ -14,7 +32,6 @@ def _run(name):
     except KeyboardInterrupt:
         print("KeyboardInterrupt in", name)
     except Exception as e:
-        import sys
         sys.print_exception(e)
     gc.collect()
 
