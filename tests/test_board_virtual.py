@@ -84,7 +84,7 @@ def test_chips_answer_only_on_the_boards_i2c_pins(flash):
         b.wait_for(r"^right \[\]$", 20)
 
 
-def test_a_missed_watchdog_feed_resets_the_board_and_reset_reboots_it(flash):
+def test_watchdog_reset_and_deepsleep_reboot_the_board(flash):
     (flash / "main.py").write_text("""
 import machine, time
 cause = machine.reset_cause()
@@ -98,12 +98,16 @@ if cause == machine.PWRON_RESET:
         pass   # hung: no more feeds
 elif cause == machine.WDT_RESET:
     machine.reset()
+elif cause == machine.HARD_RESET:
+    machine.deepsleep(700)
 else:
-    print("done", cause == machine.HARD_RESET)
+    print("done", cause == machine.DEEPSLEEP_RESET)
 """)
     with _board(flash, echo=False) as b:
         b.wait_for(r"^done True$", 30)
-        assert b.boots[:3] == ["power", "wdt", "reset"]
+        assert b.boots[:4] == ["power", "wdt", "reset", "deepsleep"]
+        k = b.lines.index("--- boot 4 (deepsleep) heap 64k")
+        assert b.times[k] - b.times[k - 1] >= 0.7  # asleep for the time asked
         i, _ = b.wait_for(r"^fed 3 times$", 1)
         j, _ = b.wait_for(r"watchdog: no feed", 1)
         # last feed 200 ms before the print, timeout 500 ms
