@@ -49,7 +49,11 @@ def _split_pair(value, what, sep=":"):
 def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, source, sandbox, kind):
     """Run a virtual board: the firmware (as deployed: .mpy, boot.py, main.py,
     /config.json) in the MicroPython unix port, with simulated chips, Wi-Fi,
-    watchdog and resets. Its console is printed with a prefix. Ctrl-C stops it."""
+    watchdog and resets. Its console is printed with a prefix. Ctrl-C stops it.
+
+    The flash folder is the board's filesystem root. With --repl, Ctrl-C sent
+    by mpremote stops the firmware and gives the REPL, but the watchdog the
+    firmware armed keeps running and resets the board, as on a real one."""
     try:
         parsed = [parse_chip(c) for c in chips]
         ssid, password = _split_pair(wifi, "SSID:PASS")
