@@ -151,7 +151,7 @@ def build_virtual_lib(dest, source=False):
     if source:
         shutil.copytree(VIRTUAL, dest, ignore=shutil.ignore_patterns("__pycache__"))
     else:
-        compile_tree(VIRTUAL, dest, keep_source={"vboot.py"})
+        compile_tree(VIRTUAL, dest, keep_source=())
     return dest
 
 
@@ -339,7 +339,7 @@ class VirtualBoard:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        proc = upy.popen(["-i", str(self.state / "vlib" / "vboot.py")], heap=self.heap, path=path,
+        proc = upy.popen(["-i", "-m", "vboot"], heap=self.heap, path=path,
                          cwd=self.flash, env=env, stdin=slave, stdout=slave, stderr=slave,
                          preexec_fn=ctty, close_fds=True)
         os.close(slave)
