@@ -1,8 +1,13 @@
 # Started by main.py: runs the neOSensor app; never lets it brick the board.
-# A crash counter in the flash counts boots that did not reach a working MQTT
-# link: after SAFE_AFTER of them the board stays in safe mode (set-up access
-# point and REPL) instead of crash-looping. Ctrl-C on the console is let through, so
-# the REPL is always reachable.
+# crash.count counts crashes in a row (an exception out of the app, or a
+# watchdog reset: a hang); the first working MQTT link clears it. After
+# SAFE_AFTER of them the board stays in safe mode (set-up access point and
+# REPL) instead of crash-looping. Planned resets (no Wi-Fi, sensOCampus
+# unreachable) are not crashes: a long campus outage must not park every
+# board in safe mode. Ctrl-C on the console is let through: the REPL is
+# always reachable.
+import machine
+
 SAFE_AFTER = 5
 
 
@@ -20,11 +25,13 @@ def _crashes(n=None):
 
 
 def run():
-    n = _crashes() + 1
-    _crashes(n)
-    if n > SAFE_AFTER:
+    n = _crashes()
+    if machine.reset_cause() == machine.WDT_RESET:
+        n += 1
+        _crashes(n)
+    if n >= SAFE_AFTER:
         print("neosensor: %d failed boots in a row: safe mode (AP + REPL); "
-              "remove crash.count to try again" % (n - 1))
+              "remove crash.count to try again" % n)
         from neosensor import safe
         safe.run()
         return
@@ -37,6 +44,5 @@ def run():
         import sys
         print("neosensor: crashed:")
         sys.print_exception(e)
-    import machine
+        _crashes(n + 1)
     machine.reset()
-
