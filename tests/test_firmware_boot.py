@@ -168,3 +168,23 @@ def test_broker_restart_reconnects_on_one_link(mosquitto):
         b.wait_for(r'^pub TestTopic/neOSensor_3344/device .*"status": "running".*"mqtt_connects": 2', 5, i)
         b.wait_for(r"^pub TestTopic/neOSensor_3344/temperature .*\"value\": 20\.5", 10, i)
         assert b.boots == ["power"]
+
+
+def test_a_silent_broker_times_out_instead_of_hanging_into_the_watchdog():
+    """A broker that accepts TCP but never answers CONNECT: the link gives up
+    after its 10 s socket timeout and backs off; the watchdog (30 s) never fires."""
+    import socket
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    try:
+        with VirtualBoard(MAC, server="http://127.0.0.1:9", wifi=("campus", "secret"), heap=HEAP,
+                          broker=silent.getsockname(), sandbox=True) as b:
+            i, _ = b.wait_for(r"^i2c: ", 30)
+            j, _ = b.wait_for(r"^mqtt: connect to 127\.0\.0\.1:\d+ failed", 20, i)
+            assert 9 <= b.times[j] - b.times[i] <= 15
+            assert b.boots == ["power"]
+    finally:
+        silent.close()
