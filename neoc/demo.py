@@ -13,7 +13,7 @@ MODULES = [{"module": "temperature", "frequency": 30}, {"module": "humidity", "f
            {"module": "luminosity", "frequency": 15}]
 CHIPS = ["mcp9808@0x18:temperature=19..24/600s",
          "sht3x@0x44:temperature=19.5..23.5/600s,humidity=40..55/900s",
-         "tsl2561@0x39:lux=150..800/300s"]
+         "tsl2561@0x39:lux=150..800/1800s"]
 
 
 @click.command()

@@ -13,7 +13,7 @@ from neoc import micropython as upy
 def test_demo_prints_readings_of_the_three_modules_and_stops_by_itself():
     if upy.unavailable_reason():
         need(upy.unavailable_reason())
-    proc = subprocess.run([sys.executable, "-m", "neoc", "demo", "--duration", "10"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "neoc", "demo", "--duration", "12"], cwd=ROOT,
                           capture_output=True, text=True, timeout=90)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
