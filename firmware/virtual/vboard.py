@@ -19,6 +19,7 @@ with open((os.getenv("NEOC_VBOARD") or ".") + "/board.json") as _f:
     board = json.load(_f)
 _s = socket.socket()
 _s.connect(socket.getaddrinfo("127.0.0.1", board["port"])[0][-1])
+_s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: a frame in two writes must not wait 40 ms
 _h = bytearray(6)
 
 
