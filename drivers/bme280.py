@@ -57,28 +57,29 @@ class BME280:
         if b[0] != _CHIP_ID:
             raise dev.error("chip id register 0xD0 reads 0x%02x, a BME280 has 0x60 "
                             "(0x58 is a BMP280, 0x61 a BME680)" % b[0])
-        calib = bytearray(26)
-        dev.read_reg_into(_CALIB_A, calib)
-        h = memoryview(b)[:7]
-        dev.read_reg_into(_CALIB_B, h)
+        calib = bytearray(33)
+        dev.read_reg_into(_CALIB_A, memoryview(calib)[:26])
+        dev.read_reg_into(_CALIB_B, memoryview(calib)[26:])
         if calib[0] | calib[1] == 0 or calib[0] & calib[1] & calib[2] == 0xFF:
             raise dev.error("calibration registers 0x88.. are blank (%s...)" % bytes(calib[:6]).hex())
-        # T1..T3, P1..P9, H1..H6 (4.2.2: H4/H5 share 0xE5, signed high parts in 0xE4/0xE6)
-        cal = struct.unpack("<HhhHhhhhhhhh", calib[:24])
-        self._ct = cal[:3]
-        self._cp = cal[3:]
-        self._ch = (calib[25], h[0] | (_s8(h[1]) << 8), h[2], (_s8(h[3]) << 4) | (h[4] & 0x0F),
-                    (_s8(h[5]) << 4) | (h[4] >> 4), _s8(h[6]))
-        self._meas = (_SAMPLES.index(os_t) << 5) | (_SAMPLES.index(os_p) << 2)
+        # T1..T3, P1..P9, (0xA0 unused) H1, H2, H3, then H4/H5: 12-bit, sharing 0xE5, their
+        # signed high parts in 0xE4/0xE6, and H6 (4.2.2).
+        cal = struct.unpack("<HhhHhhhhhhhhxBhBbBbb", calib)
+        self._cal = cal[:15] + ((cal[15] << 4) | (cal[16] & 0x0F), (cal[17] << 4) | (cal[16] >> 4),
+                                cal[18])
+        code = _SAMPLES.index
+        self._meas = (code(os_t) << 5) | (code(os_p) << 2)
         # ctrl_hum only takes effect with the next ctrl_meas write (5.4.3); the chip takes
         # register/value pairs in one write (6.2.1): one transaction sets all three.
-        self._ctrl = bytes((_CTRL_HUM, _SAMPLES.index(os_h), _CONFIG, 0, _CTRL_MEAS, self._meas))
+        self._ctrl = bytes((_CTRL_HUM, code(os_h), _CONFIG, 0, _CTRL_MEAS, self._meas))
         dev.write(self._ctrl)
         self._start = bytes((_CTRL_MEAS, self._meas | _FORCED))
-        # 9.1: typical measurement time (first look at status), and the maximum (give up).
+        # 9.1: typical measurement time (first look at status), and the maximum (give up),
+        # in integer arithmetic: typ 1 + 2n (+0.5 for P, +0.5 for H), max 1.25 + 2.3n (+0.575 each).
         n = os_t + os_p + os_h
-        self._typ_ms = int(1.0 + 2.0 * n + (0.5 if os_p else 0) + (0.5 if os_h else 0)) + 1
-        self._max_ms = int(1.25 + 2.3 * n + (0.575 if os_p else 0) + (0.575 if os_h else 0)) + 3
+        ph = (os_p > 0) + (os_h > 0)
+        self._typ_ms = 2 + 2 * n + ph // 2
+        self._max_ms = (1250 + 2300 * n + 575 * ph) // 1000 + 3
 
     def read(self):
         dev = self._dev
@@ -116,7 +117,7 @@ class BME280:
             raise dev.error("humidity result is the reset value 0x8000: no measurement done "
                             "(chip reset? settings rewritten)")
         # --- datasheet 4.2.3 integer compensation ---
-        t1, t2, t3 = self._ct
+        t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, h4, h5, h6 = self._cal
         d = (adc_t >> 4) - t1
         t_fine = ((((adc_t >> 3) - (t1 << 1)) * t2) >> 11) + ((((d * d) >> 12) * t3) >> 14)
         t = ((t_fine * 5 + 128) >> 8) / 100.0
@@ -125,7 +126,6 @@ class BME280:
                             "(-40..85 C)" % (t, adc_t))
         out = {"temperature": t}
         if self._os[1]:
-            p1, p2, p3, p4, p5, p6, p7, p8, p9 = self._cp
             v1 = t_fine - 128000
             v2 = v1 * v1 * p6 + ((v1 * p5) << 17) + (p4 << 35)
             v1 = ((v1 * v1 * p3) >> 8) + ((v1 * p2) << 12)
@@ -144,7 +144,6 @@ class BME280:
                                 "(300..1100 hPa)" % (p, adc_p))
             out["pressure"] = p
         if self._os[2]:
-            h1, h2, h3, h4, h5, h6 = self._ch
             v = t_fine - 76800
             v = ((((adc_h << 14) - (h4 << 20) - (h5 * v)) + 16384) >> 15) * (
                 ((((((v * h6) >> 10) * (((v * h3) >> 11) + 32768)) >> 10) + 2097152) * h2 + 8192) >> 14)
@@ -153,6 +152,3 @@ class BME280:
             out["humidity"] = (v >> 12) / 1024.0
         return out
 
-
-def _s8(b):
-    return b - 256 if b > 127 else b

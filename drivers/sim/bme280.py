@@ -16,16 +16,23 @@ References are to the Bosch BME280 datasheet (BST-BME280-DS002):
   9.1 measurement time (typical): 1 + 2*T + (2*P + 0.5) + (2*H + 0.5) ms.
 Not modelled: the IIR filter (for constant inputs its output equals its input), the
 im_update bit (NVM copy after reset, ~2 ms), SPI.
+
+Small on purpose: the portable tests run SimBus + this model + the driver in the 36 KB
+heap of the MicroPython unix port, so one function per job and no float tables.
 """
+import struct
+
 from drivers.sim.base import RegisterModel
 
 # A realistic calibration set (values of the size real parts carry; T/P as in Bosch's
-# worked example, H typical of BME280 parts), in register order.
+# worked example, H typical of BME280 parts), in register order. `calib` overrides by name.
 NAMES = "T1 T2 T3 P1 P2 P3 P4 P5 P6 P7 P8 P9 H1 H2 H3 H4 H5 H6"
 CALIB = (27504, 26435, -1000, 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000,
          75, 362, 0, 313, 50, 30)
-# t_standby of config[7:5] in ms (5.4.6, BME280 values).
-_STANDBY = (0.5, 62.5, 125.0, 250.0, 500.0, 1000.0, 10.0, 20.0)
+# osrs field -> samples (5.4.3/5.4.5: 101 and above mean x16).
+_OSR = b"\x00\x01\x02\x04\x08\x10\x10\x10"
+# t_standby of config[7:5] in half milliseconds (5.4.6, BME280 values).
+_STANDBY_2 = (1, 125, 250, 500, 1000, 2000, 20, 40)
 
 
 class BME280Model(RegisterModel):
@@ -37,10 +44,14 @@ class BME280Model(RegisterModel):
         self.humidity = humidity
         self.pressure = pressure
         c = list(CALIB)
-        names = NAMES.split()
         for k in calib or ():
-            c[names.index(k)] = calib[k]
-        self.calib = tuple(c)
+            c[NAMES.index(k) // 3] = calib[k]
+        self.calib = c = tuple(c)
+        h4, h5 = c[15], c[16]
+        # The NVM image a reset copies back: 0x88..0xA1 (T1..P9 little-endian words, 0xA0
+        # unused, H1), then 0xE1..0xE7 (H2, H3, H4/H5 as 12-bit values sharing 0xE5).
+        self.nvm = struct.pack("<HhhHhhhhhhhhxBhB", *c[:15]) + bytes((
+            (h4 >> 4) & 0xFF, (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
         self.chip_id = chip_id
         self.measurements = 0
         self._reset()
@@ -49,15 +60,10 @@ class BME280Model(RegisterModel):
         r = self.regs
         for i in range(256):
             r[i] = 0
+        m = memoryview(self.nvm)
+        r[0x88:0xA2] = m[:26]
+        r[0xE1:0xE8] = m[26:]
         r[0xD0] = self.chip_id
-        c = self.calib
-        for i in range(12):   # T1..P9: little-endian 16-bit words from 0x88 (4.2.2)
-            r[0x88 + 2 * i] = c[i] & 0xFF
-            r[0x89 + 2 * i] = (c[i] >> 8) & 0xFF
-        h2, h4, h5 = c[13], c[15], c[16]
-        r[0xA1] = c[12] & 0xFF
-        r[0xE1:0xE8] = bytes((h2 & 0xFF, (h2 >> 8) & 0xFF, c[14] & 0xFF, (h4 >> 4) & 0xFF,
-                              (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
         r[0xF7] = r[0xFA] = r[0xFD] = 0x80
         self._hum = 0             # ctrl_hum as latched by the last ctrl_meas write
         self._busy_until = self._cycle_t0 = None
@@ -87,9 +93,9 @@ class BME280Model(RegisterModel):
 
     def measure_ms(self):
         """Typical measurement time (9.1) for the latched oversampling settings."""
-        meas = self.regs[0xF4]
-        t, p, h = _osr(meas >> 5), _osr((meas >> 2) & 7), _osr(self._hum)
-        return 1.0 + 2.0 * t + (2.0 * p + 0.5 if p else 0) + (2.0 * h + 0.5 if h else 0)
+        m = self.regs[0xF4]
+        p, h = _OSR[(m >> 2) & 7], _OSR[self._hum]
+        return 1 + 2 * _OSR[m >> 5] + (2 * p + 0.5 if p else 0) + (2 * h + 0.5 if h else 0)
 
     def on_read(self, reg):
         # Brings status and data up to the model's clock.
@@ -105,7 +111,7 @@ class BME280Model(RegisterModel):
                 status = 0x08
         elif self._cycle_t0 is not None:
             meas = self.measure_ms()
-            period = meas + _STANDBY[r[0xF5] >> 5]
+            period = meas + _STANDBY_2[r[0xF5] >> 5] / 2
             elapsed = now - self._cycle_t0
             done = int((elapsed - meas) // period) + 1 if elapsed >= meas else 0
             if done > self._cycles:
@@ -119,59 +125,54 @@ class BME280Model(RegisterModel):
     def _complete(self):
         self.measurements += 1
         r = self.regs
-        meas = r[0xF4]
-        ot, op = meas >> 5, (meas >> 2) & 7
-        adc_t = self._solve(0, self.temperature * 5120.0, 0) & _mask(ot)
+        ot, op = r[0xF4] >> 5, (r[0xF4] >> 2) & 7
+        # 3.4.x: 16 bit at x1, one more bit per oversampling step, 20 bit at x16: the
+        # result is a multiple of 2**(5 - code). Skipped T still needs t_fine for P and H.
+        adc_t = self._solve(0, self.temperature * 5120, 0, 5 - min(ot, 5) if ot else 0)
         t_fine = self.compensate(0, adc_t, 0)
-        r[0xFA:0xFD] = _raw20(adc_t) if ot else b"\x80\x00\x00"
-        r[0xF7:0xFA] = _raw20(self._solve(1, self.pressure * 100.0, t_fine) & _mask(op)) if op \
-            else b"\x80\x00\x00"
-        adc_h = self._solve(2, self.humidity, t_fine) if self._hum else 0x8000
+        adc_p = self._solve(1, self.pressure * 100, t_fine, 5 - min(op, 5)) if op else 0x80000
+        adc_h = self._solve(2, self.humidity, t_fine, 0) if self._hum else 0x8000
+        if not ot:
+            adc_t = 0x80000
+        # 5.4.7/5.4.8: msb, lsb, xlsb[7:4]; 5.4.9: hum msb, lsb.
+        for reg, v in ((0xF7, adc_p), (0xFA, adc_t)):
+            r[reg] = v >> 12
+            r[reg + 1] = (v >> 4) & 0xFF
+            r[reg + 2] = (v << 4) & 0xF0
         r[0xFD] = adc_h >> 8
         r[0xFE] = adc_h & 0xFF
 
     def compensate(self, what, adc, t_fine):
-        """Datasheet 8.1 in double precision: what 0 -> t_fine, 1 -> Pa, 2 -> %RH unclamped."""
+        """Datasheet 8.1 in double precision: what 0 -> t_fine, 1 -> Pa, 2 -> %RH unclamped.
+        (Integer constants: int / int is a float division, and no boxed float constants.)"""
         (t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, h4, h5, h6) = self.calib
         if what == 0:
-            d = adc / 131072.0 - t1 / 8192.0
-            return (adc / 16384.0 - t1 / 1024.0) * t2 + d * d * t3
+            d = adc / 131072 - t1 / 8192
+            return (adc / 16384 - t1 / 1024) * t2 + d * d * t3
         if what == 1:
-            v1 = t_fine / 2.0 - 64000.0
-            v2 = v1 * v1 * p6 / 32768.0 + v1 * p5 * 2.0
-            v2 = v2 / 4.0 + p4 * 65536.0
-            v1 = (p3 * v1 * v1 / 524288.0 + p2 * v1) / 524288.0
-            v1 = (1.0 + v1 / 32768.0) * p1
-            p = (1048576.0 - adc - v2 / 4096.0) * 6250.0 / v1
-            return p + (p9 * p * p / 2147483648.0 + p * p8 / 32768.0 + p7) / 16.0
-        h = t_fine - 76800.0
-        h = (adc - (h4 * 64.0 + h5 / 16384.0 * h)) * (
-            h2 / 65536.0 * (1.0 + h6 / 67108864.0 * h * (1.0 + h3 / 67108864.0 * h)))
-        return h * (1.0 - h1 * h / 524288.0)
+            v1 = t_fine / 2 - 64000
+            v2 = v1 * v1 * p6 / 32768 + v1 * p5 * 2
+            v2 = v2 / 4 + p4 * 65536
+            v1 = (p3 * v1 * v1 / 524288 + p2 * v1) / 524288
+            v1 = (1 + v1 / 32768) * p1
+            p = (1048576 - adc - v2 / 4096) * 6250 / v1
+            return p + (p9 * p * p / 2147483648 + p * p8 / 32768 + p7) / 16
+        h = t_fine - 76800
+        h = (adc - (h4 * 64 + h5 / 16384 * h)) * (
+            h2 / 65536 * (1 + h6 / 67108864 * h * (1 + h3 / 67108864 * h)))
+        return h * (1 - h1 * h / 524288)
 
-    def _solve(self, what, target, t_fine):
-        """Integer raw value whose compensated value is nearest target, by bisection
-        (T and H rise with the raw value, P falls)."""
-        lo, hi = 0, 0xFFFF if what == 2 else 0xFFFFF
+    def _solve(self, what, target, t_fine, shift):
+        """Raw value, a multiple of 2**shift, whose compensated value is nearest target:
+        bisection over the raw range (T and H rise with the raw value, P falls)."""
+        lo, hi = 0, (0xFFFF if what == 2 else 0xFFFFF) >> shift
         f = self.compensate
         while hi - lo > 1:
             mid = (lo + hi) >> 1
-            if (f(what, mid, t_fine) < target) == (what != 1):
+            if (f(what, mid << shift, t_fine) < target) == (what != 1):
                 lo = mid
             else:
                 hi = mid
+        lo <<= shift
+        hi <<= shift
         return lo if abs(f(what, lo, t_fine) - target) <= abs(f(what, hi, t_fine) - target) else hi
-
-
-def _osr(code):
-    # osrs field -> number of samples (0 = skipped), 101 and above mean x16.
-    return 0 if code == 0 else (1 << (min(code, 5) - 1))
-
-
-def _mask(osrs):
-    # 16 bit at x1, one more bit per oversampling step, 20 bit at x16 (3.4.x); 0: unused.
-    return ~((1 << (4 - (min(osrs, 5) - 1))) - 1) & 0xFFFFF if osrs else 0xFFFFF
-
-
-def _raw20(adc):
-    return bytes(((adc >> 12) & 0xFF, (adc >> 4) & 0xFF, (adc & 0x0F) << 4))
