@@ -10,16 +10,16 @@ import sys
 import vfs
 import vboard
 import machine
-import machine_extra
 import network
 import ntptime
 
+vboard.lib = vboard.__file__.rpartition("/")[0]  # the fakes' folder, for machine's lazy names
 _flash = os.getcwd()
 vfs.umount("/")
 vfs.mount(vfs.VfsPosix(_flash), "/")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]
-del _flash, vboard, machine, machine_extra, network, ntptime
+del _flash, vboard, machine, network, ntptime
 
 
 def _run(name):
