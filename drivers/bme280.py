@@ -47,16 +47,16 @@ class BME280:
         (0 skips pressure or humidity; read() then omits that key)."""
         os_t, os_p, os_h = oversampling
         if not (os_t and os_t in _SAMPLES and os_p in _SAMPLES and os_h in _SAMPLES):
-            raise ValueError("BME280 oversampling: 1, 2, 4, 8 or 16 samples (0 skips pressure or "
-                             "humidity), not %r" % (oversampling,))
+            raise ValueError("BME280 oversampling (T, P, H): 1/2/4/8/16 samples, 0 skips P or H, "
+                             "not %r" % (oversampling,))
         self.address = address
         self._dev = dev = I2CDevice(bus, address, self.CHIP)
         self._os = oversampling
         self._buf = b = bytearray(12)
         dev.read_reg_into(_ID, memoryview(b)[:1])
         if b[0] != _CHIP_ID:
-            raise dev.error("chip id register 0xD0 reads 0x%02x, a BME280 has 0x60 "
-                            "(0x58 is a BMP280, 0x61 a BME680)" % b[0])
+            raise dev.error("chip id register 0xD0 reads 0x%02x, not 0x60 (BMP280: 0x58, "
+                            "BME680: 0x61)" % b[0])
         calib = bytearray(33)
         dev.read_reg_into(_CALIB_A, memoryview(calib)[:26])
         dev.read_reg_into(_CALIB_B, memoryview(calib)[26:])
@@ -90,47 +90,47 @@ class BME280:
         while True:
             dev.read_reg_into(_STATUS, b)
             if b[0] & 0xF6:
-                raise dev.error("status reads 0x%02x: reserved bits set, not the chip's register"
-                                % b[0])
+                raise dev.error("status 0x%02x: reserved bits set" % b[0])
             if not b[0] & _MEASURING:
                 break
             if waited >= self._max_ms:
-                raise dev.error("still measuring (status 0x%02x) %d ms after the start, "
-                                "datasheet max is %d ms" % (b[0], waited, self._max_ms - 3))
+                raise dev.error("still measuring %d ms after the start (datasheet max %d ms)"
+                                % (waited, self._max_ms - 3))
             dev.sleep_ms(1)
             waited += 1
         # After a forced measurement the chip is back in sleep mode with our settings:
         # anything else is a reset chip or bytes that are not the chip's registers.
         if b[1] != self._meas or b[6] & 0x0F or b[9] & 0x0F:
-            raise dev.error("implausible registers after a measurement: status..temp_xlsb = %s "
-                            "(want ctrl_meas 0x%02x, reserved bits 0)" % (bytes(b[:10]).hex(), self._meas))
+            raise dev.error("implausible registers 0xF3.. after a measurement: %s (want ctrl_meas "
+                            "0x%02x)" % (bytes(b).hex(), self._meas))
         adc_t = (b[7] << 12) | (b[8] << 4) | (b[9] >> 4)
         adc_p = (b[4] << 12) | (b[5] << 4) | (b[6] >> 4)
         adc_h = (b[10] << 8) | b[11]
-        if adc_t == _SKIPPED_20 or (self._os[1] and adc_p == _SKIPPED_20):
-            raise dev.error("%s result is the reset value 0x80000: no measurement done"
-                            % ("temperature" if adc_t == _SKIPPED_20 else "pressure"))
-        if self._os[2] and adc_h == _SKIPPED_16:
-            # ctrl_hum reads 0 after a reset (brown-out): restore our settings so the next
-            # read() measures humidity again, and report this one.
+        what = ("temperature" if adc_t == _SKIPPED_20 else
+                "pressure" if self._os[1] and adc_p == _SKIPPED_20 else
+                "humidity" if self._os[2] and adc_h == _SKIPPED_16 else None)
+        if what:
+            # A reset (brown-out) clears ctrl_hum: our ctrl_meas write then skips humidity.
+            # Restore all our settings so the next read() is whole, and report this one.
             dev.write(self._ctrl)
-            raise dev.error("humidity result is the reset value 0x8000: no measurement done "
-                            "(chip reset? settings rewritten)")
+            raise dev.error(what + " result is the reset value: no measurement done (chip reset? "
+                            "settings rewritten)")
         # --- datasheet 4.2.3 integer compensation ---
         t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, h4, h5, h6 = self._cal
         d = (adc_t >> 4) - t1
         t_fine = ((((adc_t >> 3) - (t1 << 1)) * t2) >> 11) + ((((d * d) >> 12) * t3) >> 14)
-        t = ((t_fine * 5 + 128) >> 8) / 100.0
-        if not -45.0 <= t <= 90.0:
-            raise dev.error("temperature %.2f C (raw 0x%05x) outside what the chip measures "
-                            "(-40..85 C)" % (t, adc_t))
+        # (integer constants below: no boxed float objects in the driver's RAM)
+        t = ((t_fine * 5 + 128) >> 8) / 100
+        if not -45 <= t <= 90:
+            raise dev.error("temperature %.2f C (raw 0x%05x) out of the chip's -40..85 C"
+                            % (t, adc_t))
         out = {"temperature": t}
         if self._os[1]:
             v1 = t_fine - 128000
             v2 = v1 * v1 * p6 + ((v1 * p5) << 17) + (p4 << 35)
             v1 = ((v1 * v1 * p3) >> 8) + ((v1 * p2) << 12)
             v1 = (((1 << 47) + v1) * p1) >> 33
-            p = 0.0
+            p = 0
             if v1:
                 n = ((1048576 - adc_p) << 31) - v2
                 # C int64 division truncates toward zero; Python's // floors.
@@ -138,10 +138,10 @@ class BME280:
                 q = -q if n < 0 else q
                 v1 = (p9 * (q >> 13) * (q >> 13)) >> 25
                 v2 = (p8 * q) >> 19
-                p = (((q + v1 + v2) >> 8) + (p7 << 4)) / 25600.0   # Q24.8 Pa -> hPa
-            if not 250.0 <= p <= 1150.0:
-                raise dev.error("pressure %.2f hPa (raw 0x%05x) outside what the chip measures "
-                                "(300..1100 hPa)" % (p, adc_p))
+                p = (((q + v1 + v2) >> 8) + (p7 << 4)) / 25600   # Q24.8 Pa -> hPa
+            if not 250 <= p <= 1150:
+                raise dev.error("pressure %.2f hPa (raw 0x%05x) out of the chip's 300..1100 hPa"
+                                % (p, adc_p))
             out["pressure"] = p
         if self._os[2]:
             v = t_fine - 76800
@@ -149,6 +149,6 @@ class BME280:
                 ((((((v * h6) >> 10) * (((v * h3) >> 11) + 32768)) >> 10) + 2097152) * h2 + 8192) >> 14)
             v -= ((((v >> 15) * (v >> 15)) >> 7) * h1) >> 4
             v = 0 if v < 0 else 419430400 if v > 419430400 else v
-            out["humidity"] = (v >> 12) / 1024.0
+            out["humidity"] = (v >> 12) / 1024
         return out
 
