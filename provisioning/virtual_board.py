@@ -28,7 +28,6 @@ import select
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import termios
 import threading
