@@ -1,20 +1,21 @@
 """The virtual neOSensor board: the real MicroPython unix port running the
-firmware from a folder that stands for the board's flash.
+firmware from a folder that stands for the board's flash (the VM's
+filesystem root, with a board's import path).
 
 The VM gets, ahead of its built-ins, the peripheral fakes of firmware/virtual/
-(machine, network, ntptime) and drivers.sim; this runner plays the parts of
-the board a VM cannot: the serial console (a pty, shown with a prefix and
-offered as a TCP "serial port" for mpremote), the power switch (a reset or
-deepsleep ends the process and the runner boots it again), the hardware
-watchdog (a late feed kills the VM) and the outside world: the simulated chips
-(drivers.sim models, here in CPython, reached by the VM's fake I2C over a
-loopback socket, so they cost the board's heap nothing), the Wi-Fi state and
-the input pins, all settable while it runs.
+(machine, network, ntptime); this runner plays the parts of the board a VM
+cannot: the serial console (a pty, shown with a prefix and offered as a TCP
+"serial port" for mpremote), the power switch (a reset or deepsleep ends the
+process and the runner boots it again), the hardware watchdog (a late feed
+kills the VM) and the outside world: the simulated chips (drivers.sim models,
+here in CPython, reached by the VM's fake I2C over a loopback socket, so they
+cost the board's heap nothing), the Wi-Fi state and the input pins, all
+settable while it runs.
 
     board = VirtualBoard(mac="aa:bb:cc:00:11:22", server="http://127.0.0.1:8000",
                          wifi=("campus", "secret"),
                          chips=["mcp9808@0x18:temperature=21.5", "tsl2561@0x39:lux=300"])
-    board.start(); board.wait_for(r"mqtt connected"); board.set(0x18, temperature=25)
+    board.start(); board.wait_for(r"^mqtt: connected"); board.set(0x18, temperature=25)
     board.stop()
 """
 import fcntl
