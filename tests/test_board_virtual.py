@@ -198,3 +198,21 @@ print("rtc", machine.RTC().memory(), open("/note.txt").read(), sorted(os.listdir
         b.wait_for(r"^rtc b'kept' on the flash \['lib', 'main.py', 'note.txt'\]$", 20)
         b.wait_for(r"^path \['', '.frozen', '/lib'\] /$", 1)
     assert (flash / "note.txt").read_text() == "on the flash"
+
+
+def test_mpremote_fs_on_a_blank_board_writes_into_the_flash_folder(flash, tmp_path):
+    """What a flashing tool does over the console: mkdir, cp (absolute and
+    relative remote paths), import what it copied."""
+    port = free_port()
+    src = tmp_path / "x.py"
+    src.write_text("print('hello from lib')\n")
+    with _board(flash, repl="socket://127.0.0.1:%d" % port, echo=False) as b:
+        b.wait_for(r"Type \"help\(\)\"", 20)
+        mp = [sys.executable, "-m", "mpremote", "connect", "socket://127.0.0.1:%d" % port, "resume"]
+        for args in (["fs", "mkdir", ":/conf"], ["fs", "cp", str(src), ":/lib/x.py"],
+                     ["fs", "cp", str(src), ":conf/y.py"], ["exec", "import x"]):
+            out = subprocess.run(mp + args, capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, (args, out.stderr)
+        assert out.stdout.strip() == "hello from lib"
+    assert (flash / "lib" / "x.py").read_text() == src.read_text()
+    assert (flash / "conf" / "y.py").read_text() == src.read_text()
