@@ -38,20 +38,19 @@ _STANDBY_2 = (1, 125, 250, 500, 1000, 2000, 20, 40)
 class BME280Model(RegisterModel):
     def __init__(self, temperature=21.0, humidity=45.0, pressure=1013.25, calib=None,
                  chip_id=0x60):
-        """calib: {"T1": .., "H6": ..} overriding entries of CALIB."""
+        """calib: {"T1": .., "H6": ..} overriding entries of CALIB, or a whole tuple in
+        NAMES order. `calib` stays the chip's NVM: a soft reset copies it to the registers."""
         RegisterModel.__init__(self, 256)
         self.temperature = temperature
         self.humidity = humidity
         self.pressure = pressure
-        c = list(CALIB)
-        for k in calib or ():
-            c[NAMES.index(k) // 3] = calib[k]
-        self.calib = c = tuple(c)
-        h4, h5 = c[15], c[16]
-        # The NVM image a reset copies back: 0x88..0xA1 (T1..P9 little-endian words, 0xA0
-        # unused, H1), then 0xE1..0xE7 (H2, H3, H4/H5 as 12-bit values sharing 0xE5).
-        self.nvm = struct.pack("<HhhHhhhhhhhhxBhB", *c[:15]) + bytes((
-            (h4 >> 4) & 0xFF, (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
+        if type(calib) is tuple:
+            self.calib = calib
+        else:
+            c = list(CALIB)
+            for k in calib or ():
+                c[NAMES.index(k) // 3] = calib[k]
+            self.calib = tuple(c)
         self.chip_id = chip_id
         self.measurements = 0
         self._reset()
@@ -60,14 +59,18 @@ class BME280Model(RegisterModel):
         r = self.regs
         for i in range(256):
             r[i] = 0
-        m = memoryview(self.nvm)
-        r[0x88:0xA2] = m[:26]
-        r[0xE1:0xE8] = m[26:]
+        c = self.calib
+        h4, h5 = c[15], c[16]
+        # From NVM: 0x88..0xA1 (T1..P9 little-endian words, 0xA0 unused, H1), then
+        # 0xE1..0xE7 (H2, H3, H4/H5 as 12-bit values sharing 0xE5, H6).
+        r[0x88:0xA2] = struct.pack("<HhhHhhhhhhhhxB", *c[:13])
+        r[0xE1:0xE8] = struct.pack("<hB", c[13], c[14]) + bytes((
+            (h4 >> 4) & 0xFF, (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
         r[0xD0] = self.chip_id
         r[0xF7] = r[0xFA] = r[0xFD] = 0x80
         self._hum = 0             # ctrl_hum as latched by the last ctrl_meas write
-        self._busy_until = self._cycle_t0 = None
-        self._cycles = 0
+        # Start of the forced measurement, or of the normal-mode cycle not yet completed.
+        self._t0 = 0
 
     def write(self, data):
         # 6.2.1: a write is (register, value) pairs; a lone byte only sets the pointer.
@@ -86,10 +89,7 @@ class BME280Model(RegisterModel):
                 r[reg] = value
                 if reg == 0xF4:
                     self._hum = r[0xF2] & 7
-                    mode = value & 3
-                    self._busy_until = now + self.measure_ms() if mode in (1, 2) else None
-                    self._cycle_t0 = now if mode == 3 else None
-                    self._cycles = 0
+                    self._t0 = now
 
     def measure_ms(self):
         """Typical measurement time (9.1) for the latched oversampling settings."""
@@ -99,25 +99,24 @@ class BME280Model(RegisterModel):
 
     def on_read(self, reg):
         # Brings status and data up to the model's clock.
-        now = self.now()
         r = self.regs
+        mode = r[0xF4] & 3
+        elapsed = self.now() - self._t0
+        meas = self.measure_ms()
         status = 0
-        if self._busy_until is not None:
-            if now >= self._busy_until:
-                self._busy_until = None
+        if mode == 3:
+            period = meas + _STANDBY_2[r[0xF5] >> 5] / 2
+            if elapsed >= meas:
+                # Cycles completed since _t0: results of the last one; _t0 moves on.
+                self._t0 += (int((elapsed - meas) // period) + 1) * period
+                self._complete()
+            if elapsed % period < meas:
+                status = 0x08
+        elif mode:
+            if elapsed >= meas:
                 self._complete()
                 r[0xF4] &= 0xFC   # forced mode ends in sleep mode (3.3.3)
             else:
-                status = 0x08
-        elif self._cycle_t0 is not None:
-            meas = self.measure_ms()
-            period = meas + _STANDBY_2[r[0xF5] >> 5] / 2
-            elapsed = now - self._cycle_t0
-            done = int((elapsed - meas) // period) + 1 if elapsed >= meas else 0
-            if done > self._cycles:
-                self._cycles = done
-                self._complete()
-            if elapsed % period < meas:
                 status = 0x08
         r[0xF3] = status
 
