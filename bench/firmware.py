@@ -278,19 +278,16 @@ del _b, _f
 
 
 def build_rom(flash, dest):
-    """A ROMFS image (mpremote romfs build) of everything the board imports:
-    the deployed packages and the virtual board's fakes (ROM on a real board)."""
+    """A ROMFS image (mpremote romfs build) of the deployed packages. The
+    virtual board's fakes stay out: vboot.py loads them before boot.py runs."""
     import shutil
     import subprocess
-    from provisioning.virtual_board import build_virtual_lib
     dest = pathlib.Path(dest)
     src = dest.parent / "rom-src"
     shutil.copytree(pathlib.Path(flash) / "neosensor", src / "neosensor")
     for d in (pathlib.Path(flash) / "lib").iterdir():
         if d.is_dir():
             shutil.copytree(d, src / d.name, ignore=shutil.ignore_patterns("LICENSE"))
-    for f in build_virtual_lib(dest.parent / "rom-vlib").glob("*.mpy"):
-        shutil.copy(f, src / f.name)
     mpremote = pathlib.Path(sys.executable).with_name("mpremote")
     proc = subprocess.run([str(mpremote), "romfs", "--no-mpy", "-o", str(dest), "build", str(src)],
                           capture_output=True, text=True)
@@ -619,7 +616,7 @@ def measure_full(rig, quick, budget_s):
         if "run" in res:
             res["breakdown"] = heap_breakdown(rig.work, full.template)
             res["fakes"] = dict(res["breakdown"]).get("fakes")
-        log("the same with the code (firmware + fakes) in a ROMFS image, run in place")
+        log("the same with the code in a ROMFS image, run in place")
         try:
             full._rom_template()
             rom = measure_variant(full, True, quick, t0 + budget_s)
@@ -708,12 +705,12 @@ def report(base, sizes, full):
         row(".mpy size, %s" % arch, sum(base["sizes"][arch].values()), f, None, kb)
     fakes = full.get("fakes")
     if fakes:
-        print(HEAD % ("  of which virtual-board fakes*", "0", kb(fakes), "", "(in ROM)", ""))
+        print(HEAD % ("  of which virtual-board fakes*", "0", kb(fakes), "", kb(fakes), ""))
     row("boot -> first publish received", base.get("first_publish_s"), full.get("first_publish_s"),
         rom.get("first_publish_s"), lambda v: "%.3f s" % v)
     print()
     print("full (.mpy): as `neoc flash` deploys it, the code in .mpy files that the VM loads into its heap.")
-    print("full (ROMFS): the same .mpy files and the fakes in a ROMFS image (mpremote romfs build) mounted")
+    print("full (ROMFS): the same .mpy files in a ROMFS image (mpremote romfs build) mounted")
     print("  by boot.py and run in place, as code in flash runs on a board; the image's own buffer is given")
     print("  on top of the heap under test%s. Frozen code would save more: its qstrs and"
           % (" (%d B image, %d B of heap)" % rom["image"] if rom.get("image") else ""))
@@ -724,7 +721,8 @@ def report(base, sizes, full):
     if sizes and sizes.get("identical"):
         print(".mpy: bytecode only (no @native/@viper): the xtensa and xtensawin files are byte-identical.")
     if fakes:
-        print("* machine/network/ntptime fakes of the virtual board: on an ESP8266 they are firmware in flash.")
+        print("* machine/network/ntptime fakes of the virtual board, loaded into the heap before boot.py in")
+        print("  both columns (probe: imported alone); on an ESP8266 they are C modules in flash.")
     if full.get("breakdown"):
         print()
         print("Where the .mpy firmware's heap goes at rest (live bytes each import adds, in load order;")
