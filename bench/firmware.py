@@ -715,6 +715,9 @@ def report(base, sizes, full):
     print("  on top of the heap under test%s. Frozen code would save more: its qstrs and"
           % (" (%d B image, %d B of heap)" % rom["image"] if rom.get("image") else ""))
     print("  constants would not be copied into RAM either.")
+    print("Peak live heap: heap total minus the smallest free heap seen after a gc.collect() -- at the")
+    print("  bare script's checkpoints; in the firmware's device status `heap` field (status order every")
+    print("  10 rounds) and its 'heap: N bytes free' console line. Sampled: the smallest heap is the bound.")
     print("Completes = exit 0 and the broker got the reading (baseline); for the firmware: one boot,")
     print("no reset, no MemoryError (even caught), %d readings received by the observer and the" % PUBLISHES)
     print("frequency/status orders answered, within the trial's time limit.")
