@@ -62,11 +62,9 @@ class BME280:
         dev.read_reg_into(_CALIB_B, memoryview(calib)[26:])
         if calib[0] | calib[1] == 0 or calib[0] & calib[1] & calib[2] == 0xFF:
             raise dev.error("calibration registers 0x88.. are blank (%s...)" % bytes(calib[:6]).hex())
-        # T1..T3, P1..P9, (0xA0 unused) H1, H2, H3, then H4/H5: 12-bit, sharing 0xE5, their
-        # signed high parts in 0xE4/0xE6, and H6 (4.2.2).
-        cal = struct.unpack("<HhhHhhhhhhhhxBhBbBbb", calib)
-        self._cal = cal[:15] + ((cal[15] << 4) | (cal[16] & 0x0F), (cal[17] << 4) | (cal[16] >> 4),
-                                cal[18])
+        # T1..T3, P1..P9, (0xA0 unused) H1, H2, H3, then 0xE4..0xE6 holding H4/H5 (12-bit,
+        # sharing 0xE5, signed high parts in 0xE4/0xE6: assembled in read()), and H6 (4.2.2).
+        self._cal = struct.unpack("<HhhHhhhhhhhhxBhBbBbb", calib)
         code = _SAMPLES.index
         self._meas = (code(os_t) << 5) | (code(os_p) << 2)
         # ctrl_hum only takes effect with the next ctrl_meas write (5.4.3); the chip takes
@@ -116,7 +114,7 @@ class BME280:
             raise dev.error(what + " result is the reset value: no measurement done (chip reset? "
                             "settings rewritten)")
         # --- datasheet 4.2.3 integer compensation ---
-        t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, h4, h5, h6 = self._cal
+        t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, e4, e5, e6, h6 = self._cal
         d = (adc_t >> 4) - t1
         t_fine = ((((adc_t >> 3) - (t1 << 1)) * t2) >> 11) + ((((d * d) >> 12) * t3) >> 14)
         # (integer constants below: no boxed float objects in the driver's RAM)
@@ -144,6 +142,8 @@ class BME280:
                                 % (p, adc_p))
             out["pressure"] = p
         if self._os[2]:
+            h4 = (e4 << 4) | (e5 & 0x0F)
+            h5 = (e6 << 4) | (e5 >> 4)
             v = t_fine - 76800
             v = ((((adc_h << 14) - (h4 << 20) - (h5 * v)) + 16384) >> 15) * (
                 ((((((v * h6) >> 10) * (((v * h3) >> 11) + 32768)) >> 10) + 2097152) * h2 + 8192) >> 14)

@@ -44,11 +44,11 @@ class BME280Model(RegisterModel):
         self.temperature = temperature
         self.humidity = humidity
         self.pressure = pressure
-        if type(calib) is tuple:
-            self.calib = calib
+        if calib is None or type(calib) is tuple:
+            self.calib = calib or CALIB
         else:
             c = list(CALIB)
-            for k in calib or ():
+            for k in calib:
                 c[NAMES.index(k) // 3] = calib[k]
             self.calib = tuple(c)
         self.chip_id = chip_id
