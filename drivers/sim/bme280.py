@@ -20,8 +20,6 @@ im_update bit (NVM copy after reset, ~2 ms), SPI.
 Small on purpose: the portable tests run SimBus + this model + the driver in the 36 KB
 heap of the MicroPython unix port, so one function per job and no float tables.
 """
-import struct
-
 from drivers.sim.base import RegisterModel
 
 # A realistic calibration set (values of the size real parts carry; T/P as in Bosch's
@@ -51,22 +49,32 @@ class BME280Model(RegisterModel):
             for k in calib:
                 c[NAMES.index(k) // 3] = calib[k]
             self.calib = tuple(c)
-        self.chip_id = chip_id
         self.measurements = 0
+        self.regs[0xD0] = chip_id   # read-only: kept across resets
         self._reset()
 
     def _reset(self):
+        # Byte stores, no struct/bytes objects: this runs in a 36 KB heap in the tests.
         r = self.regs
+        chip_id = r[0xD0]
         for i in range(256):
             r[i] = 0
+        r[0xD0] = chip_id
         c = self.calib
-        h4, h5 = c[15], c[16]
-        # From NVM: 0x88..0xA1 (T1..P9 little-endian words, 0xA0 unused, H1), then
-        # 0xE1..0xE7 (H2, H3, H4/H5 as 12-bit values sharing 0xE5, H6).
-        r[0x88:0xA2] = struct.pack("<HhhHhhhhhhhhxB", *c[:13])
-        r[0xE1:0xE8] = struct.pack("<hB", c[13], c[14]) + bytes((
-            (h4 >> 4) & 0xFF, (h4 & 0x0F) | ((h5 & 0x0F) << 4), (h5 >> 4) & 0xFF, c[17] & 0xFF))
-        r[0xD0] = self.chip_id
+        # From NVM: 0x88..0x9F T1..P9 (little-endian 16-bit words), 0xA1 H1, 0xE1..0xE2
+        # H2, 0xE3 H3, 0xE4..0xE6 H4/H5 (12-bit, sharing 0xE5's nibbles), 0xE7 H6 (4.2.2).
+        for i in range(12):
+            r[0x88 + 2 * i] = c[i] & 0xFF
+            r[0x89 + 2 * i] = (c[i] >> 8) & 0xFF
+        h2, h4, h5 = c[13], c[15], c[16]
+        r[0xA1] = c[12]
+        r[0xE1] = h2 & 0xFF
+        r[0xE2] = (h2 >> 8) & 0xFF
+        r[0xE3] = c[14]
+        r[0xE4] = (h4 >> 4) & 0xFF
+        r[0xE5] = (h4 & 0x0F) | ((h5 & 0x0F) << 4)
+        r[0xE6] = (h5 >> 4) & 0xFF
+        r[0xE7] = c[17] & 0xFF
         r[0xF7] = r[0xFA] = r[0xFD] = 0x80
         self._hum = 0             # ctrl_hum as latched by the last ctrl_meas write
         # Start of the forced measurement, or of the normal-mode cycle not yet completed.
