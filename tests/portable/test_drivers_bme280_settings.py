@@ -29,11 +29,13 @@ def test_each_oversampling_setting_and_skipped_channels():
     model = bus.attach(0x77, BME280Model())
     for code in range(1, 6):
         n = 1 << (code - 1)                    # 1, 2, 4, 8, 16 samples
+        sensor = None                          # one driver at a time in the 36 KB heap
         sensor = BME280(bus, 0x77, oversampling=(n, n, n))
         # The chip's ctrl registers carry the code of n (5.4.3, 5.4.5).
         assert model.regs[0xF2] == code and model.regs[0xF4] == (code << 5) | (code << 2)
         check(sensor, model, 23.4, 55.5, 1001.1, 0.05 if n == 1 else 0.01)
         assert model.regs[0xF4] & 3 == 0, "forced measurement ends in sleep mode"
+    sensor = None
     sensor = BME280(bus, 0x77, oversampling=(2, 0, 0))
     r = sensor.read()
     assert sorted(r) == ["temperature"], r
