@@ -23,7 +23,7 @@ heap of the MicroPython unix port, so one function per job and no float tables.
 from drivers.sim.base import RegisterModel
 
 # A realistic calibration set (values of the size real parts carry; T/P as in Bosch's
-# worked example, H typical of BME280 parts), in register order. `calib` overrides by name.
+# worked example, H typical of BME280 parts), in register order (names in NAMES).
 NAMES = "T1 T2 T3 P1 P2 P3 P4 P5 P6 P7 P8 P9 H1 H2 H3 H4 H5 H6"
 CALIB = (27504, 26435, -1000, 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000,
          75, 362, 0, 313, 50, 30)
