@@ -1,8 +1,8 @@
 """Smallest MicroPython heap each portable test module passes with.
 
 Runs tests/upy_runner.py on a module exactly as tests/harness.py does (same .mpy
-compilation from MICROPYTHON_MPY, same import path, temp dirs of the same name
-lengths) at every heap size from LO to HI KB, and prints a row of +/. per size.
+compilation from MICROPYTHON_MPY, same import path through fixed-length
+symlinks: harness.run_portable) at every heap size from LO to HI KB, and prints a row of +/. per size.
 Fragmentation makes pass/fail non-monotonic (a module can pass at 36k, fail at
 37k), so the figure reported is the size from which every larger size up to HI
 passes. Moving path strings by a few characters moves a module by about 1 KB:
@@ -13,7 +13,6 @@ read the figures +-1k.
 import argparse
 import pathlib
 import sys
-import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -22,13 +21,11 @@ from neoc import micropython as upy  # noqa: E402
 from tests import harness  # noqa: E402
 
 
-def passes(path, kb, extra):
+def passes(path, kb):
     """True when every test_* function of the module reports ok (or skip) at kb KB."""
     names = [line[4:].split("(")[0] for line in path.read_text().splitlines()
              if line.startswith("def test_")]
-    with tempfile.TemporaryDirectory(prefix="upy-flash-") as flash:
-        proc = upy.run(harness.TESTS / "upy_runner.py", args=[path.stem], heap="%dk" % kb,
-                       path=[*extra, *harness.PORTABLE_PATH], cwd=flash, timeout=300)
+    proc = harness.run_portable(path, "%dk" % kb)
     status = {}
     for line in proc.stdout.splitlines():
         if line.startswith("\x01") and not line.startswith("\x01end"):
@@ -40,9 +37,7 @@ def passes(path, kb, extra):
 def scan(path, lo, hi):
     path = pathlib.Path(path)
     source = path.read_text()
-    with tempfile.TemporaryDirectory(prefix="upy-mpy-") as mpy_dir:
-        extra = harness.compile_packages(source, mpy_dir, path)
-        row = "".join("+" if passes(path, kb, extra) else "." for kb in range(lo, hi + 1))
+    row = "".join("+" if passes(path, kb) else "." for kb in range(lo, hi + 1))
     stable = None
     for kb in range(hi, lo - 1, -1):
         if row[kb - lo] != "+":

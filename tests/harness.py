@@ -81,12 +81,7 @@ class PortableModule(pytest.Module):
         source = self.path.read_text()
         m = HEAP_RE.search(source)
         heap = m.group(1) if m else "36k"
-        import tempfile
-        with tempfile.TemporaryDirectory(prefix="upy-flash-") as flash, \
-                tempfile.TemporaryDirectory(prefix="upy-mpy-") as mpy_dir:
-            proc = upy.run(TESTS / "upy_runner.py", args=[self.path.stem], heap=heap,
-                           path=[*compile_packages(source, mpy_dir, self.path), *PORTABLE_PATH], cwd=flash,
-                           timeout=300)
+        proc = run_portable(self.path, heap)
         results = {}
         current = None
         lines = []
@@ -103,6 +98,31 @@ class PortableModule(pytest.Module):
         results["__proc__"] = proc
         results["__heap__"] = heap
         return results
+
+
+def run_portable(path, heap, timeout=300):
+    """Run every test_* function of a portable test module in one MicroPython VM.
+
+    The VM sees the project through symlinks of fixed-length names in a temp
+    dir: path strings live in the GC heap, and with margins of 1-3 KB at 36 KB
+    a longer checkout path (CI clones elsewhere) must not change the outcome."""
+    import tempfile
+    path = pathlib.Path(path)
+    source = path.read_text()
+    with tempfile.TemporaryDirectory(prefix="upy-") as tmp:
+        tmp = pathlib.Path(tmp)
+        (tmp / "f").mkdir()
+        extra = compile_packages(source, tmp / "m", path)
+        links = []
+        for i, target in enumerate(PORTABLE_PATH):
+            link = tmp / ("p%d" % i)
+            link.symlink_to(target)
+            links.append(link)
+        # Copied, not linked: the unix port puts the script's realpath on sys.path.
+        runner = tmp / "r.py"
+        runner.write_bytes((TESTS / "upy_runner.py").read_bytes())
+        return upy.run(runner, args=[path.stem], heap=heap, path=[*extra, *links],
+                       cwd=tmp / "f", timeout=timeout)
 
 
 def compile_packages(source, dest, module=None):
