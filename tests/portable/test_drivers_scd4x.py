@@ -55,7 +55,7 @@ def test_single_shot_mode_is_one_command_and_one_read():
 
 
 def test_model_timing_and_mode_rules():
-    bus = SimBus()
+    bus = SimBus(realtime=False)
     bus.attach(0x62, SCD4XModel())
     bus.writeto(0x62, b"\x21\xb1")
     with raises(Nack):  # serial number is an idle-mode command

@@ -41,7 +41,7 @@ def test_resolution_is_written_to_the_user_register_and_sets_the_waits():
 
 
 def test_model_nacks_until_the_measurement_is_done():
-    bus = SimBus()
+    bus = SimBus(realtime=False)
     bus.attach(0x40, SHT2XModel())
     bus.writeto(0x40, b"\xf3")
     bus.sleep_ms(84)
