@@ -4,7 +4,7 @@ import threading
 
 import click
 
-from provisioning.virtual_board import BOARDS, DEFAULT_HEAP, BoardError, VirtualBoard, parse_chip
+from provisioning.virtual_board import BOARDS, DEFAULT_HEAP, DEPLOYS, BoardError, VirtualBoard, parse_chip
 
 CONTROL_HELP = """While it runs, type on stdin to act as the outside world:
   set ADDR QUANTITY=VALUE[,...]   e.g. `set 0x18 temperature=25` or `set 0x39 lux=100..900/60s`
@@ -37,16 +37,26 @@ def _split_pair(value, what, sep=":"):
 @click.option("--chip", "chips", multiple=True, metavar="CHIP@ADDR[:Q=V,...]",
               help="A simulated I2C chip, e.g. mcp9808@0x18:temperature=21.5 or "
                    "tsl2561@0x39:lux=200..800/600s (a smooth drift LOW..HIGH over PERIOD). Repeatable.")
-@click.option("--heap", default=DEFAULT_HEAP, show_default=True, help="VM heap (-X heapsize).")
+@click.option("--heap", default=DEFAULT_HEAP, show_default=True,
+              help="Heap the firmware gets (the ESP8266's budget by default). The VM's -X heapsize adds "
+                   "the exact size of the buffers holding the ROM images (they stand for flash), so the "
+                   "firmware has exactly this much; the runner prints both figures.")
 @click.option("--repl", metavar="socket://HOST:PORT", help="Offer the serial console (REPL) over TCP, "
               "for `mpremote connect socket://HOST:PORT resume ...`.")
 @click.option("--blank", is_flag=True, help="Leave the flash folder as it is (empty when new): "
               "no firmware, no /config.json; for the flashing tool.")
-@click.option("--source", is_flag=True, help="Deploy .py sources instead of .mpy bytecode.")
+@click.option("--deploy", "deploy_mode", type=click.Choice(DEPLOYS), default="romfs", show_default=True,
+              help="How the code goes on the flash. romfs: the app and its libraries as .mpy in one "
+                   "ROMFS image (/romfs.img, as `mpremote romfs deploy` writes an ESP32's partition; "
+                   "run in place: code costs only its function/class objects in the heap, close to "
+                   "frozen bytecode on an ESP8266). mpy: .mpy files on the filesystem, loaded into the "
+                   "heap on import (about 2.5x their size: needs a much larger --heap).")
+@click.option("--source", is_flag=True, help="Deploy plain .py sources (compiled on the board at import: "
+              "costs the most heap, several times --deploy mpy); overrides --deploy.")
 @click.option("--sandbox", is_flag=True, help="Sandbox mode in /config.json (no sensOCampus).")
 @click.option("--board", "kind", type=click.Choice(sorted(BOARDS)), default="esp8266", show_default=True,
               help="Board type (I2C pins: ESP8266 SDA=14/SCL=12, ESP32 21/22).")
-def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, source, sandbox, kind):
+def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, deploy_mode, source, sandbox, kind):
     """Run a virtual board: the firmware (as deployed: .mpy, boot.py, main.py,
     /config.json) in the MicroPython unix port, with simulated chips, Wi-Fi,
     watchdog and resets. Its console is printed with a prefix. Ctrl-C stops it.
@@ -63,7 +73,7 @@ def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, source, 
             broker_pair = (host, int(port))
         vb = VirtualBoard(mac, server=server, wifi=(ssid, password), chips=parsed, flash_dir=flash_dir,
                           heap=heap, repl=repl, blank=blank, source=source, board=kind,
-                          broker=broker_pair, sandbox=sandbox)
+                          broker=broker_pair, sandbox=sandbox, deploy=deploy_mode)
     except (BoardError, ValueError) as e:
         raise click.UsageError(str(e))
     vb.start()

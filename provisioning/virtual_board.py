@@ -3,7 +3,12 @@ firmware from a folder that stands for the board's flash (the VM's
 filesystem root, with a board's import path).
 
 The VM gets, ahead of its built-ins, the peripheral fakes of firmware/virtual/
-(machine, network, ntptime); this runner plays the parts of the board a VM
+(machine, network, ntptime), in a ROMFS image standing for the board's ROM.
+By default the firmware is deployed as a ROMFS board's flashing tool does it:
+boot.py, main.py and config.json as files, the code in /romfs.img, run in
+place. The VM's -X heapsize is the heap asked for plus the exact size of the
+buffers holding the images (they stand for flash), so the firmware has
+exactly the heap asked for. This runner plays the parts of the board a VM
 cannot: the serial console (a pty, shown with a prefix and offered as a TCP
 "serial port" for mpremote), the power switch (a reset or deepsleep ends the
 process and the runner boots it again), the hardware watchdog (a late feed
@@ -105,17 +110,35 @@ def parse_heap(text):
 
 
 # -- what goes on the flash -----------------------------------------------------
-def deploy(flash_dir, source=False, arch=None):
-    """Put the firmware on a flash folder as the flashing tool does: the app and
-    its libraries as .mpy (boot.py/main.py stay source), or all as .py."""
+# What a deploy puts where (flash paths). romfs: the code is one ROMFS image
+# (the partition `mpremote romfs deploy` writes on an ESP32, frozen flash on an
+# ESP8266); the VM holds it in a buffer counted on top of the heap (see
+# vm_heap), so the code costs the firmware's heap nothing, as on a board.
+# mpy: the code as .mpy files on the filesystem, loaded into the heap on
+# import (about 2.5x their size). source: plain .py, compiled on the board.
+DEPLOYS = ("romfs", "mpy")
+ROMFS_IMAGE = "romfs.img"
+FAKES_IMAGE = "fakes.img"
+
+
+def _firmware_trees(flash_dir):
+    return [(FIRMWARE, flash_dir, ("virtual/*", "virtual/**", "*.md", "manifest.py")),
+            (ROOT / "neocampus", flash_dir / "lib" / "neocampus", ()),
+            (ROOT / "drivers", flash_dir / "lib" / "drivers", ("sim/*", "sim/**"))]
+
+
+def deploy(flash_dir, source=False, arch=None, mode="mpy"):
+    """Put the firmware on a flash folder as the flashing tool does: boot.py
+    and main.py as source, the app and its libraries as .mpy files (mode
+    "mpy"), as one ROMFS image /romfs.img (mode "romfs"), or all as .py
+    (source=True, whatever the mode)."""
+    if mode not in DEPLOYS:
+        raise BoardError("deploy %r: one of %s" % (mode, ", ".join(DEPLOYS)))
     flash_dir = pathlib.Path(flash_dir)
     flash_dir.mkdir(parents=True, exist_ok=True)
-    trees = [(FIRMWARE, flash_dir, ("virtual/*", "virtual/**", "*.md", "manifest.py")),
-             (ROOT / "neocampus", flash_dir / "lib" / "neocampus", ()),
-             (ROOT / "drivers", flash_dir / "lib" / "drivers", ("sim/*", "sim/**"))]
     written = []
-    for src, dest, exclude in trees:
-        if source:
+    if source:
+        for src, dest, exclude in _firmware_trees(flash_dir):
             for f in sorted(src.rglob("*.py")):
                 rel = f.relative_to(src)
                 if "__pycache__" in rel.parts or any(rel.match(p) for p in exclude):
@@ -123,9 +146,77 @@ def deploy(flash_dir, source=False, arch=None):
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, dest / rel)
                 written.append(dest / rel)
-        else:
+        return written
+    if mode == "mpy":
+        for src, dest, exclude in _firmware_trees(flash_dir):
             written += compile_tree(src, dest, arch=arch, exclude=exclude)
+        return written
+    with tempfile.TemporaryDirectory(prefix="neoc-romfs-") as tmp:
+        staged = pathlib.Path(tmp) / "flash"
+        compile_tree(FIRMWARE, staged, arch=arch, exclude=_firmware_trees(staged)[0][2])
+        for name in ("boot.py", "main.py"):
+            shutil.copyfile(staged / name, flash_dir / name)
+            written.append(flash_dir / name)
+        # Image layout: packages at its root ("/rom" is on the import path).
+        rom = pathlib.Path(tmp) / "rom"
+        shutil.copytree(staged / "neosensor", rom / "neosensor")
+        shutil.copytree(staged / "lib" / "umqtt", rom / "umqtt", ignore=shutil.ignore_patterns("LICENSE", "*.md"))
+        for src, dest, exclude in _firmware_trees(rom)[1:]:
+            compile_tree(src, rom / dest.name, arch=arch, exclude=exclude)
+        written.append(build_romfs(rom, flash_dir / ROMFS_IMAGE))
     return written
+
+
+def build_romfs(src_dir, image):
+    """A ROMFS image of src_dir (already compiled) with the real `mpremote romfs build`."""
+    import subprocess
+    import sys
+    mpremote = pathlib.Path(sys.executable).with_name("mpremote")
+    cmd = [str(mpremote) if mpremote.exists() else "mpremote", "romfs", "--no-mpy", "-o", str(image),
+           "build", str(src_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BoardError("mpremote romfs build failed: %s" % (proc.stderr or proc.stdout)[-400:])
+    return pathlib.Path(image)
+
+
+# Measured heapsize figures, by (heap, image sizes): a VM run each, once.
+_HEAP_CACHE = {}
+_HEAP_PROBE = """import gc, sys
+bufs = [bytearray(int(n)) for n in sys.argv[1:]]
+gc.collect()
+a = gc.mem_alloc()
+del bufs
+gc.collect()
+print(gc.mem_alloc() + gc.mem_free(), a - gc.mem_alloc())
+"""
+
+
+def vm_heap(heap, images):
+    """(-X heapsize in bytes, bytes the image buffers take) such that, once the
+    VM holds buffers of the sizes `images` (the ROMFS images, standing for
+    memory-mapped flash), exactly as much heap is left as `heap` alone gives."""
+    heap = parse_heap(heap)
+    sizes = tuple(int(n) for n in images)
+    key = (heap, sizes)
+    if key not in _HEAP_CACHE:
+        def probe(size, bufs):
+            out = upy.run(code=_HEAP_PROBE, args=[str(n) for n in bufs], heap=size, timeout=20)
+            if out.returncode != 0:
+                raise BoardError("heap probe failed: %s" % (out.stderr or out.stdout)[-300:])
+            return tuple(int(w) for w in out.stdout.split())
+        want = probe(heap, ())[0]  # what the firmware would have with no images
+        base = int(heap[:-1]) * (1024 if heap[-1] == "k" else 1048576) if heap[-1] in "km" else int(heap)
+        size = base + probe("4m", sizes)[1]
+        for _ in range(8):
+            total, taken = probe(size, sizes)
+            if total - taken >= want:
+                break
+            size += want - (total - taken) + 64
+        else:
+            raise BoardError("heap probe: no heapsize found for %s + images %s" % (heap, sizes))
+        _HEAP_CACHE[key] = (size, taken)
+    return _HEAP_CACHE[key]
 
 
 def write_config(flash_dir, server=None, wifi=None, broker=None, sandbox=False, extra=None):
@@ -144,7 +235,7 @@ def write_config(flash_dir, server=None, wifi=None, broker=None, sandbox=False, 
 
 
 def build_virtual_lib(dest, source=False):
-    """The peripheral fakes the VM sees ahead of the flash."""
+    """The peripheral fakes as a folder (.mpy, or .py with source=True)."""
     dest = pathlib.Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
@@ -153,6 +244,27 @@ def build_virtual_lib(dest, source=False):
     else:
         compile_tree(VIRTUAL, dest, keep_source=())
     return dest
+
+
+def build_fakes_image(image):
+    """The peripheral fakes and vboot (the virtual ROM bootloader) as a ROMFS
+    image: on a board they are C modules and ROM code that take no heap."""
+    with tempfile.TemporaryDirectory(prefix="neoc-fakes-") as tmp:
+        return build_romfs(build_virtual_lib(pathlib.Path(tmp) / "fakes"), image)
+
+
+# The VM's first code (-c): map the fakes' image (the board's ROM), keep its
+# buffer (vboard.rom: the code loaded from it runs in place) and run vboot
+# from it. The buffer is one of those vm_heap() adds to the heap.
+BOOTSTRAP = ("import os,sys,vfs\n"
+             "_b=bytearray(os.stat(os.getenv('NEOC_VBOARD')+'/%s')[6])\n"
+             "with open(os.getenv('NEOC_VBOARD')+'/%s','rb') as _f:_f.readinto(_b)\n"
+             "vfs.mount(vfs.VfsRom(_b),'/vrom')\n"
+             "sys.path[:0]=['/vrom']\n"
+             "import vboard\n"
+             "vboard.rom=_b\n"
+             "del _b,_f,os,sys,vfs,vboard\n"
+             "import vboot\n") % (FAKES_IMAGE, FAKES_IMAGE)
 
 
 # -- the hardware around the VM -------------------------------------------------
@@ -246,7 +358,7 @@ class VirtualBoard:
 
     def __init__(self, mac, server=None, wifi=("neocampus", "neocampus"), chips=(), flash_dir=None,
                  heap=DEFAULT_HEAP, repl=None, blank=False, source=False, board="esp8266",
-                 broker=None, sandbox=False, echo=True, prefix=None, config_extra=None):
+                 broker=None, sandbox=False, echo=True, prefix=None, config_extra=None, deploy="romfs"):
         from neocampus.ids import mac_wire
         self.mac = mac_wire(mac)
         self.server, self.wifi, self.board = server, wifi, board
@@ -262,6 +374,10 @@ class VirtualBoard:
         self.flash.mkdir(parents=True, exist_ok=True)
         self.blank, self.source, self.broker, self.sandbox = blank, source, broker, sandbox
         self.config_extra = config_extra
+        if deploy not in DEPLOYS:
+            raise BoardError("deploy %r: one of %s" % (deploy, ", ".join(DEPLOYS)))
+        self.deploy = deploy
+        self.heap_note = None
         self.repl = _parse_repl(repl) if repl else None
         self.echo = echo
         self.prefix = prefix or "[board %s] " % self.mac[-5:].replace(":", "")
@@ -297,9 +413,9 @@ class VirtualBoard:
     # -- life cycle -------------------------------------------------------------
     def prepare(self):
         if not self.blank:
-            deploy(self.flash, source=self.source)
+            deploy(self.flash, source=self.source, mode=self.deploy)
             write_config(self.flash, self.server, self.wifi, self.broker, self.sandbox, self.config_extra)
-        build_virtual_lib(self.state / "vlib", source=self.source)
+        build_fakes_image(self.state / FAKES_IMAGE)
         self._hw_server = socket.socket()
         self._hw_server.bind(("127.0.0.1", 0))
         self._hw_server.listen(2)
@@ -333,13 +449,13 @@ class VirtualBoard:
         attrs[3] &= ~termios.ECHO
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         env = dict(os.environ, NEOC_VBOARD=str(self.state))
-        path = [self.state / "vlib"]  # vboot.py then gives the VM a board's path, on the flash
+        heapsize = self._heapsize()
 
         def ctty():
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        proc = upy.popen(["-i", "-m", "vboot"], heap=self.heap, path=path,
+        proc = upy.popen(["-i", "-c", BOOTSTRAP], heap=heapsize, path=(),
                          cwd=self.flash, env=env, stdin=slave, stdout=slave, stderr=slave,
                          preexec_fn=ctty, close_fds=True)
         os.close(slave)
@@ -349,6 +465,22 @@ class VirtualBoard:
             self._cond.notify_all()
         self._console("--- boot %d (%s) heap %s" % (len(self.boots), cause, self.heap), raw=True)
         return proc, master
+
+    def _heapsize(self):
+        """-X heapsize for this boot: the heap asked for, plus the buffers the
+        VM maps the ROM images from (they stand for flash, which a board does
+        not take from its heap), measured for the images on the flash now."""
+        images = [(self.state / FAKES_IMAGE).stat().st_size]
+        rom = self.flash / ROMFS_IMAGE
+        if rom.exists():
+            images.append(rom.stat().st_size)
+        size, taken = vm_heap(self.heap, images)
+        note = ("--- heap %s for the firmware + %d B image buffers standing for flash (%s; "
+                "-X heapsize=%d)" % (self.heap, taken, " + ".join("%d B image" % n for n in images), size))
+        if note != self.heap_note:
+            self.heap_note = note
+            self._console(note, raw=True)
+        return str(size)
 
     def _supervise(self):
         cause = "power"

@@ -42,10 +42,10 @@ def __getattr__(name):
     import sys
     m = sys.modules.get("machine_extra")
     if m is None:
-        # The fakes' folder is off the board's import path (vboot.py made the
-        # flash the root): mount it for this one import.
+        # The fakes' ROM image is off the board's filesystem and import path
+        # (vboot.py gave it a board's): mapped again for this one import.
         import vfs
-        vfs.mount(vfs.VfsPosix(vboard.lib), "/.vboard")
+        vfs.mount(vfs.VfsRom(vboard.rom), "/.vboard")
         sys.path.append("/.vboard")
         try:
             import machine_extra as m

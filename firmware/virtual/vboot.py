@@ -1,8 +1,14 @@
-# What the board's ROM does after a reset. The peripheral fakes are loaded
-# first (they sit outside the flash); then the flash folder becomes the
-# filesystem root and the import path is a board's ('', '.frozen', '/lib'),
-# so "/config.json" or mpremote's ":/lib/..." mean the flash, never the host.
-# Then boot.py, main.py, and the REPL (the runner starts us with -i). A
+# What the board's ROM does after a reset. The runner's bootstrap has mapped
+# the ROM image (these fakes, at /vrom; its buffer is vboard.rom) and imports
+# us from it. The fakes are loaded first (on a board they are built-in C
+# modules) and /vrom is unmounted (a board's "/" shows only its flash); then
+# the flash folder becomes the filesystem root and the import path is a
+# board's ('', '.frozen', '/lib'), so "/config.json" or mpremote's
+# ":/lib/..." mean the flash, never the host. A ROMFS partition (/romfs.img
+# on the flash, written by the flashing tool) is mapped at /rom, first on the
+# path, and its .mpy files run in place, as from a board's memory-mapped
+# flash: the runner gave the VM the image's buffer on top of the heap asked
+# for. Then boot.py, main.py, and the REPL (the runner starts us with -i). A
 # KeyboardInterrupt (Ctrl-C on the console) stops them, as on a board.
 import gc
 import os
@@ -13,13 +19,23 @@ import machine
 import network
 import ntptime
 
-vboard.lib = vboard.__file__.rpartition("/")[0]  # the fakes' folder, for machine's lazy names
+vfs.umount("/vrom")
 _flash = os.getcwd()
 vfs.umount("/")
 vfs.mount(vfs.VfsPosix(_flash), "/")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]
-del _flash, vboard, machine, network, ntptime
+try:
+    _b = bytearray(os.stat("/romfs.img")[6])
+except OSError:
+    _b = None  # no ROMFS partition: code as files on the flash
+if _b is not None:
+    with open("/romfs.img", "rb") as _f:
+        _f.readinto(_b)
+    vfs.mount(vfs.VfsRom(_b), "/rom")
+    sys.path.insert(0, "/rom")
+    del _f
+del _flash, _b, vboard, machine, network, ntptime
 
 
 def _run(name):
