@@ -59,3 +59,15 @@ def mosquitto(tmp_path, tls_files):
         broker.stop()
         # Shown by pytest only when the test failed.
         print("--- mosquitto log (%s:%d)\n%s" % (broker.host, broker.port, broker.log()))
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory):
+    """A `neoc server` on the embedded broker, shared by the tests of one module
+    (a module may override it, e.g. to run on Mosquitto too)."""
+    from provisioning.stub_process import StubServer
+    s = StubServer(tmp_path_factory.mktemp("stub"), broker="embedded")
+    s.start()
+    yield s
+    s.stop()
+    print(s.output())

@@ -3,7 +3,6 @@ import sys
 
 import pytest
 
-from provisioning.stub_process import StubServer
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from harness import need  # noqa: E402
@@ -26,15 +25,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
-
-
-@pytest.fixture(scope="module")
-def stub(tmp_path_factory):
-    s = StubServer(tmp_path_factory.mktemp("stub"), broker="embedded")
-    s.start()
-    yield s
-    s.stop()
-    print(s.output())
 
 
 def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):

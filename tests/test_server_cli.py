@@ -12,15 +12,6 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from support.stub_helpers import Client, handshake, wait_until  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def stub(tmp_path_factory):
-    s = StubServer(tmp_path_factory.mktemp("stub"), broker="embedded")
-    s.start()
-    yield s
-    s.stop()
-    print(s.output())
-
-
 def neoc(stub, *args, env=None, check=True, auth="env"):
     e = dict(os.environ)
     e.pop("NEOC_TOKEN", None)

@@ -4,21 +4,11 @@ import sys
 import pytest
 import requests
 
-from provisioning.stub_process import StubServer
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from support.stub_helpers import handshake  # noqa: E402
 
 MAC = "aa:bb:cc:dd:ee:ff"
-
-
-@pytest.fixture(scope="module")
-def stub(tmp_path_factory):
-    s = StubServer(tmp_path_factory.mktemp("stub"), broker="embedded")
-    s.start()
-    yield s
-    s.stop()
-    print(s.output())
 
 
 @pytest.fixture
