@@ -6,32 +6,8 @@ MICROPYTHON_MPY = "drivers, self"
 
 from drivers.bus import I2CDevice, scan
 from drivers.sim import Nack, SimBus
-from drivers.sim.base import Model, RegisterModel
-
-
-class Echo(Model):
-    """Command chip: remembers the last write, reads back its bytes in order."""
-
-    def __init__(self):
-        self.last = b""
-        self.busy = False
-
-    def write(self, data):
-        if self.busy:
-            raise Nack(19, "busy")
-        self.last = data
-
-    def read(self, n):
-        return self.last[:n]
-
-
-def regbus():
-    bus = SimBus()
-    m = RegisterModel()
-    for i in range(256):
-        m.regs[i] = i
-    bus.attach(0x20, m)
-    return bus, m
+from drivers.sim.base import RegisterModel
+from simbus_models import Echo, regbus
 
 
 def test_machine_mem_calls_use_the_register_pointer():
