@@ -65,6 +65,13 @@ def run():
     base, modules = conf.base_topic, conf.modules
     del handshake, conf
     _unload("neosensor.handshake", "neosensor.http", "neocampus.sensocampus")
+    # The code the loop keeps, loaded now in one go: its long-lived objects
+    # then sit together, not in the holes the run-time objects leave (a
+    # fragmented heap fails a 300-byte payload with kilobytes free).
+    import neocampus.module
+    import neocampus.payload
+    import neosensor.link
+    gc.collect()
     print("heap: %d bytes free after the handshake" % gc.mem_free())
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
@@ -181,7 +188,12 @@ class App:
     # -- publishing -------------------------------------------------------------
     def publish(self, topic, text):
         ok = self.link.publish(topic, text)
-        print("pub %s %s%s" % (topic, text, "" if ok else " (not sent)"))
+        # print's arguments go out one by one: no copy of the payload joined
+        # in one more string (the device status is ~330 bytes in one block).
+        if ok:
+            print("pub", topic, text)
+        else:
+            print("pub", topic, text, "(not sent)")
         return ok
 
     def status(self, m):
