@@ -9,11 +9,11 @@ from harness import need
 from neoc import micropython as upy
 from provisioning.mosquitto import free_port
 from provisioning.stub_process import StubServer
-from provisioning.virtual_board import VirtualBoard
+from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 MAC = "aa:bb:cc:00:33:44"
-HEAP = "128k"
+HEAP = DEFAULT_HEAP
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_a_crash_loop_ends_in_safe_mode_not_a_brick(tmp_path):
         need(upy.unavailable_reason())
     from provisioning.virtual_board import deploy, write_config
     flash = tmp_path / "flash"
-    deploy(flash)
+    deploy(flash, mode="mpy")  # code as files: the broken update replaces one of them
     write_config(flash, "http://127.0.0.1:9", ("campus", "secret"))
     # A broken app (as after a bad update): every boot crashes at once.
     (flash / "neosensor" / "app.mpy").unlink()

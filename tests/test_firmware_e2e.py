@@ -1,8 +1,9 @@
 """End to end: the neOSensor firmware on a virtual board (MicroPython unix
-port, .mpy as deployed) against `neoc server` (embedded broker, then real
+port, code in a ROMFS image as deployed) against `neoc server` (embedded broker, then real
 Mosquitto): handshake, readings in /api/readings with the values set on the
 simulated chips, the publishing policy, orders, persistence across resets."""
 import json
+import os
 import threading
 import time
 
@@ -10,15 +11,19 @@ import pytest
 
 from neoc import micropython as upy
 from provisioning.stub_process import StubServer
-from provisioning.virtual_board import VirtualBoard
+from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 
 MAC = "aa:bb:cc:00:11:22"
 ROOM = "u4/302"
-# The VM heap of these runs. The issue asks for 36k; the firmware does not fit
-# it on the 64-bit unix port (see bench/firmware.py for the measured minimum).
-HEAP = "128k"
+# The heap the firmware gets in these runs (code deployed as a ROMFS image,
+# as flash-resident code costs a board no heap). The issue asks for the
+# ESP8266's 36k; on the 64-bit unix port the scenario needs 52k (fails at
+# 50k): DEFAULT_HEAP, which keeps 4 KB of margin. NEOC_E2E_HEAP and
+# NEOC_E2E_DEPLOY only serve to measure the smallest heap per deploy mode.
+HEAP = os.environ.get("NEOC_E2E_HEAP", DEFAULT_HEAP)
+DEPLOY = os.environ.get("NEOC_E2E_DEPLOY", "romfs")
 MODULES = [{"module": "temperature", "frequency": 30}, {"module": "humidity", "frequency": 30},
            {"module": "luminosity", "frequency": 15}]
 CHIPS = ["mcp9808@0x18:temperature=21.5", "sht3x@0x44:temperature=22.25,humidity=45",
@@ -54,7 +59,7 @@ def board_factory(tmp_path):
     def make(stub, **kw):
         kw.setdefault("chips", CHIPS)
         b = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"),
-                         broker=(stub.mqtt_host, stub.mqtt_port), heap=HEAP,
+                         broker=(stub.mqtt_host, stub.mqtt_port), heap=HEAP, deploy=DEPLOY,
                          flash_dir=tmp_path / "flash", **kw)
         boards.append(b)
         return b.start()
@@ -210,7 +215,7 @@ def test_module_orders_on_a_campus_like_broker(tmp_path, mosquitto, board_factor
                                                             "mqtt_passwd": creds["password"]}))
         obs = Observer(broker, "operator", "op-pass")
         board = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), broker=(broker.host, broker.port),
-                             heap=HEAP, flash_dir=flash, chips=CHIPS)
+                             heap=HEAP, deploy=DEPLOY, flash_dir=flash, chips=CHIPS)
         board_factory.boards.append(board)
         board.start()
         board.wait_for(r"^sensocampus: reusing the stored password", 60)

@@ -5,8 +5,8 @@
 # the flash folder becomes the filesystem root and the import path is a
 # board's ('', '.frozen', '/lib'), so "/config.json" or mpremote's
 # ":/lib/..." mean the flash, never the host. A ROMFS partition (/romfs.img
-# on the flash, written by the flashing tool) is mapped at /rom, first on the
-# path, and its .mpy files run in place, as from a board's memory-mapped
+# on the flash, written by the flashing tool) is mapped at /rom, on the path
+# after the flash and .frozen, and its .mpy files run in place, as from a board's memory-mapped
 # flash: the runner gave the VM the image's buffer on top of the heap asked
 # for. Then boot.py, main.py, and the REPL (the runner starts us with -i). A
 # KeyboardInterrupt (Ctrl-C on the console) stops them, as on a board.
@@ -33,7 +33,7 @@ if _b is not None:
     with open("/romfs.img", "rb") as _f:
         _f.readinto(_b)
     vfs.mount(vfs.VfsRom(_b), "/rom")
-    sys.path.insert(0, "/rom")
+    sys.path.insert(2, "/rom")  # after the flash, as a ROMFS board: files written there override it
     del _f
 del _flash, _b, machine, network, ntptime
 
