@@ -148,7 +148,7 @@ def test_cli_help_and_bad_chip():
     runner = CliRunner()
     res = runner.invoke(board_cli, ["run", "--help"])
     assert res.exit_code == 0
-    for opt in ("--mac", "--server", "--wifi", "--flash-dir", "--chip", "--heap", "--repl", "--blank"):
+    for opt in ("--mac", "--server", "--wifi", "--flash-dir", "--chip", "--heap", "--repl", "--blank", "--deploy"):
         assert opt in res.output
     res = runner.invoke(board_cli, ["run", "--mac", MAC, "--chip", "nope@0x18"])
     assert res.exit_code == 2 and "known chips" in res.output
@@ -216,3 +216,34 @@ def test_mpremote_fs_on_a_blank_board_writes_into_the_flash_folder(flash, tmp_pa
         assert out.stdout.strip() == "hello from lib"
     assert (flash / "lib" / "x.py").read_text() == src.read_text()
     assert (flash / "conf" / "y.py").read_text() == src.read_text()
+
+
+ROMFS_MAIN = """
+import gc, sys
+gc.collect()
+print("free", gc.mem_free())
+from neosensor import store
+print("from", store.__file__)
+print("path", sys.path)
+"""
+
+
+def test_romfs_deploy_runs_the_code_in_place_with_exactly_the_heap_asked_for(tmp_path):
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
+    from provisioning.virtual_board import deploy
+    flash = tmp_path / "flash"
+    deploy(flash, mode="romfs")
+    assert (flash / "romfs.img").stat().st_size > 20000 and not (flash / "neosensor").exists()
+    (flash / "main.py").write_text(ROMFS_MAIN)
+    with VirtualBoard(MAC, flash_dir=flash, blank=True, heap="40k") as b:
+        _, note = b.wait_for(r"^--- heap 40k for the firmware \((\d+) B free at boot\.py.* \+ (\d+) B image buffers", 30)
+        _, free = b.wait_for(r"^free (\d+)$", 30)
+        b.wait_for(r"^from /rom/neosensor/store\.mpy$", 5)
+        b.wait_for(r"^path \['', '\.frozen', '/rom', '/lib'\]$", 5)
+    bare = int(upy.run(code="import gc\ngc.collect()\nprint(gc.mem_free())", heap="40k").stdout)
+    assert int(note.group(1)) - bare in range(-256, 257)
+    assert int(note.group(2)) > (flash / "romfs.img").stat().st_size
+    # main.py finds a bare VM's free heap, less what compiling boot.py and
+    # main.py took: neither the image buffers nor the fakes are charged to it.
+    assert 0 <= bare - int(free.group(1)) < 2048, (bare, free.group(1))
