@@ -144,6 +144,8 @@ def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, boar
     board.wait_for(r'^pub u4/302/device .*"status": "starting".*', 30, n)
     i, m = board.wait_for(r'^pub u4/302/device (.*)', 1, n)
     assert json.loads(m.group(1))["frequency"] == 900
+    # The change starting -> running is announced without waiting for the 900 s period.
+    board.wait_for(r'^pub u4/302/device .*"status": "running".*', 10, i + 1)
     # seq keeps growing across the reboot.
     before = max(r["seq"] for r in got)
     after = wait_until(lambda: [r for r in readings(stub) if r["received_at"] > board.times[i]], 20,

@@ -291,6 +291,9 @@ class App:
         if not self.started:
             self.started = True
             self.state = "running"
+            # The change starting -> running is a status change: announced once
+            # the fast-start burst has put the first readings out.
+            self.next_status = time.ticks_add(now, 3000)
             try:  # a working link: this boot counts as a good one
                 import os
                 os.remove("crash.count")
