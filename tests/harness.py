@@ -131,7 +131,7 @@ def compile_packages(source, dest, module=None):
     mpy-cross, as boards run them, instead of being compiled from source in the
     VM's heap (compiling a 200-line module from source needs ~26 KB of heap on
     the 64-bit port). The name "self" compiles the test module itself (path
-    `module`). Returns the extra import path (first on MICROPYPATH)."""
+    `module`); the name of a helper module in tests/portable compiles that one. Returns the extra import path (first on MICROPYPATH)."""
     m = MPY_RE.search(source)
     if not m:
         return []
@@ -143,7 +143,11 @@ def compile_packages(source, dest, module=None):
                 module = pathlib.Path(module)
                 mpy.compile_file(module, pathlib.Path(dest) / (module.stem + ".mpy"))
             continue
-        mpy.compile_tree(ROOT / name, pathlib.Path(dest) / name)
+        helper = PORTABLE_DIR / (name + ".py")
+        if helper.exists():  # a shared helper module of the portable tests
+            mpy.compile_file(helper, pathlib.Path(dest) / (name + ".mpy"))
+        else:
+            mpy.compile_tree(ROOT / name, pathlib.Path(dest) / name)
     return [dest]
 
 

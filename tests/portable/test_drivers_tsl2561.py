@@ -1,32 +1,14 @@
 # TSL2561 driver x TSL2561Model through SimBus, on CPython and MicroPython.
-from portable_support import raises
 
-MICROPYTHON_MPY = "drivers, self"
+MICROPYTHON_MPY = "drivers, self, tsl2561_helpers"
 
-from drivers import SensorError
-from drivers.sim import SimBus
-from drivers.sim.tsl2561 import TSL2561Model
 from drivers.tsl2561 import TSL2561
+from tsl2561_helpers import setup, check
 
 # (gain, integration ms, lux values inside that setting's range)
 SETTINGS = ((1, 13, (300.0, 5000.0, 40000.0)), (1, 101, (50.0, 2000.0, 30000.0)),
             (1, 402, (10.0, 800.0, 15000.0)), (16, 13, (20.0, 300.0, 2500.0)),
             (16, 101, (3.0, 100.0, 1800.0)), (16, 402, (0.8, 40.0, 900.0)))
-
-
-def setup(address=0x39, **kw):
-    bus = SimBus()
-    model = bus.attach(address, TSL2561Model(**kw))
-    return bus, model
-
-
-def check(bus, sensor, model, lux, rel):
-    model.lux = lux
-    bus.sleep_ms(410)
-    got = sensor.read()["lux"]
-    # Integer counts: allow ~2 counts of CH0 (normalised) on top of rel.
-    per_count = 0.0304 * 16.0 / sensor.gain * (402.0 / sensor.integration_ms)
-    assert abs(got - lux) <= rel * lux + 2.0 * per_count, (sensor.gain, sensor.integration_ms, lux, got)
 
 
 def test_round_trip_for_every_gain_and_integration_time():

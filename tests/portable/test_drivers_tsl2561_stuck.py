@@ -1,18 +1,11 @@
 # TSL2561 driver x TSL2561Model: stuck and corrupt bytes, darkness vs a chip that lost power.
 from portable_support import raises
 
-MICROPYTHON_MPY = "drivers, self"
+MICROPYTHON_MPY = "drivers, self, tsl2561_helpers"
 
 from drivers import SensorError
-from drivers.sim import SimBus
-from drivers.sim.tsl2561 import TSL2561Model
 from drivers.tsl2561 import TSL2561
-
-
-def setup(address=0x39, **kw):
-    bus = SimBus()
-    model = bus.attach(address, TSL2561Model(**kw))
-    return bus, model
+from tsl2561_helpers import setup
 
 
 def test_stuck_and_corrupt_bytes():

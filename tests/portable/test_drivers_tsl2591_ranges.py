@@ -1,28 +1,12 @@
 # TSL2591 driver x TSL2591Model: light sources, bus traffic, saturation and bad settings.
 from portable_support import raises
 
-MICROPYTHON_MPY = "drivers, self"
-
+MICROPYTHON_MPY = "drivers, self, tsl2591_helpers"
 
 
 from drivers import SensorError
-from drivers.sim import SimBus
-from drivers.sim.tsl2591 import TSL2591Model
 from drivers.tsl2591 import TSL2591
-
-def setup(**kw):
-    bus = SimBus()
-    model = bus.attach(0x29, TSL2591Model(**kw))
-    return bus, model
-
-
-def check(bus, sensor, model, lux, rel):
-    model.lux = lux
-    bus.sleep_ms(sensor.integration_ms + 1)      # let one new integration end
-    got = sensor.read()["lux"]
-    # Counts are integers: at least 1 count of CH0 of error, and rel relative.
-    assert abs(got - lux) <= rel * lux + 3.0 * 408.0 / (sensor.integration_ms * sensor.gain), \
-        (sensor.gain, sensor.integration_ms, lux, got)
+from tsl2591_helpers import setup, check
 
 
 def test_light_sources_with_more_or_less_infrared():
