@@ -4,6 +4,8 @@ import subprocess
 
 import pytest
 
+from harness import need
+
 from provisioning import acl, passwords
 from provisioning.collector import Invalid, classify
 from provisioning.mosquitto import find
@@ -81,7 +83,7 @@ def test_password_hashes():
 def test_mosquitto_hash_format_matches_mosquitto_passwd(tmp_path):
     tool = find("mosquitto_passwd")
     if tool is None:
-        pytest.skip("mosquitto_passwd not installed")
+        need("mosquitto_passwd not installed: apt-get install mosquitto")
     f = tmp_path / "pw"
     f.write_text("u:s3cret-uuid\n")
     subprocess.run([tool, "-U", str(f)], check=True)
