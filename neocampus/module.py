@@ -4,9 +4,12 @@ The firmware and the Pi agent publish what it returns on topic(base).
 
     m = Module("temperature", mac, conf, now)       # conf: a module of sensocampus.Config.modules
     i = m.add_sensor(0x18, "MCP9808", now)
-    text = m.feed(i, 21.375, now, seq=12)           # JSON to publish, or None
+    parts = m.feed(i, 21.375, now, seq=12)          # payload to publish, or None
     cmd = m.command(raw_bytes)                       # Command for the caller, or None
-    m.status(time_str)                               # JSON status
+    m.status(time_str)                               # status payload
+
+Payloads come as lists of str parts ("".join(parts) is the JSON text): a
+board writes them to its socket one by one, with no copy of the whole.
 
 Time is integer milliseconds, as in policy.py. Commands: `status`, `acquire`
 and `frequency` change this module's state here (frequency clamped, all
@@ -17,7 +20,7 @@ Malformed commands print a console line and count in `errors`; commands for
 another unit count in `foreign`; both appear in the status.
 """
 from neocampus import commands, ids, payload
-from neocampus.policy import SensorPolicy, clamp_frequency
+from neocampus.policy import SensorPolicy, clamp_frequency, settings
 
 
 class Module:
@@ -25,7 +28,7 @@ class Module:
         conf = conf or {}
         self.name = name
         self.unit_id = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
-        self.params = conf.get("params") or {}
+        self.cfg = settings(name, conf.get("params"))  # shared by the sensors' policies
         self.frequency = clamp_frequency(name, conf.get("frequency"))
         self.sensors = []  # [sub_id, label, policy]
         self.errors = 0
@@ -36,7 +39,7 @@ class Module:
         return base + "/" + self.name
 
     def add_sensor(self, sub_id, label=None, now=0):
-        p = SensorPolicy(self.name, self.params, now, self.frequency)
+        p = SensorPolicy(self.name, self.cfg, now, self.frequency)
         self.sensors.append([sub_id, label, p])
         return len(self.sensors) - 1
 
@@ -58,7 +61,7 @@ class Module:
         v = s[2].feed(value, now)
         if v is None:
             return None
-        return payload.reading(self.name, v, self.unit_id, s[0], seq, timestamp, **extra)
+        return payload.reading(self.name, v, self.unit_id, s[0], seq, timestamp, False, **extra)
 
     def set_frequency(self, seconds):
         self.frequency = clamp_frequency(self.name, seconds)
@@ -95,12 +98,7 @@ class Module:
         labels = []
         for s in self.sensors:
             labels.append("%s@%s" % (s[1] or self.name, s[0]))
-        ignored = []
-        for s in self.sensors:
-            for n in s[2].ignored:
-                if n not in ignored:
-                    ignored.append(n)
-        if ignored:
-            extra["ignored_params"] = ignored
-        return payload.status(self.name, self.frequency, labels, time_str, self.unit_id,
+        if self.cfg[8]:
+            extra["ignored_params"] = self.cfg[8]
+        return payload.status(self.name, self.frequency, labels, time_str, self.unit_id, False,
                               cmd_errors=self.errors, **extra)

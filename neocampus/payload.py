@@ -104,23 +104,25 @@ def _airquality_unit(sub_id):
     return "µg/m3" if str(sub_id).lower().startswith("pm") else "ppm"
 
 
-def _close(parts, extra):
+def _close(parts, extra, joined):
+    # Every part after the first carries its ", " separator.
     if extra:
         for k in sorted(extra):
             if extra[k] is not None:
-                parts.append(quote(k) + ": " + encode(extra[k]))
-    # Braces on the end parts: one join makes the payload, without two more
-    # whole copies of it (a few hundred bytes in one block, on a small heap).
+                parts.append(", " + quote(k) + ": " + encode(extra[k]))
     parts[0] = "{" + parts[0]
-    parts[-1] = parts[-1] + "}"
-    return ", ".join(parts)
+    parts.append("}")
+    # A board writes the parts to its socket one by one (joined=False): no
+    # payload then needs one contiguous block of a fragmented heap.
+    return "".join(parts) if joined else parts
 
 
-def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, **extra):
+def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, joined=True, **extra):
     """One reading as JSON text. `sub_id` is the I2C address (int, sent as its
     decimal string) or a name ("co2", "pm2_5"). `seq` and `timestamp` (UNIX
     seconds, None until NTP succeeded) are additive fields. Noise and digital
-    take `input=<pin>`, digital also `type=...`."""
+    take `input=<pin>`, digital also `type=...`. joined=False gives the list
+    of parts whose concatenation is the text."""
     if not isinstance(unit_id, str) or not unit_id:
         raise ValueError("unit_id must be a non-empty string")
     units = UNITS.get(module)
@@ -145,36 +147,36 @@ def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, **ext
         raise ValueError("%s reading needs input=<pin>" % module)
     parts = ['"value": ' + text]
     if units is not None:
-        parts.append('"value_units": ' + quote(units))
+        parts.append(', "value_units": ' + quote(units))
     if pin is not None:
-        parts.append('"input": ' + encode(pin))
+        parts.append(', "input": ' + encode(pin))
     if kind is not None:
-        parts.append('"type": ' + quote(kind))
+        parts.append(', "type": ' + quote(kind))
     if sub_id is not None:
-        parts.append('"subID": ' + quote(sub_id if isinstance(sub_id, str) else "%d" % sub_id))
-    parts.append('"unitID": ' + quote(unit_id))
+        parts.append(', "subID": ' + quote(sub_id if isinstance(sub_id, str) else "%d" % sub_id))
+    parts.append(', "unitID": ' + quote(unit_id))
     if seq is not None:
-        parts.append('"seq": %d' % seq)
+        parts.append(', "seq": %d' % seq)
     if timestamp is not None:
-        parts.append('"timestamp": %d' % timestamp)
-    return _close(parts, extra)
+        parts.append(', "timestamp": %d' % timestamp)
+    return _close(parts, extra, joined)
 
 
-def status(module, frequency, sensors, time_str, unit_id=None, **extra):
+def status(module, frequency, sensors, time_str, unit_id=None, joined=True, **extra):
     """Status of a module: frequency, sensors, time; the device module adds
-    status, modules, heap, hardware, firmware, board (passed as keywords)."""
-    parts = []
+    status, modules, heap, hardware, firmware, board (passed as keywords).
+    joined=False: the list of parts, as reading()."""
+    parts = ['"frequency": ' + encode(frequency)]
     if unit_id is not None:
-        parts.append('"unitID": ' + quote(unit_id))
-    parts.append('"frequency": ' + encode(frequency))
-    parts.append('"sensors": ' + encode(sensors))
-    parts.append('"time": ' + quote(time_str))
+        parts[0] = '"unitID": ' + quote(unit_id) + ", " + parts[0]
+    parts.append(', "sensors": ' + encode(sensors))
+    parts.append(', "time": ' + quote(time_str))
     if module == "device":
         for k in _DEVICE_FIELDS:
             v = extra.pop(k, None)
             if v is not None:
-                parts.append('"%s": %s' % (k, encode(v)))
-    return _close(parts, extra)
+                parts.append(', "%s": %s' % (k, encode(v)))
+    return _close(parts, extra, joined)
 
 
 def format_time(t, tz_minutes=0):

@@ -79,36 +79,45 @@ def _elapsed(now, then):
     return d if d >= 0 else _LONG_AGO
 
 
+def settings(module, params=None):
+    """The module's params, checked once: (stable_reads, stable_pct as a
+    fraction, stable_abs, delta, forced_ms, read_ms, burst_ms, burst_time_ms,
+    names of the params ignored). A Module shares one among its sensors."""
+    params = params or {}
+    ignored = []
+    out = []
+    for name in _ORDER:
+        d, low, high = PARAMS[name]
+        if name == "stable_abs":
+            d = _ABS_FLOOR.get(module, d)
+        v = params.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, _NUM) or not low <= v <= high):
+            ignored.append(name)
+            v = None
+        v = d if v is None else v
+        # Times in integer ms; stable_reads a count; stable_pct a fraction.
+        out.append(int(v) if name == "stable_reads" else v / 100 if name == "stable_pct"
+                   else int(v * 1000) if name in _MS else v)
+    out.append(ignored)
+    return tuple(out)
+
+
+_ORDER = ("stable_reads", "stable_pct", "stable_abs", "delta", "forced", "read_period", "burst_period",
+          "burst_time")
+_MS = ("forced", "read_period", "burst_period", "burst_time")
+
+
 class SensorPolicy:
+    # Few attributes on purpose: a board keeps one of these per sensor, and
+    # each attribute is a slot of the instance's table (16 bytes on 64 bits).
     def __init__(self, module, params=None, now=0, frequency=None):
         self.module = module
-        self.ignored = []
-        params = params or {}
-        get = self._param
-        self.stable_reads = int(get(params, "stable_reads"))
-        self.stable_pct = get(params, "stable_pct") / 100
-        self.stable_abs = get(params, "stable_abs", _ABS_FLOOR.get(module))
-        self.delta = get(params, "delta")
-        self.forced_ms = int(get(params, "forced") * 1000)
-        self.read_ms = int(get(params, "read_period") * 1000)
-        self.burst_ms = int(get(params, "burst_period") * 1000)
-        self.burst_time_ms = int(get(params, "burst_time") * 1000)
+        self.cfg = params if isinstance(params, tuple) else settings(module, params)
+        self.ignored = self.cfg[8]
         self.set_frequency(frequency)
-        self.last_sent = None
         self.last_sent_t = None
+        self._w = [0, 0, 0, 0]  # the stable window: lowest, highest, first read, sum of offsets
         self.start(now)
-
-    def _param(self, params, name, default=None):
-        d, low, high = PARAMS[name]
-        if default is not None:
-            d = default
-        v = params.get(name)
-        if v is None:
-            return d
-        if isinstance(v, bool) or not isinstance(v, _NUM) or not low <= v <= high:
-            self.ignored.append(name)
-            return d
-        return v
 
     def start(self, now):
         """(Re)arm the fast start, e.g. at each MQTT connection: the next
@@ -135,27 +144,29 @@ class SensorPolicy:
         self._force = True
 
     def bursting(self, now):
-        return self.last_official is None and _elapsed(now, self.t_start) < self.burst_time_ms
+        return self.last_official is None and _elapsed(now, self.t_start) < self.cfg[7]
 
     def sample_interval(self, now):
         """Milliseconds until the next read."""
         if self._force:
             return 0
+        cfg = self.cfg
         if self.bursting(now):
-            return self.burst_ms
+            return cfg[6]
+        read = cfg[5]
         if self.last_official is not None and self._n == 0:
             left = self.freq_ms - _elapsed(now, self.last_official)
-            idle = left - (self.stable_reads - 1) * self.read_ms
-            if idle > self.read_ms:
+            idle = left - (cfg[0] - 1) * read
+            if idle > read:
                 return idle
-        return self.read_ms
+        return read
 
     def _official(self, value, now):
         self.last_official = now
         self._n = 0
         self.last = value
-        if (self.last_sent is None or abs(value - self.last_sent) >= self.delta
-                or _elapsed(now, self.last_sent_t) >= self.forced_ms):
+        if (self.last_sent is None or abs(value - self.last_sent) >= self.cfg[3]
+                or _elapsed(now, self.last_sent_t) >= self.cfg[4]):
             self.last_sent = value
             self.last_sent_t = now
             return value
@@ -172,29 +183,31 @@ class SensorPolicy:
             self.last_sent = None
             return self._official(value, now)
         n = self._n
+        w = self._w
         if n:
-            lo = min(self._lo, value)
-            hi = max(self._hi, value)
-            tol = self.stable_pct * max(abs(lo), abs(hi))
-            if hi - lo <= (tol if tol > self.stable_abs else self.stable_abs):
-                self._lo = lo
-                self._hi = hi
-                self._sum += value - self._lo0
+            lo = min(w[0], value)
+            hi = max(w[1], value)
+            tol = self.cfg[1] * max(abs(lo), abs(hi))
+            ab = self.cfg[2]
+            if hi - lo <= (tol if tol > ab else ab):
+                w[0] = lo
+                w[1] = hi
+                w[3] += value - w[2]
                 n += 1
             else:
                 n = 0
         if not n:
             # Sum offsets from the first read: exact for a flat signal, and no
             # precision lost to big magnitudes on the ESP8266's short floats.
-            self._lo = self._hi = self._lo0 = value
-            self._sum = 0
+            w[0] = w[1] = w[2] = value
+            w[3] = 0
             n = 1
         self._n = n
-        if n < self.stable_reads:
+        if n < self.cfg[0]:
             return None
         if self.last_official is not None and _elapsed(now, self.last_official) < self.freq_ms:
             return None
-        return self._official(self._lo0 + self._sum / n, now)
+        return self._official(w[2] + w[3] / n, now)
 
 
 Stabilizer = SensorPolicy

@@ -176,7 +176,7 @@ class App:
                 d[4] = v
                 m = d[0]
                 self.publish(m.topic(self.base), self.payload.reading(
-                    "digital", v, m.unit_id, None, self.seq.next(), self._stamp(), input=d[2], type=d[3]))
+                    "digital", v, m.unit_id, None, self.seq.next(), self._stamp(), False, input=d[2], type=d[3]))
 
     # -- time -------------------------------------------------------------------
     def _time_str(self):
@@ -186,14 +186,13 @@ class App:
         return _unix_time() if self.ntp else None
 
     # -- publishing -------------------------------------------------------------
-    def publish(self, topic, text):
-        ok = self.link.publish(topic, text)
-        # print's arguments go out one by one: no copy of the payload joined
-        # in one more string (the device status is ~330 bytes in one block).
-        if ok:
-            print("pub", topic, text)
-        else:
-            print("pub", topic, text, "(not sent)")
+    def publish(self, topic, parts):
+        ok = self.link.publish(topic, parts)
+        # Part by part: no copy of the payload joined in one more string.
+        print("pub", topic, end=" ")
+        for p in parts:
+            print(p, end="")
+        print("" if ok else " (not sent)")
         return ok
 
     def status(self, m):
@@ -203,14 +202,14 @@ class App:
                 errors += x.errors
                 foreign += x.foreign
             gc.collect()
-            text = m.status(self._time_str(), status=self.state,
+            parts = m.status(self._time_str(), status=self.state,
                             modules=[x.name for x in self.modules if x is not m],
                             heap=gc.mem_free(), hardware=sys.platform, firmware=REVISION,
                             board=self.board, foreign_commands=foreign, bad_commands=errors,
                             mqtt_connects=self.link.connects)
         else:
-            text = m.status(self._time_str())
-        self.publish(m.topic(self.base), text)
+            parts = m.status(self._time_str())
+        self.publish(m.topic(self.base), parts)
 
     # -- commands ---------------------------------------------------------------
     def _on_message(self, topic, msg):
@@ -270,10 +269,10 @@ class App:
                 soonest = min(soonest, left)
                 continue
             value = self._read(drv, q, now)
-            text = m.feed(i, value, now, seq=self.seq.n, timestamp=self._stamp())
-            if text is not None:
+            parts = m.feed(i, value, now, seq=self.seq.n, timestamp=self._stamp())
+            if parts is not None:
                 self.seq.next()
-                self.publish(m.topic(self.base), text)
+                self.publish(m.topic(self.base), parts)
             wait = m.sensors[i][2].sample_interval(now)
             s[4] = time.ticks_add(now, wait)
             soonest = min(soonest, wait)

@@ -44,6 +44,7 @@ class Link:
         self.connects = 0
         self.errors = 0
         self._sent = 0
+        self._head = bytearray(b"\x30\0\0\0\0")  # PUBLISH, QoS 0; 4 length bytes at most
 
     def connect(self):
         """True when connected (and subscribed); False after a failure."""
@@ -72,11 +73,29 @@ class Link:
             except OSError:
                 pass
 
-    def publish(self, topic, msg):
+    def publish(self, topic, parts):
+        """QoS 0 PUBLISH of a payload given as a list of str parts, written one
+        by one (umqtt's publish takes the whole payload in one buffer: one
+        block of a few hundred bytes that a fragmented heap may not have)."""
         if not self.up:
             return False
+        data = [p.encode() for p in parts]  # the wire length counts UTF-8 bytes
+        n = 2 + len(topic)
+        for d in data:
+            n += len(d)
+        h = self._head
+        i = 1
+        while n > 0x7F:
+            h[i] = (n & 0x7F) | 0x80
+            n >>= 7
+            i += 1
+        h[i] = n
+        c = self.client
         try:
-            self.client.publish(topic, msg)
+            c.sock.write(h, i + 1)
+            c._send_str(topic)
+            for d in data:
+                c.sock.write(d)
         except Exception as e:
             self._lost(e)
             return False

@@ -17,9 +17,9 @@ def test_readings_go_through_the_policy_into_payloads():
     out = []
     now = 0
     while now < 3000:
-        text = m.feed(i, 21.375, now, seq=7)
-        if text:
-            out.append((now, text))
+        parts = m.feed(i, 21.375, now, seq=7)
+        if parts:
+            out.append((now, "".join(parts)))
         now += m.sample_interval(now)
     assert len(out) == 1 and out[0][0] <= 2000, out
     assert out[0][1] == ('{"value": 21.375, "value_units": "celsius", "subID": "24", '
@@ -34,6 +34,7 @@ def test_commands_change_state_and_count_errors():
     cmd = m.command(b'{"dest": "AMBIANT_92F8", "order": "frequency", "value": 5000}')
     assert cmd.order == "frequency" and cmd.value == 1800 and m.frequency == 1800
     assert [s[2].frequency for s in m.sensors] == [1800, 1800]
+    assert m.sensors[0][2].cfg is m.sensors[1][2].cfg is m.cfg  # one settings tuple per module
     assert m.settings() == {"frequency": 1800}
     assert m.command(b'{"dest": "all", "order": "acquire"}').order == "acquire"
     assert m.sample_interval(0) == 0
@@ -41,7 +42,7 @@ def test_commands_change_state_and_count_errors():
     assert m.command(b"garbage") is None and m.errors == 1
     assert m.command(b'{"dest": "all", "order": "reboot"}') is None and m.errors == 2
     assert lines[0] == "temperature: command ignored: command is not JSON", lines
-    doc = json.loads(m.status("2026-11-25 13:40:00 +0000"))
+    doc = json.loads("".join(m.status("2026-11-25 13:40:00 +0000")))
     assert doc == {"unitID": "ambiant_92f8", "frequency": 1800, "sensors": ["MCP9808@24", "SHT3x@68"],
                    "time": "2026-11-25 13:40:00 +0000", "cmd_errors": 2,
                    "ignored_params": ["stable_reads"]}, doc
@@ -54,6 +55,6 @@ def test_device_module_uses_the_mac():
     m = Module("device", MAC, {"module": "device"}, 0)
     assert m.unit_id == "aa:bb:cc:dd:92:f8" and m.frequency == 1800
     assert m.command(b'{"dest": "AA:BB:CC:DD:92:F8", "order": "restart"}').order == "restart"
-    text = m.status("2026-11-25 13:40:00 +0000", status="running", heap=20000)
+    text = "".join(m.status("2026-11-25 13:40:00 +0000", status="running", heap=20000))
     assert text.startswith('{"unitID": "aa:bb:cc:dd:92:f8", "frequency": 1800, "sensors": [], '), text
     assert json.loads(text)["status"] == "running"

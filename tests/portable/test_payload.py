@@ -117,3 +117,16 @@ def test_units_table():
     assert payload.UNITS["temperature"] == "celsius"
     assert payload.UNITS["humidity"] == "%r.H."
     assert payload.UNITS["luminosity"] == "lux"
+
+
+def test_parts_concatenate_to_the_text_and_stay_small():
+    # A board writes the parts one by one: no part may be the whole payload.
+    kw = dict(unit_id="aa:bb:cc:dd:92:f8", status="running", modules=["temperature", "luminosity"],
+              heap=21344, hardware="esp8266", firmware=261125, board="esp8266", bad_commands=0)
+    parts = payload.status("device", 1800, ["MCP9808@24"], "2026-11-25 13:40:00 +0000", joined=False, **kw)
+    text = payload.status("device", 1800, ["MCP9808@24"], "2026-11-25 13:40:00 +0000", **kw)
+    assert "".join(parts) == text and len(text) > 250, text
+    assert max(len(p) for p in parts) < 80, parts
+    parts = payload.reading("temperature", 21.375, "auto_92f8", 0x18, seq=3, joined=False, note="x")
+    assert "".join(parts) == payload.reading("temperature", 21.375, "auto_92f8", 0x18, seq=3, note="x")
+    assert parts[0] == '{"value": 21.375' and parts[-1] == "}", parts

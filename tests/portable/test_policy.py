@@ -162,7 +162,7 @@ def test_params_from_config_with_defaults():
     assert len(times) == 1 and 600300 <= times[0] <= 600300 + 30000 + 3 * 2000, times
     p = SensorPolicy("temperature", {"stable_reads": "seven", "delta": -1, "forced": True, "unknown": 3}, 0)
     assert sorted(p.ignored) == ["delta", "forced", "stable_reads"], p.ignored
-    assert p.stable_reads == 7 and p.delta == 0.15 and p.forced_ms == 1800000
+    assert p.cfg[0] == 7 and p.cfg[3] == 0.15 and p.cfg[4] == 1800000  # stable_reads, delta, forced_ms
 
 
 def test_feed_allocates_little_under_micropython():
