@@ -94,11 +94,12 @@ class Module:
             cmd.value = self.set_frequency(cmd.value)
         return cmd
 
-    def status(self, time_str, **extra):
+    def status(self, time_str, fields=(), **extra):
+        """Status payload parts; `fields` as payload.status()."""
         labels = []
         for s in self.sensors:
             labels.append("%s@%s" % (s[1] or self.name, s[0]))
         if self.cfg[8]:
             extra["ignored_params"] = self.cfg[8]
-        return payload.status(self.name, self.frequency, labels, time_str, self.unit_id, False,
+        return payload.status(self.name, self.frequency, labels, time_str, self.unit_id, False, fields,
                               cmd_errors=self.errors, **extra)

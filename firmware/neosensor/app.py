@@ -5,6 +5,7 @@ import gc
 import sys
 import time
 import machine
+from neocampus import payload
 from neosensor import store, wifi
 
 REVISION = 261125          # firmware revision, YYMMDD as the OTA manifests
@@ -58,6 +59,13 @@ def run():
         ntp = True
     except Exception as e:
         print("ntp: failed (%r): no timestamps" % (e,))
+    # The code the loop keeps, loaded first: its long-lived objects then sit
+    # together at the bottom of the heap, and the handshake's code and
+    # documents, loaded above them and dropped after, leave one free region
+    # (a fragmented heap fails a 300-byte allocation with kilobytes free).
+    import neocampus.module
+    import neocampus.payload
+    import neosensor.link
     from neosensor import handshake
     creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
     # The handshake code is not needed again until the next boot: keep plain
@@ -65,46 +73,29 @@ def run():
     base, modules = conf.base_topic, conf.modules
     del handshake, conf
     _unload("neosensor.handshake", "neosensor.http", "neocampus.sensocampus")
-    # The code the loop keeps, loaded now in one go: its long-lived objects
-    # then sit together, not in the holes the run-time objects leave (a
-    # fragmented heap fails a 300-byte payload with kilobytes free).
-    import neocampus.module
-    import neocampus.payload
-    import neosensor.link
-    gc.collect()
     print("heap: %d bytes free after the handshake" % gc.mem_free())
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
     App(cfg, mac, creds, base, modules, feed, ntp).loop()
 
 
-class Seq:
-    """Per-device reading counter; survives reboots (with a gap of at most a block)."""
-
-    def __init__(self):
-        self.n = store.load("seq.json", 0) or 0
-        self.limit = self.n
-        self._reserve()
-
-    def _reserve(self):
-        self.limit += SEQ_BLOCK
-        store.save("seq.json", self.limit)
-
-    def next(self):
-        n = self.n
-        self.n += 1
-        if self.n >= self.limit:
-            self._reserve()
-        return n
-
-
 class App:
     def __init__(self, cfg, mac, creds, base, modules, feed, ntp):
         from neocampus.module import Module
-        self.cfg, self.mac, self.feed, self.ntp = cfg, mac, feed, ntp
+        now = time.ticks_ms()
+        # Every attribute set first, so the instance's table reaches its size
+        # before the set-up's other allocations (it does not grow later).
+        self.wifi, self.feed, self.ntp = cfg.get("wifi"), feed, ntp
         self.base = base or "_unconfigured/" + mac.replace(":", "")
         self.board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
-        now = time.ticks_ms()
+        self.device = self.link = None
+        self.modules, self.sensors, self.inputs = [], [], []  # sensors: [module, index, driver, quantity, due]
+        self.state = "starting"
+        self.next_status = self.wifi_check = now
+        # Reading counter, kept across reboots: its limit is reserved on the
+        # flash a block ahead, so a reboot skips at most SEQ_BLOCK numbers.
+        self.seq = self.seq_end = store.load("seq.json", 0) or 0
+        self._cache = [None, None, 0]   # driver, its last read(), when
         sda, scl = PINS.get(self.board, PINS["esp8266"])
         from neosensor import chips
         found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
@@ -121,9 +112,7 @@ class App:
                 dev = mc
         self.device = Module("device", mac, dev, now)
         self.device.restore(store.load("module_device.json"))
-        self.modules = [self.device]
-        self.sensors = []       # [module, index, driver, quantity, due]
-        self.inputs = []        # [module, Pin, gpio, type, last level]
+        self.modules.append(self.device)
         for mc in modules:
             name = mc["module"]
             if name == "device":
@@ -145,17 +134,9 @@ class App:
                     self.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])
             if not m.sensors:
                 print("module %s: no chip for it on the bus" % name)
-        self.seq = Seq()
-        self._cache = [None, None, 0]   # driver, its last read(), when
-        from neocampus import payload
-        self.payload = payload
         from neosensor.link import Link
         self.link = Link(creds, mac, self.base, self._on_message,
                          payload.status("device", self.device.frequency, 0, "", mac, status="offline"))
-        self.state = "starting"
-        self.next_status = now
-        self.started = False
-        self.wifi_check = now
 
     def _digital(self, m, params):
         # Inputs from params: "input" (a GPIO or a list of them), "type"
@@ -175,12 +156,20 @@ class App:
             if v != d[4] or d[0] is force_module:
                 d[4] = v
                 m = d[0]
-                self.publish(m.topic(self.base), self.payload.reading(
-                    "digital", v, m.unit_id, None, self.seq.next(), self._stamp(), False, input=d[2], type=d[3]))
+                self.publish(m.topic(self.base), payload.reading(
+                    "digital", v, m.unit_id, None, self._next_seq(), self._stamp(), False, input=d[2], type=d[3]))
+
+    def _next_seq(self):
+        n = self.seq
+        self.seq = n + 1
+        if n >= self.seq_end:
+            self.seq_end = n + SEQ_BLOCK
+            store.save("seq.json", self.seq_end)
+        return n
 
     # -- time -------------------------------------------------------------------
     def _time_str(self):
-        return self.payload.format_time(time.gmtime())
+        return payload.format_time(time.gmtime())
 
     def _stamp(self):
         return _unix_time() if self.ntp else None
@@ -202,11 +191,11 @@ class App:
                 errors += x.errors
                 foreign += x.foreign
             gc.collect()
-            parts = m.status(self._time_str(), status=self.state,
-                            modules=[x.name for x in self.modules if x is not m],
-                            heap=gc.mem_free(), hardware=sys.platform, firmware=REVISION,
-                            board=self.board, foreign_commands=foreign, bad_commands=errors,
-                            mqtt_connects=self.link.connects)
+            parts = m.status(self._time_str(), (
+                ("status", self.state), ("modules", [x.name for x in self.modules if x is not m]),
+                ("heap", gc.mem_free()), ("hardware", sys.platform), ("firmware", REVISION),
+                ("board", self.board), ("foreign_commands", foreign), ("bad_commands", errors),
+                ("mqtt_connects", self.link.connects)))
         else:
             parts = m.status(self._time_str())
         self.publish(m.topic(self.base), parts)
@@ -269,9 +258,9 @@ class App:
                 soonest = min(soonest, left)
                 continue
             value = self._read(drv, q, now)
-            parts = m.feed(i, value, now, seq=self.seq.n, timestamp=self._stamp())
+            parts = m.feed(i, value, now, seq=self.seq, timestamp=self._stamp())
             if parts is not None:
-                self.seq.next()
+                self._next_seq()
                 self.publish(m.topic(self.base), parts)
             wait = m.sensors[i][2].sample_interval(now)
             s[4] = time.ticks_add(now, wait)
@@ -287,8 +276,7 @@ class App:
             d[4] = None  # the current levels go out again on each connection
         self.status(self.device)
         self.next_status = time.ticks_add(now, self.device.frequency * 1000)
-        if not self.started:
-            self.started = True
+        if self.state == "starting":
             self.state = "running"
             # The change starting -> running is a status change: announced once
             # the fast-start burst has put the first readings out.
@@ -306,7 +294,7 @@ class App:
             now = time.ticks_ms()
             if not self.link.up:
                 if not wifi.connected():
-                    wifi.connect(self.cfg.get("wifi"), 20000, self.feed)
+                    wifi.connect(self.wifi, 20000, self.feed)
                 if self.link.connect():
                     backoff = 1000
                     self._connected(time.ticks_ms())
@@ -330,5 +318,10 @@ class App:
             if self.inputs:
                 self._poll_inputs()
             wait = self._sample(now)
+            # A collection every turn keeps the run-time objects that outlive
+            # a turn (windows, cached reads) low in the heap, next to each
+            # other: left to collect only when full, they end up strewn over
+            # all of it and a 200-byte block can no longer be found.
+            gc.collect()
             if wait > 0:
                 time.sleep_ms(min(wait, 200))
