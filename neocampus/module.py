@@ -19,7 +19,7 @@ on the orders of the hardware (noise sensitivity/threshold, device orders).
 Malformed commands print a console line and count in `errors`; commands for
 another unit count in `foreign`; both appear in the status.
 """
-from neocampus import commands, ids, payload
+from neocampus import commands, payload
 from neocampus.policy import SensorPolicy, clamp_frequency, settings
 
 
@@ -27,6 +27,9 @@ class Module:
     def __init__(self, name, mac, conf=None, now=0, log=print):
         conf = conf or {}
         self.name = name
+        # Imported here, not at the top: only set-up needs it, and a board
+        # unloads it once its modules are built.
+        from neocampus import ids
         self.unit_id = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
         self.cfg = settings(name, conf.get("params"))  # shared by the sensors' policies
         self.frequency = clamp_frequency(name, conf.get("frequency"))

@@ -76,7 +76,11 @@ def run():
     print("heap: %d bytes free after the handshake" % gc.mem_free())
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
-    App(cfg, mac, creds, base, modules, feed, ntp).loop()
+    app = App(cfg, mac, creds, base, modules, feed, ntp)
+    # This frame lives as long as the loop: the documents the set-up read go now.
+    del cfg, creds, modules
+    _unload("neocampus.ids")
+    app.loop()
 
 
 class App:
