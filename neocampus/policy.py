@@ -31,6 +31,12 @@ are event-driven: only clamp_frequency/RANGES apply to them. Stabilizer is
 an alias of SensorPolicy.
 """
 try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+try:
     from time import ticks_diff as _diff
 except ImportError:
     def _diff(a, b):
@@ -107,107 +113,119 @@ _ORDER = ("stable_reads", "stable_pct", "stable_abs", "delta", "forced", "read_p
 _MS = ("forced", "read_period", "burst_period", "burst_time")
 
 
+# The state of a sensor's policy, one list (indexes below): a board keeps one
+# per sensor, and a list of 11 costs a third of an instance table of 11.
+_START = const(0)       # start() time: the fast start counts from it
+_OFFICIAL = const(1)    # time of the last official value, None before the first
+_SENT = const(2)        # last value published, None: the next one goes out
+_SENT_T = const(3)      # when it was
+_N = const(4)           # reads in the current stable window
+_FORCE = const(5)       # acquire order pending
+_FREQ = const(6)        # cooldown, ms
+_LO = const(7)          # the window: lowest, highest, first read, sum of offsets
+_HI = const(8)
+_FIRST = const(9)
+_SUM = const(10)
+
+
 class SensorPolicy:
-    # Few attributes on purpose: a board keeps one of these per sensor, and
-    # each attribute is a slot of the instance's table (16 bytes on 64 bits).
     def __init__(self, module, params=None, now=0, frequency=None):
         self.module = module
         self.cfg = params if isinstance(params, tuple) else settings(module, params)
         self.ignored = self.cfg[8]
+        self.s = [0, None, None, None, 0, False, 0, 0, 0, 0, 0]
         self.set_frequency(frequency)
-        self.last_sent_t = None
-        self._w = [0, 0, 0, 0]  # the stable window: lowest, highest, first read, sum of offsets
         self.start(now)
 
     def start(self, now):
         """(Re)arm the fast start, e.g. at each MQTT connection: the next
         official value comes from a burst and is published whatever its delta."""
-        self.t_start = now
-        self.last_official = None
-        self.last_sent = None
-        self._n = 0
-        self._force = False
-        self.last = None
+        s = self.s
+        s[_START] = now
+        s[_OFFICIAL] = s[_SENT] = None
+        s[_N] = 0
+        s[_FORCE] = False
 
     @property
     def frequency(self):
-        return self.freq_ms // 1000
+        return self.s[_FREQ] // 1000
 
     def set_frequency(self, seconds):
         """Clamp to the module's range; returns the seconds kept."""
-        s = clamp_frequency(self.module, seconds)
-        self.freq_ms = s * 1000
-        return s
+        f = clamp_frequency(self.module, seconds)
+        self.s[_FREQ] = f * 1000
+        return f
 
     def force(self):
         """The acquire order: the next read is published as it is."""
-        self._force = True
+        self.s[_FORCE] = True
 
     def bursting(self, now):
-        return self.last_official is None and _elapsed(now, self.t_start) < self.cfg[7]
+        return self.s[_OFFICIAL] is None and _elapsed(now, self.s[_START]) < self.cfg[7]
 
     def sample_interval(self, now):
         """Milliseconds until the next read."""
-        if self._force:
+        s = self.s
+        if s[_FORCE]:
             return 0
         cfg = self.cfg
         if self.bursting(now):
             return cfg[6]
         read = cfg[5]
-        if self.last_official is not None and self._n == 0:
-            left = self.freq_ms - _elapsed(now, self.last_official)
+        if s[_OFFICIAL] is not None and s[_N] == 0:
+            left = s[_FREQ] - _elapsed(now, s[_OFFICIAL])
             idle = left - (cfg[0] - 1) * read
             if idle > read:
                 return idle
         return read
 
     def _official(self, value, now):
-        self.last_official = now
-        self._n = 0
-        self.last = value
-        if (self.last_sent is None or abs(value - self.last_sent) >= self.cfg[3]
-                or _elapsed(now, self.last_sent_t) >= self.cfg[4]):
-            self.last_sent = value
-            self.last_sent_t = now
+        s = self.s
+        s[_OFFICIAL] = now
+        s[_N] = 0
+        if (s[_SENT] is None or abs(value - s[_SENT]) >= self.cfg[3]
+                or _elapsed(now, s[_SENT_T]) >= self.cfg[4]):
+            s[_SENT] = value
+            s[_SENT_T] = now
             return value
         return None
 
     def feed(self, value, now):
         """One read (None for a failed read); returns the value to publish or None."""
+        s = self.s
         if (isinstance(value, bool) or not isinstance(value, _NUM)
                 or value - value != 0):
-            self._n = 0  # a failed read breaks the window
+            s[_N] = 0  # a failed read breaks the window
             return None
-        if self._force:
-            self._force = False
-            self.last_sent = None
+        if s[_FORCE]:
+            s[_FORCE] = False
+            s[_SENT] = None
             return self._official(value, now)
-        n = self._n
-        w = self._w
+        n = s[_N]
         if n:
-            lo = min(w[0], value)
-            hi = max(w[1], value)
+            lo = min(s[_LO], value)
+            hi = max(s[_HI], value)
             tol = self.cfg[1] * max(abs(lo), abs(hi))
             ab = self.cfg[2]
             if hi - lo <= (tol if tol > ab else ab):
-                w[0] = lo
-                w[1] = hi
-                w[3] += value - w[2]
+                s[_LO] = lo
+                s[_HI] = hi
+                s[_SUM] += value - s[_FIRST]
                 n += 1
             else:
                 n = 0
         if not n:
             # Sum offsets from the first read: exact for a flat signal, and no
             # precision lost to big magnitudes on the ESP8266's short floats.
-            w[0] = w[1] = w[2] = value
-            w[3] = 0
+            s[_LO] = s[_HI] = s[_FIRST] = value
+            s[_SUM] = 0
             n = 1
-        self._n = n
+        s[_N] = n
         if n < self.cfg[0]:
             return None
-        if self.last_official is not None and _elapsed(now, self.last_official) < self.freq_ms:
+        if s[_OFFICIAL] is not None and _elapsed(now, s[_OFFICIAL]) < s[_FREQ]:
             return None
-        return self._official(w[2] + w[3] / n, now)
+        return self._official(s[_FIRST] + s[_SUM] / n, now)
 
 
 Stabilizer = SensorPolicy
