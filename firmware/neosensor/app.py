@@ -100,6 +100,18 @@ class App:
         # flash a block ahead, so a reboot skips at most SEQ_BLOCK numbers.
         self.seq = self.seq_end = store.load("seq.json", 0) or 0
         self._cache = [None, None, 0]   # driver, its last read(), when
+        dev = {}
+        for mc in modules:
+            if mc["module"] == "device":
+                dev = mc
+        self.device = Module("device", mac, dev, now)
+        self.device.restore(store.load("module_device.json"))
+        self.modules.append(self.device)
+        # The MQTT client (its tables are among the biggest blocks the board
+        # keeps) before the scan's transients can split the free space.
+        from neosensor.link import Link
+        self.link = Link(creds, mac, self.base, self._on_message,
+                         payload.status("device", self.device.frequency, 0, "", mac, status="offline"))
         sda, scl = PINS.get(self.board, PINS["esp8266"])
         from neosensor import chips
         found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
@@ -110,13 +122,6 @@ class App:
             for name in ("temperature", "humidity", "luminosity", "airquality"):
                 if any(QUANTITY[name] in d.QUANTITIES for d in found):
                     modules.append({"module": name, "params": {}})
-        dev = {}
-        for mc in modules:
-            if mc["module"] == "device":
-                dev = mc
-        self.device = Module("device", mac, dev, now)
-        self.device.restore(store.load("module_device.json"))
-        self.modules.append(self.device)
         for mc in modules:
             name = mc["module"]
             if name == "device":
@@ -138,9 +143,6 @@ class App:
                     self.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])
             if not m.sensors:
                 print("module %s: no chip for it on the bus" % name)
-        from neosensor.link import Link
-        self.link = Link(creds, mac, self.base, self._on_message,
-                         payload.status("device", self.device.frequency, 0, "", mac, status="offline"))
 
     def _digital(self, m, params):
         # Inputs from params: "input" (a GPIO or a list of them), "type"
