@@ -25,10 +25,12 @@ percent); a param of the wrong type or out of range keeps its default and its
 name is listed in `ignored` (for the status), never an exception.
 
 Changes from core_contract.md (additive): SensorPolicy(module, params=None,
-now=0, frequency=None); methods start(now), set_frequency(s), property
-frequency; attributes last (last official value), ignored. noise and digital
-are event-driven: only clamp_frequency/RANGES apply to them. Stabilizer is
-an alias of SensorPolicy.
+now=0, frequency=None), where params is a config dict or the tuple that
+settings(module, params) returns (a Module checks its params once and shares
+the tuple); methods start(now), set_frequency(s), property frequency;
+attributes cfg (that tuple) and ignored. noise and digital are event-driven:
+only clamp_frequency/RANGES apply to them. Stabilizer is an alias of
+SensorPolicy.
 """
 try:
     from micropython import const

@@ -79,19 +79,19 @@ class Link:
         block of a few hundred bytes that a fragmented heap may not have)."""
         if not self.up:
             return False
-        data = [p.encode() for p in parts]  # the wire length counts UTF-8 bytes
-        n = 2 + len(topic)
-        for d in data:
-            n += len(d)
-        h = self._head
-        i = 1
-        while n > 0x7F:
-            h[i] = (n & 0x7F) | 0x80
-            n >>= 7
-            i += 1
-        h[i] = n
         c = self.client
+        h = self._head
         try:
+            data = [p.encode() for p in parts]  # the wire length counts UTF-8 bytes
+            n = 2 + len(topic)
+            for d in data:
+                n += len(d)
+            i = 1
+            while n > 0x7F:
+                h[i] = (n & 0x7F) | 0x80
+                n >>= 7
+                i += 1
+            h[i] = n
             c.sock.write(h, i + 1)
             c._send_str(topic)
             for d in data:

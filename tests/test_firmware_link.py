@@ -1,0 +1,55 @@
+"""The firmware's MQTT link writes a payload given in parts with its own QoS 0
+PUBLISH header: checked from the MicroPython VM against real Mosquitto, with a
+non-ASCII unit (the length counts UTF-8 bytes) and a payload over 127 bytes
+(a two-byte remaining length)."""
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from harness import ROOT
+from neoc.mpy import compile_tree
+from provisioning.mosquitto import Acl
+
+pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.micropython]
+
+SCRIPT = """
+from neosensor.link import Link
+creds = {"mqtt_server": "127.0.0.1", "mqtt_port": %d, "mqtt_login": "senso_a", "mqtt_passwd": "a-pass"}
+link = Link(creds, "aa:bb:cc:00:11:22", "u4/302", lambda t, m: None, "offline")
+assert link.connect()
+parts = ['{"value": 12.25', ', "value_units": "\\u00b5g/m3"', ', "pad": "' + "x" * 150 + '"', "}"]
+print("sent", link.publish("u4/302/airquality", parts))
+print("sent", link.publish("u4/302/airquality", ['{"value": 1', "}"]))
+link.close()
+"""
+
+
+def test_parts_arrive_as_one_payload_with_the_right_length(micropython, mosquitto, tmp_path):
+    broker = mosquitto(users={"senso_a": "a-pass", "collector": "c-pass"},
+                       acl=Acl().allow("senso_a", "write", "u4/302/+").allow("senso_a", "read", "u4/302/+/command")
+                       .allow("collector", "read", "#"))
+    code = tmp_path / "code"
+    compile_tree(ROOT / "firmware" / "lib", code)
+    compile_tree(ROOT / "firmware" / "neosensor", code / "neosensor")
+    received = []
+    two = threading.Event()
+    subscribed = threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.username_pw_set("collector", "c-pass")
+    sub.on_connect = lambda c, u, f, rc, p: c.subscribe("u4/#")
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.on_message = lambda c, u, m: (received.append(m.payload), len(received) >= 2 and two.set())
+    sub.connect(broker.host, broker.port)
+    sub.loop_start()
+    try:
+        assert subscribed.wait(5)
+        out = micropython.run(code=SCRIPT % broker.port, path=[code], heap="36k", portable=False)
+        assert out.stdout.split("\n", 1)[1].split() == ["sent", "True", "sent", "True"], out.stdout
+        assert two.wait(5), received
+        first = '{"value": 12.25, "value_units": "\u00b5g/m3", "pad": "%s"}' % ("x" * 150)
+        # (the last will, "offline", follows: close() drops the socket without DISCONNECT)
+        assert received[:2] == [first.encode(), b'{"value": 1}'], received
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
