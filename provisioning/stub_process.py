@@ -81,6 +81,22 @@ class StubServer:
 
     # -- process -------------------------------------------------------------
     def start(self):
+        # Ports we picked can be taken before the server binds them (another
+        # test's client gets the same one as its ephemeral port): pick again.
+        chosen = not self.http_port, not self.mqtt_port
+        for attempt in range(3):
+            try:
+                return self._start()
+            except StubError as e:
+                if not any(chosen) or attempt == 2 or "address already in use" not in str(e):
+                    raise
+                if chosen[0]:
+                    self.http_port = None
+                if chosen[1]:
+                    self.mqtt_port = None
+
+    def _start(self):
+        self._lines = []
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.http_port = self.http_port or free_port(self.host)
         self.mqtt_port = self.mqtt_port or free_port(self.host)

@@ -116,3 +116,21 @@ def test_a_killed_mosquitto_is_restarted_and_collection_resumes(tmp_path):
         assert wait_until(lambda: stub.admin.readings(topic="u4/302"), timeout=10), stub.output()
         c.close()
         assert "restarting it" in stub.output()
+
+
+def test_a_picked_port_taken_before_the_server_binds_it_is_picked_again(tmp_path, monkeypatch):
+    import socket
+    from provisioning import stub_process
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    ports = [taken.getsockname()[1]]
+    real = stub_process.free_port
+    monkeypatch.setattr(stub_process, "free_port", lambda host: ports.pop(0) if ports else real(host))
+    try:
+        with StubServer(tmp_path / "d") as stub:
+            assert stub.http_port != taken.getsockname()[1]
+            assert requests.get(stub.url + "/device/credentials", params={"mac": "02:33:00:00:00:09"},
+                                timeout=5).status_code == 403
+    finally:
+        taken.close()
