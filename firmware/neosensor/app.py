@@ -64,7 +64,6 @@ def run():
     # documents, loaded above them and dropped after, leave one free region
     # (a fragmented heap fails a 300-byte allocation with kilobytes free).
     import neocampus.module
-    import neocampus.payload
     import neosensor.link
     from neosensor import handshake
     creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
@@ -93,7 +92,9 @@ class App:
         self.base = base or "_unconfigured/" + mac.replace(":", "")
         self.board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
         self.device = self.link = None
-        self.modules, self.sensors, self.inputs = [], [], []  # sensors: [module, index, driver, quantity, due]
+        self.modules = []
+        self.sensors = []  # [module, index, driver, quantity, due]
+        self.inputs = []   # [module, Pin, gpio, type, last level]
         self.state = "starting"
         self.next_status = self.wifi_check = now
         # Reading counter, kept across reboots: its limit is reserved on the
