@@ -395,7 +395,9 @@ class Full:
         """Why this boot failed so far, or None: a reset, a crash, a MemoryError
         even when caught (the note is the most telling console line)."""
         lines = list(board.lines)
-        if not (len(board.boots) > 1 or any(b in line for line in lines for b in BAD_LINES)):
+        # The set-up phase ends in a soft reset into the loop phase: that boot is planned.
+        resets = [c for c in board.boots[1:] if c != "soft"]
+        if not (resets or any(b in line for line in lines for b in BAD_LINES)):
             return None
         for keys in (("MemoryError",), ("Error",), BAD_LINES):
             for i, line in enumerate(lines):

@@ -19,17 +19,18 @@ on the orders of the hardware (noise sensitivity/threshold, device orders).
 Malformed commands print a console line and count in `errors`; commands for
 another unit count in `foreign`; both appear in the status.
 """
-from neocampus import commands, payload
-from neocampus.policy import SensorPolicy, clamp_frequency, settings
+from neocampus import payload
+from neocampus.policy import SensorPolicy, clamp_frequency
 
 
 class Module:
     def __init__(self, name, mac, conf=None, now=0, log=print):
         conf = conf or {}
         self.name = name
-        # Imported here, not at the top: only set-up needs it, and a board
-        # unloads it once its modules are built.
+        # Imported here, not at the top: only set-up needs them, and a board
+        # unloads them once its modules are built.
         from neocampus import ids
+        from neocampus.params import settings
         self.unit_id = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
         self.cfg = settings(name, conf.get("params"))  # shared by the sensors' policies
         self.frequency = clamp_frequency(name, conf.get("frequency"))
@@ -81,6 +82,9 @@ class Module:
             self.set_frequency(settings["frequency"])
 
     def command(self, raw):
+        # Imported on use: orders are rare, and a board unloads the parser
+        # after each one (it is among the biggest modules it would keep).
+        from neocampus import commands
         try:
             cmd = commands.parse(raw, self.unit_id, self.name)
         except commands.CommandError as e:

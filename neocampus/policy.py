@@ -21,13 +21,15 @@ sample_interval() idles until just enough reads remain to fill a window
 before `frequency` elapses: fewer I2C transactions, same published values.
 
 Numbers come from the module config's params (names above, in seconds and
-percent); a param of the wrong type or out of range keeps its default and its
-name is listed in `ignored` (for the status), never an exception.
+percent), checked by neocampus.params.settings(): a param of the wrong type
+or out of range keeps its default and its name is listed in `ignored` (for
+the status), never an exception. That check is set-up work, kept out of this
+module: a board unloads it once its modules are built.
 
 Changes from core_contract.md (additive): SensorPolicy(module, params=None,
 now=0, frequency=None), where params is a config dict or the tuple that
-settings(module, params) returns (a Module checks its params once and shares
-the tuple); methods start(now), set_frequency(s), property frequency;
+params.settings(module, params) returns (a Module checks its params once and
+shares the tuple); methods start(now), set_frequency(s), property frequency;
 attributes cfg (that tuple) and ignored. noise and digital are event-driven:
 only clamp_frequency/RANGES apply to them. Stabilizer is an alias of
 SensorPolicy.
@@ -57,21 +59,6 @@ _SENSOR_RANGE = (30, 60, 1800)  # modules without a row (digital, display)
 _LONG_AGO = 0x3FFFFFFF  # elapsed time when the clock went back or wrapped twice
 _NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
 
-# name: (default, low, high); seconds and percent as in the config.
-PARAMS = {
-    "stable_reads": (7, 2, 50),
-    "stable_pct": (1.5, 0, 50),
-    "stable_abs": (0.15, 0, 1000),
-    "delta": (0.15, 0, 100000),
-    "forced": (1800, 60, 86400),
-    "read_period": (1.25, 0.05, 60),
-    "burst_period": (0.15, 0.02, 5),
-    "burst_time": (2, 0, 30),
-}
-# Integer-valued sensors jitter by whole units in the dark or in clean air.
-_ABS_FLOOR = {"luminosity": 1, "airquality": 1}
-
-
 def clamp_frequency(module, seconds=None):
     """Seconds clamped to the module's range; None or junk gives the default."""
     low, default, high = RANGES.get(module, _SENSOR_RANGE)
@@ -85,34 +72,6 @@ def _elapsed(now, then):
         return _LONG_AGO
     d = _diff(now, then)
     return d if d >= 0 else _LONG_AGO
-
-
-def settings(module, params=None):
-    """The module's params, checked once: (stable_reads, stable_pct as a
-    fraction, stable_abs, delta, forced_ms, read_ms, burst_ms, burst_time_ms,
-    names of the params ignored). A Module shares one among its sensors."""
-    params = params or {}
-    ignored = []
-    out = []
-    for name in _ORDER:
-        d, low, high = PARAMS[name]
-        if name == "stable_abs":
-            d = _ABS_FLOOR.get(module, d)
-        v = params.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, _NUM) or not low <= v <= high):
-            ignored.append(name)
-            v = None
-        v = d if v is None else v
-        # Times in integer ms; stable_reads a count; stable_pct a fraction.
-        out.append(int(v) if name == "stable_reads" else v / 100 if name == "stable_pct"
-                   else int(v * 1000) if name in _MS else v)
-    out.append(ignored)
-    return tuple(out)
-
-
-_ORDER = ("stable_reads", "stable_pct", "stable_abs", "delta", "forced", "read_period", "burst_period",
-          "burst_time")
-_MS = ("forced", "read_period", "burst_period", "burst_time")
 
 
 # The state of a sensor's policy, one list (indexes below): a board keeps one
@@ -133,7 +92,10 @@ _SUM = const(10)
 class SensorPolicy:
     def __init__(self, module, params=None, now=0, frequency=None):
         self.module = module
-        self.cfg = params if isinstance(params, tuple) else settings(module, params)
+        if not isinstance(params, tuple):
+            from neocampus.params import settings
+            params = settings(module, params)
+        self.cfg = params
         self.ignored = self.cfg[8]
         self.s = [0, None, None, None, 0, False, 0, 0, 0, 0, 0]
         self.set_frequency(frequency)

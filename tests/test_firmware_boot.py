@@ -37,7 +37,7 @@ def test_unknown_device_waits_for_an_admin_then_runs(stub):
         b.wait_for(r"not registered", 15, len(b.lines))   # asks again, slowly
         stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "temperature"}])
         b.wait_for(r"^pub u4/101/temperature .*\"value\": 20\.5", 30)
-        assert b.boots == ["power"]                        # no reset, no crash loop
+        assert b.boots == ["power", "soft"]                # set-up -> loop; no reset, no crash loop
 
 
 def test_unreachable_sensocampus_retries_with_growing_delays_then_resets():
@@ -66,7 +66,7 @@ def test_wifi_drop_is_survived_on_one_board_boot(stub):
         b.set_wifi("ok")
         b.wait_for(r"^mqtt: connected", 40, n)
         b.wait_for(r"^pub u4/101/device ", 10, n)
-        assert b.boots == ["power"]
+        assert b.boots == ["power", "soft"]
 
 
 def test_digital_inputs_are_published_on_change(stub):
@@ -97,8 +97,8 @@ def test_a_crash_loop_ends_in_safe_mode_not_a_brick(tmp_path):
     deploy(flash, mode="mpy")  # code as files: the broken update replaces one of them
     write_config(flash, "http://127.0.0.1:9", ("campus", "secret"))
     # A broken app (as after a bad update): every boot crashes at once.
-    (flash / "neosensor" / "app.mpy").unlink()
-    (flash / "neosensor" / "app.py").write_text("raise ValueError('broken update')\n")
+    (flash / "neosensor" / "setup.mpy").unlink()
+    (flash / "neosensor" / "setup.py").write_text("raise ValueError('broken update')\n")
     with VirtualBoard(MAC, wifi=("campus", "secret"), flash_dir=flash, blank=True, heap=HEAP) as b:
         b.wait_for(r"^neosensor: 5 failed boots in a row: safe mode", 60)
         b.wait_for(r"^safe mode: access point neOSensor_3344 at 192\.168\.4\.1", 5)
@@ -167,7 +167,7 @@ def test_broker_restart_reconnects_on_one_link(mosquitto):
         i, _ = b.wait_for(r"^mqtt: connected", 40, n)
         b.wait_for(r'^pub TestTopic/neOSensor_3344/device .*"status": "running".*"mqtt_connects": 2', 5, i)
         b.wait_for(r"^pub TestTopic/neOSensor_3344/temperature .*\"value\": 20\.5", 10, i)
-        assert b.boots == ["power"]
+        assert b.boots == ["power", "soft"]
 
 
 def test_a_silent_broker_times_out_instead_of_hanging_into_the_watchdog():
@@ -185,6 +185,6 @@ def test_a_silent_broker_times_out_instead_of_hanging_into_the_watchdog():
             i, _ = b.wait_for(r"^i2c: ", 30)
             j, _ = b.wait_for(r"^mqtt: connect to 127\.0\.0\.1:\d+ failed", 20, i)
             assert 9 <= b.times[j] - b.times[i] <= 15
-            assert b.boots == ["power"]
+            assert b.boots == ["power", "soft"]
     finally:
         silent.close()

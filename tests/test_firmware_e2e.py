@@ -138,7 +138,7 @@ def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, boar
     stub.admin.order(MAC, "frequency", 60)
     board.wait_for(r'^pub u4/302/device .*"frequency": 900', 10)
     stub.admin.order(MAC, "reboot")
-    board.wait_boots(2, 20)
+    board.wait_boots(3, 20)   # power, soft (set-up -> loop), then the reboot
     n = len(board.lines)
     board.wait_for(r"^sensocampus: reusing the stored password of senso_aabbcc001122", 30, n)
     board.wait_for(r'^pub u4/302/device .*"status": "starting".*', 30, n)
@@ -155,7 +155,7 @@ def test_board_boots_publishes_follows_the_policy_and_keeps_its_state(stub, boar
     n = len(board.lines)
     stub.admin.order(MAC, "status", module="luminosity")
     board.wait_for(r'^pub u4/302/luminosity .*"frequency": 15', 10, n)   # kept across the reset
-    assert board.boots == ["power", "reset"]
+    assert board.boots == ["power", "soft", "reset", "soft"]
 
 
 class Observer:
@@ -253,7 +253,7 @@ def test_module_orders_on_a_campus_like_broker(tmp_path, mosquitto, board_factor
         # The frequency survives a reset (a device restart order).
         obs.order("device", MAC, "restart")
         t_restart = time.time()
-        board.wait_boots(2, 20)
+        board.wait_boots(3, 20)
         n = len(board.lines)
         board.wait_for(r"^mqtt: connected", 30, n)
         # The broker told the room the board went away (its last will).

@@ -1,26 +1,16 @@
-# The neOSensor application: Wi-Fi, sensOCampus handshake, then one loop that
-# samples the chips by the policy of neocampus/, publishes on ONE MQTT link
-# and obeys commands. Everything it writes to flash is atomic (store.py).
+# The loop phase of a boot: built from the plan that setup.py wrote (and
+# start.py took), it samples the chips by the policy of neocampus/, publishes
+# on ONE MQTT link and obeys commands. Everything it writes to flash is
+# atomic (store.py).
 import gc
 import sys
 import time
 import machine
 from neocampus import payload
-from neosensor import store, wifi
+from neosensor import pause, store, unload, wifi
 
-REVISION = 261125          # firmware revision, YYMMDD as the OTA manifests
-WDT_MS = 30000
+REVISION = 261201          # firmware revision, YYMMDD as the OTA manifests
 SEQ_BLOCK = 64             # seq persisted once per block, not per publish
-PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
-QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
-            "airquality": "co2"}
-
-
-def _wait(ms, feed):
-    t0 = time.ticks_ms()
-    while time.ticks_diff(time.ticks_ms(), t0) < ms:
-        feed()
-        time.sleep_ms(100)
 
 
 def _unix_time():
@@ -28,69 +18,34 @@ def _unix_time():
     return t + 946684800 if time.gmtime(0)[0] == 2000 else t
 
 
-def _unload(*names):
-    # A package keeps its imported submodules as attributes: drop both refs.
-    for name in names:
-        sys.modules.pop(name, None)
-        pkg, _, attr = name.rpartition(".")
-        try:
-            delattr(sys.modules[pkg], attr)
-        except (KeyError, AttributeError):
-            pass
-    gc.collect()
-
-
 def run():
-    cfg = store.load("config.json") or {}
-    wdt = machine.WDT(timeout=WDT_MS)
-    feed = wdt.feed
-    tries = 0
-    while not wifi.connect(cfg.get("wifi"), 20000, feed):
-        tries += 1
-        if tries >= 5:
-            print("wifi: no network after %d tries: reset" % tries)
-            machine.reset()
-        _wait(2000 * tries, feed)
-    mac = wifi.mac()
-    ntp = False
-    try:
-        import ntptime
-        ntptime.settime()
-        ntp = True
-    except Exception as e:
-        print("ntp: failed (%r): no timestamps" % (e,))
+    # The plan is taken: a reset from here on goes through the set-up again.
+    # Read here, not by the caller: a frame that outlives the loop must not
+    # keep the document.
+    import os
+    plan = store.load("plan.json")
+    os.remove("plan.json")
+    if plan is None:  # a corrupt file: not a crash, the set-up writes it again
+        print("plan.json unreadable: set-up again")
+        machine.soft_reset()
+    wdt = machine.WDT(timeout=30000)
     # The code the loop keeps, loaded first: its long-lived objects then sit
-    # together at the bottom of the heap, and the handshake's code and
-    # documents, loaded above them and dropped after, leave one free region
-    # (a fragmented heap fails a 300-byte allocation with kilobytes free).
+    # together at the bottom of the heap, below the set-up's transients.
     import neocampus.module
     import neosensor.link
-    from neosensor import handshake
-    creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
-    # The handshake code is not needed again until the next boot: keep plain
-    # data only (a Config instance would keep its module alive) and drop it.
-    base, modules = conf.base_topic, conf.modules
-    del handshake, conf
-    _unload("neosensor.handshake", "neosensor.http", "neocampus.sensocampus")
-    print("heap: %d bytes free after the handshake" % gc.mem_free())
-    if not base:
-        print("sensocampus: no location for this device yet: nothing to publish")
-    app = App(cfg, mac, creds, base, modules, feed, ntp)
-    # This frame lives as long as the loop: the documents the set-up read go now.
-    del cfg, creds, modules
-    _unload("neocampus.ids")
+    app = App(plan, wdt.feed)
+    del plan
+    unload("neosensor.build", "neocampus.ids", "neocampus.params")
     app.loop()
 
 
 class App:
-    def __init__(self, cfg, mac, creds, base, modules, feed, ntp):
-        from neocampus.module import Module
+    def __init__(self, plan, feed):
         now = time.ticks_ms()
         # Every attribute set first, so the instance's table reaches its size
         # before the set-up's other allocations (it does not grow later).
-        self.wifi, self.feed, self.ntp = cfg.get("wifi"), feed, ntp
-        self.base = base or "_unconfigured/" + mac.replace(":", "")
-        self.board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
+        self.wifi, self.feed, self.ntp = plan["wifi"], feed, plan["ntp"]
+        self.base, self.board = plan["base"], plan["board"]
         self.device = self.link = None
         self.modules = []
         self.sensors = []  # [module, index, driver, quantity, due]
@@ -101,61 +56,10 @@ class App:
         # flash a block ahead, so a reboot skips at most SEQ_BLOCK numbers.
         self.seq = self.seq_end = store.load("seq.json", 0) or 0
         self._cache = [None, None, 0]   # driver, its last read(), when
-        dev = {}
-        for mc in modules:
-            if mc["module"] == "device":
-                dev = mc
-        self.device = Module("device", mac, dev, now)
-        self.device.restore(store.load("module_device.json"))
-        self.modules.append(self.device)
-        # The MQTT client (its tables are among the biggest blocks the board
-        # keeps) before the scan's transients can split the free space.
-        from neosensor.link import Link
-        self.link = Link(creds, mac, self.base, self._on_message,
-                         payload.status("device", self.device.frequency, 0, "", mac, status="offline"))
-        sda, scl = PINS.get(self.board, PINS["esp8266"])
-        from neosensor import chips
-        found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
-        _unload("neosensor.chips", "drivers.scan")
-        print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
-        if cfg.get("sandbox") and not modules:
-            # No registry in sandbox mode: a module for each quantity on the bus.
-            for name in ("temperature", "humidity", "luminosity", "airquality"):
-                if any(QUANTITY[name] in d.QUANTITIES for d in found):
-                    modules.append({"module": name, "params": {}})
-        for mc in modules:
-            name = mc["module"]
-            if name == "device":
-                continue
-            q = QUANTITY.get(name)
-            if q is None and name != "digital":
-                print("module %s: not supported by this firmware yet" % name)
-                continue
-            m = Module(name, mac, mc, now)
-            m.restore(store.load("module_%s.json" % name))
-            self.modules.append(m)
-            if name == "digital":
-                self._digital(m, mc.get("params") or {})
-                continue
-            for d in found:
-                if q in d.QUANTITIES:
-                    # airquality names its sensors by gas (subID "co2"), others by I2C address.
-                    sub = q if name == "airquality" else d.address
-                    self.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])
-            if not m.sensors:
-                print("module %s: no chip for it on the bus" % name)
-
-    def _digital(self, m, params):
-        # Inputs from params: "input" (a GPIO or a list of them), "type"
-        # (presence, on_off or open_close); published on every change.
-        pins = params.get("input", params.get("inputs"))
-        kind = params.get("type") or "presence"
-        for pin in (pins if isinstance(pins, list) else [pins]):
-            if isinstance(pin, int) and not isinstance(pin, bool):
-                self.inputs.append([m, machine.Pin(pin, machine.Pin.IN), pin, kind, None])
-            else:
-                m.errors += 1
-                print("module digital: bad input param %r" % (pin,))
+        # The modules, the MQTT link, the drivers and the inputs: built by
+        # code the loop does not keep.
+        from neosensor import build
+        build.parts(self, plan, now)
 
     def _poll_inputs(self, force_module=None):
         for d in self.inputs:
@@ -219,6 +123,7 @@ class App:
             print("command on %s ignored: no module %r here" % (topic.decode(), name))
             return
         cmd = m.command(msg)
+        unload("neocampus.commands")
         if cmd is None:
             return
         print("command %s: %s %r" % (name, cmd.order, cmd.value))
@@ -306,7 +211,7 @@ class App:
                     backoff = 1000
                     self._connected(time.ticks_ms())
                 else:
-                    _wait(backoff, self.feed)
+                    pause(backoff, self.feed)
                     backoff = min(backoff * 2, 60000)
                     continue
             now = time.ticks_ms()
@@ -332,3 +237,4 @@ class App:
             gc.collect()
             if wait > 0:
                 time.sleep_ms(min(wait, 200))
+

@@ -1,4 +1,8 @@
-# Started by main.py: runs the neOSensor app; never lets it brick the board.
+# Started by main.py: runs a boot's set-up phase (setup.py: Wi-Fi,
+# sensOCampus, I2C scan, then plan.json and a soft reset), then its loop
+# phase (app.py, from that plan); never lets either brick the board.
+# plan.json is taken (removed) when the loop phase starts: any other reset
+# than setup's own soft reset goes through the set-up again.
 # crash.count counts crashes in a row (an exception out of the app, or a
 # watchdog reset: a hang); the first working MQTT link clears it. After
 # SAFE_AFTER of them the board stays in safe mode (set-up access point and
@@ -36,8 +40,15 @@ def run():
         safe.run()
         return
     try:
-        from neosensor import app
-        app.run()
+        import os
+        try:
+            os.stat("plan.json")
+        except OSError:
+            from neosensor import setup
+            setup.run()
+        else:
+            from neosensor import app
+            app.run()
     except KeyboardInterrupt:
         raise
     except Exception as e:

@@ -1,6 +1,7 @@
 MICROPYTHON_MPY = "neocampus, self"
 
-from neocampus.policy import PARAMS, RANGES, SensorPolicy, clamp_frequency
+from neocampus.params import PARAMS
+from neocampus.policy import RANGES, SensorPolicy, clamp_frequency
 
 
 def simulate(policy, value_at, start, end, reads=None):

@@ -1,0 +1,61 @@
+# The loop phase's set-up: an App's modules, MQTT link, drivers and inputs,
+# built from the plan that setup.py wrote. app.py unloads this module once the
+# App is built: the loop keeps none of this code.
+import machine
+from neocampus import payload
+from neocampus.module import Module
+from neosensor import store
+from neosensor.link import Link
+
+
+def _drivers(plan):
+    # The chips the set-up's scan identified, built again at their addresses
+    # (their constructors check the identity once more).
+    sda, scl = plan["pins"]
+    i2c = machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda))
+    found = []
+    for path, name, address in plan["chips"]:
+        try:
+            found.append(getattr(__import__(path, None, None, (name,)), name)(i2c, address))
+        except Exception as e:  # gone since the scan, or an unknown driver
+            print("i2c: %s@0x%02x left out: %r" % (name, address, e))
+    return found
+
+
+def _digital(app, m, params):
+    # Inputs from params: "input" (a GPIO or a list of them), "type"
+    # (presence, on_off or open_close); published on every change.
+    pins = params.get("input", params.get("inputs"))
+    kind = params.get("type") or "presence"
+    for pin in (pins if isinstance(pins, list) else [pins]):
+        if isinstance(pin, int) and not isinstance(pin, bool):
+            app.inputs.append([m, machine.Pin(pin, machine.Pin.IN), pin, kind, None])
+        else:
+            m.errors += 1
+            print("module digital: bad input param %r" % (pin,))
+
+
+def parts(app, plan, now):
+    mac = plan["mac"]
+    confs = plan["modules"]
+    app.device = dev = Module("device", mac, confs[0][1], now)
+    dev.restore(store.load("module_device.json"))
+    app.modules.append(dev)
+    # The MQTT client (its tables are among the biggest blocks the board
+    # keeps) before the drivers' transients can split the free space.
+    app.link = Link(plan["creds"], mac, app.base, app._on_message,
+                    payload.status("device", dev.frequency, 0, "", mac, status="offline"))
+    found = _drivers(plan)
+    for q, mc in confs[1:]:
+        name = mc["module"]
+        m = Module(name, mac, mc, now)
+        m.restore(store.load("module_%s.json" % name))
+        app.modules.append(m)
+        if name == "digital":
+            _digital(app, m, mc.get("params") or {})
+            continue
+        for d in found:
+            if q in d.QUANTITIES:
+                # airquality names its sensors by gas (subID "co2"), others by I2C address.
+                sub = q if name == "airquality" else d.address
+                app.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])

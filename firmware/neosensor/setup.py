@@ -1,0 +1,96 @@
+# The set-up phase of a boot: Wi-Fi, NTP, the sensOCampus handshake and the
+# I2C scan. What the loop needs is written to plan.json, then a soft reset
+# starts the loop phase (app.py) on a fresh heap: none of this code, its
+# documents, its qstrs or the holes they leave are in the loop's heap. A
+# board keeps its Wi-Fi association and its clock across a soft reset.
+import gc
+import sys
+import machine
+from neosensor import pause, store, unload, wifi
+
+PLAN = "plan.json"
+PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
+# module -> the quantity a driver must list in QUANTITIES to feed it.
+QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
+            "airquality": "co2"}
+
+
+def _chips(board):
+    """[(driver module, class name, address, QUANTITIES)] of the chips found."""
+    sda, scl = PINS.get(board, PINS["esp8266"])
+    from neosensor import chips
+    from drivers.scan import CANDIDATES
+    found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
+    print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
+    out = []
+    for d in found:
+        name = type(d).__name__
+        for path, cls in CANDIDATES[d.address]:
+            if cls == name:
+                out.append((path, name, d.address, d.QUANTITIES))
+    unload("neosensor.chips", "drivers.scan")
+    return out
+
+
+def _modules(cfg, modules, chips):
+    """[(quantity, module config)]: the device module first, then every module
+    this firmware can feed (quantity None for digital); the others are said
+    on the console and left out."""
+    out = [(None, {"module": "device"})]
+    if cfg.get("sandbox") and not modules:
+        # No registry in sandbox mode: a module for each quantity on the bus.
+        for name in ("temperature", "humidity", "luminosity", "airquality"):
+            if any(QUANTITY[name] in c[3] for c in chips):
+                modules.append({"module": name, "params": {}})
+    for mc in modules:
+        name = mc.get("module")
+        q = QUANTITY.get(name)
+        if name == "device":
+            out[0] = (None, mc)
+        elif q is None and name != "digital":
+            print("module %s: not supported by this firmware yet" % name)
+            continue
+        elif q is not None and not any(q in c[3] for c in chips):
+            print("module %s: no chip for it on the bus" % name)  # in the status, publishes nothing
+        if name != "device":
+            out.append((q, mc))
+    return out
+
+
+def run():
+    cfg = store.load("config.json") or {}
+    wdt = machine.WDT(timeout=30000)
+    feed = wdt.feed
+    tries = 0
+    while not wifi.connect(cfg.get("wifi"), 20000, feed):
+        tries += 1
+        if tries >= 5:
+            print("wifi: no network after %d tries: reset" % tries)
+            machine.reset()
+        pause(2000 * tries, feed)
+    mac = wifi.mac()
+    ntp = False
+    try:
+        import ntptime
+        ntptime.settime()
+        ntp = True
+    except Exception as e:
+        print("ntp: failed (%r): no timestamps" % (e,))
+    from neosensor import handshake
+    creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
+    # Plain data only: a Config instance would keep its module alive.
+    base, modules = conf.base_topic, conf.modules
+    del handshake, conf
+    unload("neosensor.handshake", "neosensor.http", "neocampus.sensocampus")
+    if not base:
+        print("sensocampus: no location for this device yet: nothing to publish")
+        base = "_unconfigured/" + mac.replace(":", "")
+    board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
+    chips = _chips(board)
+    plan = {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
+            "wifi": cfg.get("wifi"), "pins": PINS.get(board, PINS["esp8266"]),
+            "chips": [c[:3] for c in chips], "modules": _modules(cfg, modules, chips)}
+    store.save(PLAN, plan)
+    feed()
+    print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())
+    machine.soft_reset()

@@ -1,0 +1,51 @@
+"""The numbers of a module's publishing policy, from its config's params,
+checked once (neocampus/policy.py uses them; a Module checks them at set-up
+and shares the result among its sensors' policies).
+
+A param of the wrong type or out of range keeps its default and its name is
+listed as ignored (for the status), never an exception. Set-up work only: a
+board unloads this module once its modules are built.
+"""
+from neocampus.policy import _NUM
+
+# name: (default, low, high); seconds and percent as in the config.
+PARAMS = {
+    "stable_reads": (7, 2, 50),
+    "stable_pct": (1.5, 0, 50),
+    "stable_abs": (0.15, 0, 1000),
+    "delta": (0.15, 0, 100000),
+    "forced": (1800, 60, 86400),
+    "read_period": (1.25, 0.05, 60),
+    "burst_period": (0.15, 0.02, 5),
+    "burst_time": (2, 0, 30),
+}
+# Integer-valued sensors jitter by whole units in the dark or in clean air.
+_ABS_FLOOR = {"luminosity": 1, "airquality": 1}
+
+
+def settings(module, params=None):
+    """The module's params, checked once: (stable_reads, stable_pct as a
+    fraction, stable_abs, delta, forced_ms, read_ms, burst_ms, burst_time_ms,
+    names of the params ignored). A Module shares one among its sensors."""
+    params = params or {}
+    ignored = []
+    out = []
+    for name in _ORDER:
+        d, low, high = PARAMS[name]
+        if name == "stable_abs":
+            d = _ABS_FLOOR.get(module, d)
+        v = params.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, _NUM) or not low <= v <= high):
+            ignored.append(name)
+            v = None
+        v = d if v is None else v
+        # Times in integer ms; stable_reads a count; stable_pct a fraction.
+        out.append(int(v) if name == "stable_reads" else v / 100 if name == "stable_pct"
+                   else int(v * 1000) if name in _MS else v)
+    out.append(ignored)
+    return tuple(out)
+
+
+_ORDER = ("stable_reads", "stable_pct", "stable_abs", "delta", "forced", "read_period", "burst_period",
+          "burst_time")
+_MS = ("forced", "read_period", "burst_period", "burst_time")
