@@ -2,7 +2,8 @@
 its unitID, one policy per sensor, payloads and the handling of its orders.
 The firmware and the Pi agent publish what it returns on topic(base).
 
-    m = Module("temperature", mac, conf, now)       # conf: a module of sensocampus.Config.modules
+    m = Module("temperature", mac, conf, now)       # conf: a module of sensocampus.Config.modules,
+                                                     # or checked(name, mac, conf) of one
     i = m.add_sensor(0x18, "MCP9808", now)
     parts = m.feed(i, 21.375, now, seq=12)          # payload to publish, or None
     cmd = m.command(raw_bytes)                       # Command for the caller, or None
@@ -23,16 +24,27 @@ from neocampus import payload
 from neocampus.policy import SensorPolicy, clamp_frequency
 
 
+def checked(name, mac, conf=None):
+    """A copy of the module's config with its unitID ("unit_id") and its
+    policy numbers ("cfg", params.settings() as a list) worked out, JSON-able:
+    a board does this in its set-up phase, and builds its Modules from the
+    result without loading the id and params code in the loop phase."""
+    # Imported here, not at the top: only set-up needs them.
+    from neocampus import ids
+    from neocampus.params import settings
+    conf = dict(conf or {})
+    conf["unit_id"] = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
+    conf["cfg"] = list(settings(name, conf.get("params")))
+    return conf
+
+
 class Module:
     def __init__(self, name, mac, conf=None, now=0, log=print):
-        conf = conf or {}
+        if not (conf and "cfg" in conf):
+            conf = checked(name, mac, conf)
         self.name = name
-        # Imported here, not at the top: only set-up needs them, and a board
-        # unloads them once its modules are built.
-        from neocampus import ids
-        from neocampus.params import settings
-        self.unit_id = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
-        self.cfg = settings(name, conf.get("params"))  # shared by the sensors' policies
+        self.unit_id = conf["unit_id"]
+        self.cfg = tuple(conf["cfg"])  # shared by the sensors' policies
         self.frequency = clamp_frequency(name, conf.get("frequency"))
         self.sensors = []  # [sub_id, label, policy]
         self.errors = 0

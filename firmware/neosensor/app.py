@@ -31,11 +31,12 @@ def run():
     wdt = machine.WDT(timeout=30000)
     # The code the loop keeps, loaded first: its long-lived objects then sit
     # together at the bottom of the heap, below the set-up's transients.
+    import neocampus.commands
     import neocampus.module
     import neosensor.link
     app = App(plan, wdt.feed)
     del plan
-    unload("neosensor.build", "neocampus.ids", "neocampus.params")
+    unload("neosensor.build")
     app.loop()
 
 
@@ -123,7 +124,6 @@ class App:
             print("command on %s ignored: no module %r here" % (topic.decode(), name))
             return
         cmd = m.command(msg)
-        unload("neocampus.commands")
         if cmd is None:
             return
         print("command %s: %s %r" % (name, cmd.order, cmd.value))

@@ -1,6 +1,7 @@
 # The loop phase's set-up: an App's modules, MQTT link, drivers and inputs,
 # built from the plan that setup.py wrote. app.py unloads this module once the
 # App is built: the loop keeps none of this code.
+import gc
 import machine
 from neocampus import payload
 from neocampus.module import Module
@@ -15,6 +16,7 @@ def _drivers(plan):
     i2c = machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda))
     found = []
     for path, name, address in plan["chips"]:
+        gc.collect()  # each driver's module in one piece, not strewn in the holes
         try:
             found.append(getattr(__import__(path, None, None, (name,)), name)(i2c, address))
         except Exception as e:  # gone since the scan, or an unknown driver

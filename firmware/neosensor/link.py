@@ -3,28 +3,28 @@
 # pings, and reconnection that closes the socket it replaces.
 # TLS is not offered: umqtt.simple 1.3.4 imports `ussl`, absent from
 # MicroPython 1.29, so the link is plain MQTT (port 1883).
-import socket
+import socket as _socket
+import sys
 import time
 from umqtt import simple
 from umqtt.simple import MQTTClient
 
 TIMEOUT = 10  # s: connect and CONNACK/SUBACK waits end well before the watchdog
+getaddrinfo = _socket.getaddrinfo
 
 
-class _socket:
-    # What umqtt.simple sees as its `socket` module: sockets with a timeout,
-    # so that a broker that blackholes the connection cannot hang the board
-    # until the watchdog fires (umqtt itself never sets one).
-    getaddrinfo = socket.getaddrinfo
-
-    @staticmethod
-    def socket(*args):
-        s = socket.socket(*args)
-        s.settimeout(TIMEOUT)
-        return s
+def socket(*args):
+    # A socket with a timeout, so that a broker that blackholes the
+    # connection cannot hang the board until the watchdog fires (umqtt
+    # itself never sets one).
+    s = _socket.socket(*args)
+    s.settimeout(TIMEOUT)
+    return s
 
 
-simple.socket = _socket
+# This module is what umqtt.simple sees as its `socket` module (getaddrinfo,
+# socket): one module's names instead of a class of its own.
+simple.socket = sys.modules[__name__]
 
 KEEPALIVE = 60
 DEFAULT_BROKER = "neocampus.univ-tlse3.fr"

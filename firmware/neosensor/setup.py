@@ -32,11 +32,17 @@ def _chips(board):
     return out
 
 
-def _modules(cfg, modules, chips):
-    """[(quantity, module config)]: the device module first, then every module
-    this firmware can feed (quantity None for digital); the others are said
-    on the console and left out."""
-    out = [(None, {"module": "device"})]
+def _modules(cfg, mac, modules, chips):
+    """[(quantity, checked module config)]: the device module first, then
+    every module this firmware can feed (quantity None for digital); the
+    others are said on the console and left out."""
+    from neocampus.module import checked as check
+
+    def checked(name, mac, mc):
+        # What the loop phase needs of it: a smaller plan to load there.
+        c = check(name, mac, mc)
+        return {k: c[k] for k in ("module", "frequency", "unit_id", "cfg", "params") if k in c}
+    out = [(None, checked("device", mac, {"module": "device"}))]
     if cfg.get("sandbox") and not modules:
         # No registry in sandbox mode: a module for each quantity on the bus.
         for name in ("temperature", "humidity", "luminosity", "airquality"):
@@ -46,14 +52,14 @@ def _modules(cfg, modules, chips):
         name = mc.get("module")
         q = QUANTITY.get(name)
         if name == "device":
-            out[0] = (None, mc)
+            out[0] = (None, checked(name, mac, mc))
         elif q is None and name != "digital":
             print("module %s: not supported by this firmware yet" % name)
             continue
         elif q is not None and not any(q in c[3] for c in chips):
             print("module %s: no chip for it on the bus" % name)  # in the status, publishes nothing
         if name != "device":
-            out.append((q, mc))
+            out.append((q, checked(name, mac, mc)))
     return out
 
 
@@ -89,7 +95,7 @@ def run():
     chips = _chips(board)
     plan = {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
             "wifi": cfg.get("wifi"), "pins": PINS.get(board, PINS["esp8266"]),
-            "chips": [c[:3] for c in chips], "modules": _modules(cfg, modules, chips)}
+            "chips": [c[:3] for c in chips], "modules": _modules(cfg, mac, modules, chips)}
     store.save(PLAN, plan)
     feed()
     print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())
