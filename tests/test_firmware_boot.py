@@ -188,3 +188,18 @@ def test_a_silent_broker_times_out_instead_of_hanging_into_the_watchdog():
             assert b.boots == ["power", "soft"]
     finally:
         silent.close()
+
+
+def test_a_corrupt_plan_sends_the_board_back_to_its_set_up_without_a_crash(stub, tmp_path):
+    """plan.json is the one file the loop phase trusts from the flash: garbage
+    there (a power cut, a bad write) means set-up again, not a crash count."""
+    stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "temperature"}])
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "plan.json").write_bytes(b'{"mac": "aa:bb', )
+    with _board(stub.url, (stub.mqtt_host, stub.mqtt_port), flash_dir=flash) as b:
+        b.wait_for(r"^plan\.json unreadable: set-up again", 30)
+        b.wait_for(r"^setup: done", 30)
+        b.wait_for(r'^pub u4/101/temperature .*"value": 20\.5', 30)
+        assert b.boots == ["power", "soft", "soft"]
+    assert not (flash / "crash.count").exists() and not (flash / "plan.json").exists()

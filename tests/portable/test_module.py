@@ -2,7 +2,7 @@ MICROPYTHON_MPY = "neocampus, self"
 
 import json
 
-from neocampus.module import Module
+from neocampus.module import Module, checked
 
 MAC = "AA:BB:CC:DD:92:F8"
 CONF = {"module": "temperature", "unit": "ambiant", "frequency": 10, "driver": None,
@@ -24,6 +24,17 @@ def test_readings_go_through_the_policy_into_payloads():
     assert len(out) == 1 and out[0][0] <= 2000, out
     assert out[0][1] == ('{"value": 21.375, "value_units": "celsius", "subID": "24", '
                          '"unitID": "ambiant_92f8", "seq": 7}'), out
+
+
+def test_a_checked_config_through_json_builds_the_same_module():
+    # What a board's set-up phase writes to plan.json and its loop phase reads.
+    c = json.loads(json.dumps(checked("temperature", MAC, CONF)))
+    assert c["unit_id"] == "ambiant_92f8" and c["cfg"][8] == ["stable_reads"]
+    assert "cfg" not in CONF  # a copy: the config itself is left as it was
+    a, b = Module("temperature", MAC, CONF, 0), Module("temperature", MAC, c, 0)
+    assert (b.unit_id, b.cfg, b.frequency) == (a.unit_id, a.cfg, a.frequency)
+    assert b.cfg[3] == 0.5 and b.cfg[0] == 7  # delta taken, the bad stable_reads ignored
+    assert Module("device", MAC, checked("device", MAC)).unit_id == "aa:bb:cc:dd:92:f8"
 
 
 def test_commands_change_state_and_count_errors():
