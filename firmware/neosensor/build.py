@@ -9,13 +9,12 @@ from neosensor import store
 from neosensor.link import Link
 
 
-def _drivers(plan):
+def _drivers(chips, pins):
     # The chips the set-up's scan identified, built again at their addresses
     # (their constructors check the identity once more).
-    sda, scl = plan["pins"]
-    i2c = machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda))
+    i2c = machine.SoftI2C(scl=machine.Pin(pins[1]), sda=machine.Pin(pins[0]))
     found = []
-    for path, name, address in plan["chips"]:
+    for path, name, address in chips:
         gc.collect()  # each driver's module in one piece, not strewn in the holes
         try:
             found.append(getattr(__import__(path, None, None, (name,)), name)(i2c, address))
@@ -38,17 +37,21 @@ def _digital(app, m, params):
 
 
 def parts(app, plan, now):
+    # The plan is taken apart as it is used: what each step frees is room for
+    # the next (the loop phase's set-up is its peak).
     mac = plan["mac"]
-    confs = plan["modules"]
+    confs = plan.pop("modules")
     app.device = dev = Module("device", mac, confs[0][1], now)
     dev.restore(store.load("module_device.json"))
     app.modules.append(dev)
     # The MQTT client (its tables are among the biggest blocks the board
     # keeps) before the drivers' transients can split the free space.
-    app.link = Link(plan["creds"], mac, app.base, app._on_message,
+    app.link = Link(plan.pop("creds"), mac, app.base, app._on_message,
                     payload.status("device", dev.frequency, 0, "", mac, status="offline"))
-    found = _drivers(plan)
-    for q, mc in confs[1:]:
+    found = _drivers(plan.pop("chips"), plan.pop("pins"))
+    for i in range(1, len(confs)):
+        q, mc = confs[i]
+        confs[i] = None
         name = mc["module"]
         m = Module(name, mac, mc, now)
         m.restore(store.load("module_%s.json" % name))
