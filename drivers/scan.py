@@ -24,6 +24,7 @@ _TSL2561 = (("drivers.tsl2561", "TSL2561"),)
 _SHT3X = (("drivers.sht3x", "SHT3X"),)
 _MAX = (("drivers.max44009", "MAX44009"),)
 _BME = (("drivers.bme280", "BME280"),)
+_DAC = (("drivers.mcp47x6", "MCP47X6"),)
 
 # address -> candidates, most specific identity probe first.
 CANDIDATES = {
@@ -35,7 +36,10 @@ CANDIDATES = {
     0x40: (("drivers.sht2x", "SHT2X"),),
     0x44: _SHT3X, 0x45: _SHT3X,
     0x4A: _MAX, 0x4B: _MAX,
-    0x62: (("drivers.scd4x", "SCD4X"),),
+    # The MCP47x6 DAC (noise threshold) has no ID register: at 0x62 the SCD4x,
+    # whose serial number has CRCs, is tried first.
+    0x60: _DAC, 0x61: _DAC, 0x62: (("drivers.scd4x", "SCD4X"),) + _DAC, 0x63: _DAC,
+    0x64: _DAC, 0x65: _DAC, 0x66: _DAC, 0x67: _DAC,
     0x76: _BME, 0x77: _BME,
 }
 

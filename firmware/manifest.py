@@ -10,6 +10,6 @@ package("neosensor", base_path=".")
 package("umqtt", files=("simple.py", "robust.py"), base_path="lib")
 package("neocampus", base_path="..")
 package("drivers", base_path="..", files=(
-    "__init__.py", "_busio.py", "_smbus.py", "bme280.py", "bus.py", "crc.py", "max44009.py",
+    "__init__.py", "_busio.py", "_smbus.py", "bme280.py", "bus.py", "crc.py", "max44009.py", "mcp47x6.py",
     "mcp9808.py", "scan.py", "scd4x.py", "sht2x.py", "sht3x.py", "tsl2561.py", "tsl2591.py",
 ))

@@ -36,7 +36,10 @@ def _split_pair(value, what, sep=":"):
               "flash (default: a fresh temporary folder).")
 @click.option("--chip", "chips", multiple=True, metavar="CHIP@ADDR[:Q=V,...]",
               help="A simulated I2C chip, e.g. mcp9808@0x18:temperature=21.5 or "
-                   "tsl2561@0x39:lux=200..800/600s (a smooth drift LOW..HIGH over PERIOD). Repeatable.")
+                   "tsl2561@0x39:lux=200..800/600s (a smooth drift LOW..HIGH over PERIOD). The noise "
+                   "front end: mcp47x6@0x60:noise=0.7,pin=13 (microphone level as a fraction of the DAC's "
+                   "reference; the comparator pulses GPIO `pin` while it is above the DAC's threshold). "
+                   "Repeatable.")
 @click.option("--heap", default=DEFAULT_HEAP, show_default=True,
               help="Heap the firmware gets (the ESP8266's budget by default). The VM's -X heapsize adds "
                    "the exact size of the buffers holding the ROM images (they stand for flash), so the "

@@ -55,7 +55,8 @@ VIRTUAL = FIRMWARE / "virtual"
 # shows where it fails.
 DEFAULT_HEAP = "52k"
 BOARDS = {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
-CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280")
+CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280",
+         "mcp47x6")
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _DRIFT_RE = re.compile(r"^(%s)\.\.(%s)/(\d+(?:\.\d+)?)s?$" % (_NUMBER, _NUMBER))
 
@@ -294,7 +295,15 @@ MODELS = {
     "tsl2591": ("drivers.sim.tsl2591", "TSL2591Model"),
     "max44009": ("drivers.sim.max44009", "MAX44009Model"),
     "bme280": ("drivers.sim.bme280", "BME280Model"),
+    "mcp47x6": ("drivers.sim.mcp47x6", "MCP47X6Model"),
 }
+# The noise front end: a microphone's envelope (`noise`, a fraction of the
+# DAC's reference) against the comparator threshold the MCP47x6 sets; the
+# comparator's rising edges reach the GPIO given as the chip's `pin`
+# (default 13). Loudness above the threshold makes pulses, PULSE_HZ per unit
+# of the difference.
+PULSE_HZ = 200.0
+NOISE_PIN = 13
 
 
 def drift_value(spec, t):
@@ -321,6 +330,7 @@ class Hardware:
             self.bus.attach(addr, getattr(importlib.import_module(mod), cls)())
             self.specs[addr] = dict(values)
         self.pins = {}
+        self.irq = {}            # pin -> [time of the last count, fraction of a pulse carried]
         self.wifi = "ok"
         self.ntp = True
         self.lock = threading.Lock()
@@ -344,6 +354,21 @@ class Hardware:
     def model(self, addr):
         return self.bus.models[addr]
 
+    def _pulses(self, pin):
+        """Rising edges on `pin` since the VM last asked (2 bytes, big endian)."""
+        now = time.monotonic()
+        last = self.irq.setdefault(pin, [now, 0.0])
+        dt, last[0] = now - last[0], now
+        rate = 0.0
+        for a, model in self.bus.models.items():
+            if hasattr(model, "output") and int(getattr(model, "pin", NOISE_PIN)) == pin:
+                self._apply(a)
+                rate += PULSE_HZ * max(0.0, float(getattr(model, "noise", 0.0)) - model.output())
+        last[1] += rate * dt
+        n = min(int(last[1]), 0xFFFF)
+        last[1] -= n
+        return n.to_bytes(2, "big")
+
     def handle(self, op, addr, data, nread, flags):
         """One frame from the VM's fakes -> reply bytes (or None)."""
         with self.lock:
@@ -363,6 +388,8 @@ class Hardware:
                 return bytes((len(found),)) + bytes(found)
             if op == ord("P"):
                 return bytes((self.pins.get(addr, 0),))
+            if op == ord("C"):
+                return self._pulses(addr)
             if op == ord("N"):
                 return bytes((("ok", "fail", "down").index(self.wifi) | (0 if self.ntp else 8),))
         return None

@@ -51,6 +51,7 @@ class App:
         self.modules = []
         self.sensors = []  # [module, index, driver, quantity, due]
         self.inputs = []   # [module, Pin, gpio, type, last level]
+        self.noises = []   # neosensor.noise.Noise, one per noise module
         self.state = "starting"
         self.next_status = self.wifi_check = now
         # Reading counter, kept across reboots: its limit is reserved on the
@@ -109,7 +110,11 @@ class App:
                 ("board", self.board), ("foreign_commands", foreign), ("bad_commands", errors),
                 ("mqtt_connects", self.link.connects)))
         else:
-            parts = m.status(self._time_str())
+            fields = ()
+            for n in self.noises:
+                if n.m is m:
+                    fields = n.fields()
+            parts = m.status(self._time_str(), fields)
         self.publish(m.topic(self.base), parts)
 
     # -- commands ---------------------------------------------------------------
@@ -145,7 +150,10 @@ class App:
             machine.reset()
         elif order == "upgrade":
             print("upgrade: not in this firmware yet (part 2)")
-        if order in ("status", "frequency", "upgrade"):
+        for n in self.noises:
+            if n.m is m:  # its hardware's part: DAC threshold, counting period
+                n.order(self, cmd, time.ticks_ms())
+        if order in ("status", "frequency", "upgrade", "sensitivity", "threshold"):
             self.status(m)
 
     # -- sampling -----------------------------------------------------------------
@@ -229,6 +237,8 @@ class App:
                 self.status(self.device)
             if self.inputs:
                 self._poll_inputs()
+            for n in self.noises:
+                n.poll(self, now)
             wait = self._sample(now)
             # A collection every turn keeps the run-time objects that outlive
             # a turn (windows, cached reads) low in the heap, next to each

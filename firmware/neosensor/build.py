@@ -36,6 +36,22 @@ def _digital(app, m, params):
             print("module digital: bad input param %r" % (pin,))
 
 
+def _noise(app, m, params, found, now):
+    # The comparator's GPIO from params "input"; the threshold DAC if the
+    # scan found one (without it the threshold is the board's fixed one).
+    gpio = params.get("input")
+    if not isinstance(gpio, int) or isinstance(gpio, bool):
+        m.errors += 1
+        print("module noise: bad input param %r" % (gpio,))
+        return
+    dac = None
+    for d in found:
+        if d.CHIP == "MCP47x6":
+            dac = d
+    from neosensor.noise import Noise
+    app.noises.append(Noise(m, gpio, dac, store.load("module_noise.json"), now))
+
+
 def parts(app, plan, now):
     # The plan is taken apart as it is used: what each step frees is room for
     # the next (the loop phase's set-up is its peak).
@@ -58,6 +74,9 @@ def parts(app, plan, now):
         app.modules.append(m)
         if name == "digital":
             _digital(app, m, mc.get("params") or {})
+            continue
+        if name == "noise":
+            _noise(app, m, mc.get("params") or {}, found, now)
             continue
         for d in found:
             if q in d.QUANTITIES:

@@ -34,8 +34,8 @@ def _chips(board):
 
 def _modules(cfg, mac, modules, chips):
     """[(quantity, checked module config)]: the device module first, then
-    every module this firmware can feed (quantity None for digital); the
-    others are said on the console and left out."""
+    every module this firmware can feed (quantity None for digital and
+    noise, fed by GPIOs); the others are said on the console and left out."""
     from neocampus.module import checked as check
 
     def checked(name, mac, mc):
@@ -53,7 +53,7 @@ def _modules(cfg, mac, modules, chips):
         q = QUANTITY.get(name)
         if name == "device":
             out[0] = (None, checked(name, mac, mc))
-        elif q is None and name != "digital":
+        elif q is None and name != "digital" and name != "noise":
             print("module %s: not supported by this firmware yet" % name)
             continue
         elif q is not None and not any(q in c[3] for c in chips):

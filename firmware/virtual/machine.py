@@ -7,6 +7,7 @@
 #   chips), and only on the board's SDA/SCL pins (other pins: an empty bus)
 # - WDT: armed and fed through the runner, which kills the VM when a feed is
 #   late: a hung firmware really resets, whatever it is blocked in
+# - Pin.irq: edges counted by the runner, handed to the handler at each feed
 # - reset()/deepsleep(): the runner ends the process and boots it again
 import vboard
 
@@ -78,6 +79,12 @@ class Pin:
             return vboard.request(80, self.id, reply=1)[0]  # "P"
 
     __call__ = value
+
+    def irq(self, handler=None, trigger=1, hard=False):
+        # The runner counts the edges (its pulse source, e.g. the noise
+        # comparator); they reach the handler at the next watchdog feed,
+        # which a running firmware does every loop turn.
+        vboard.irqs.append((self, handler))
 
     def on(self):
         self._v = 1
@@ -152,3 +159,5 @@ class WDT:
 
     def feed(self):
         vboard.request(69, 0, b"feed")
+        if vboard.irqs:
+            vboard.deliver()

@@ -10,7 +10,8 @@
 # bytes. Ops: X (I2C transfer; flags bit 0 = STOP; reply: status byte, 0 or
 # an errno, then n_read bytes), S (scan; reply: count, addresses), P (pin
 # level; address = pin), N (radio: reply 0 ok, 1 fail, 2 down; bit 3 = NTP
-# unreachable), E (event line to the runner, no reply).
+# unreachable), C (rising edges on pin `address` since the last C: 2 bytes,
+# big endian), E (event line to the runner, no reply).
 import json
 import os
 import socket
@@ -21,6 +22,7 @@ _s = socket.socket()
 _s.connect(socket.getaddrinfo("127.0.0.1", board["port"])[0][-1])
 _s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: a frame in two writes must not wait 40 ms
 _h = bytearray(6)
+irqs = []  # (Pin, handler) of every Pin.irq()
 
 
 def request(op, addr=0, data=None, nread=0, flags=0, reply=0):
@@ -51,3 +53,12 @@ def read_into(buf):
 
 def event(text):
     request(69, 0, text.encode())  # "E"
+
+
+def deliver():
+    """Hand each IRQ pin's edges counted by the runner to its handler."""
+    for pin, handler in irqs:
+        b = request(67, pin.id, reply=2)  # "C"
+        if handler is not None:
+            for _ in range((b[0] << 8) | b[1]):
+                handler(pin)
