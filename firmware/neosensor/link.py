@@ -82,10 +82,11 @@ class Link:
         c = self.client
         h = self._head
         try:
-            data = [p.encode() for p in parts]  # the wire length counts UTF-8 bytes
             n = 2 + len(topic)
-            for d in data:
-                n += len(d)
+            for p in parts:
+                # The wire length counts UTF-8 bytes: each part's bytes are
+                # made, counted and dropped, never all of them at once.
+                n += len(p.encode())
             i = 1
             while n > 0x7F:
                 h[i] = (n & 0x7F) | 0x80
@@ -94,8 +95,8 @@ class Link:
             h[i] = n
             c.sock.write(h, i + 1)
             c._send_str(topic)
-            for d in data:
-                c.sock.write(d)
+            for p in parts:
+                c.sock.write(p)  # a str is a buffer of its UTF-8 bytes on MicroPython
         except Exception as e:
             self._lost(e)
             return False
