@@ -48,12 +48,12 @@ VIRTUAL = FIRMWARE / "virtual"
 
 # Heap the firmware gets by default. The ESP8266 leaves ~36 KB to Python
 # code; with the code in ROMFS (costing only its function, class and module
-# objects, and its qstrs) the full firmware needs 48 KB here (measured: the
-# e2e scenario passes at 48k, fails at 46k), because on the 64-bit unix port
+# objects, and its qstrs) the full firmware needs 41 KB here (measured: the
+# e2e scenario passes at 41k, fails at 40k), because on the 64-bit unix port
 # a GC block is 32 bytes (16 on the ESP8266), pointers are 8 bytes and floats
-# are heap objects. The default keeps 4 KB of margin over that; `--heap 36k`
+# are heap objects. The default keeps 3 KB of margin over that; `--heap 36k`
 # shows where it fails.
-DEFAULT_HEAP = "52k"
+DEFAULT_HEAP = "44k"
 BOARDS = {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
 CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280",
          "mcp47x6")
