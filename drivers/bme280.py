@@ -17,8 +17,7 @@ from drivers.bus import I2CDevice
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = int
 
 _ID = const(0xD0)
 _CHIP_ID = const(0x60)
@@ -37,7 +36,7 @@ _SKIPPED_16 = const(0x8000)
 _SAMPLES = (0, 1, 2, 4, 8, 16)
 
 
-class BME280:
+class BME280(I2CDevice):
     CHIP = "BME280"
     QUANTITIES = ("temperature", "humidity", "pressure")
     ADDRESSES = (0x76, 0x77)
@@ -49,19 +48,18 @@ class BME280:
         if not (os_t and os_t in _SAMPLES and os_p in _SAMPLES and os_h in _SAMPLES):
             raise ValueError("BME280 oversampling (T, P, H): 1/2/4/8/16 samples, 0 skips P or H, "
                              "not %r" % (oversampling,))
-        self.address = address
-        self._dev = dev = I2CDevice(bus, address, self.CHIP)
+        I2CDevice.__init__(self, bus, address)
         self._os = oversampling
         self._buf = b = bytearray(12)
-        dev.read_reg_into(_ID, memoryview(b)[:1])
+        self.read_reg_into(_ID, memoryview(b)[:1])
         if b[0] != _CHIP_ID:
-            raise dev.error("chip id register 0xD0 reads 0x%02x, not 0x60 (BMP280: 0x58, "
-                            "BME680: 0x61)" % b[0])
+            raise self.error("chip id register 0xD0 reads 0x%02x, not 0x60 (BMP280: 0x58, "
+                             "BME680: 0x61)" % b[0])
         calib = bytearray(33)
-        dev.read_reg_into(_CALIB_A, memoryview(calib)[:26])
-        dev.read_reg_into(_CALIB_B, memoryview(calib)[26:])
+        self.read_reg_into(_CALIB_A, memoryview(calib)[:26])
+        self.read_reg_into(_CALIB_B, memoryview(calib)[26:])
         if calib[0] | calib[1] == 0 or calib[0] & calib[1] & calib[2] == 0xFF:
-            raise dev.error("calibration registers 0x88.. are blank (%s...)" % bytes(calib[:6]).hex())
+            raise self.error("calibration registers 0x88.. are blank (%s...)" % bytes(calib[:6]).hex())
         # T1..T3, P1..P9, (0xA0 unused) H1, H2, H3, then 0xE4..0xE6 holding H4/H5 (12-bit,
         # sharing 0xE5, signed high parts in 0xE4/0xE6: assembled in read()), and H6 (4.2.2).
         self._cal = struct.unpack("<HhhHhhhhhhhhxBhBbBbb", calib)
@@ -70,8 +68,7 @@ class BME280:
         # ctrl_hum only takes effect with the next ctrl_meas write (5.4.3); the chip takes
         # register/value pairs in one write (6.2.1): one transaction sets all three.
         self._ctrl = bytes((_CTRL_HUM, code(os_h), _CONFIG, 0, _CTRL_MEAS, self._meas))
-        dev.write(self._ctrl)
-        self._start = bytes((_CTRL_MEAS, self._meas | _FORCED))
+        self.write(self._ctrl)
         # 9.1: typical measurement time (first look at status), and the maximum (give up),
         # in integer arithmetic: typ 1 + 2n (+0.5 for P, +0.5 for H), max 1.25 + 2.3n (+0.575 each).
         n = os_t + os_p + os_h
@@ -80,27 +77,29 @@ class BME280:
         self._max_ms = (1250 + 2300 * n + 575 * ph) // 1000 + 3
 
     def read(self):
-        dev = self._dev
         b = self._buf
-        dev.write(self._start)
-        dev.sleep_ms(self._typ_ms)
+        # Start from the data buffer (read_reg_into refills it): no resident command bytes.
+        b[0] = _CTRL_MEAS
+        b[1] = self._meas | _FORCED
+        self.write(memoryview(b)[:2])
+        self.sleep_ms(self._typ_ms)
         waited = self._typ_ms
         while True:
-            dev.read_reg_into(_STATUS, b)
+            self.read_reg_into(_STATUS, b)
             if b[0] & 0xF6:
-                raise dev.error("status 0x%02x: reserved bits set" % b[0])
+                raise self.error("status 0x%02x: reserved bits set" % b[0])
             if not b[0] & _MEASURING:
                 break
             if waited >= self._max_ms:
-                raise dev.error("still measuring %d ms after the start (datasheet max %d ms)"
-                                % (waited, self._max_ms - 3))
-            dev.sleep_ms(1)
+                raise self.error("still measuring %d ms after the start (datasheet max %d ms)"
+                                 % (waited, self._max_ms - 3))
+            self.sleep_ms(1)
             waited += 1
         # After a forced measurement the chip is back in sleep mode with our settings:
         # anything else is a reset chip or bytes that are not the chip's registers.
         if b[1] != self._meas or b[6] & 0x0F or b[9] & 0x0F:
-            raise dev.error("implausible registers 0xF3.. after a measurement: %s (want ctrl_meas "
-                            "0x%02x)" % (bytes(b).hex(), self._meas))
+            raise self.error("implausible registers 0xF3.. after a measurement: %s (want ctrl_meas "
+                             "0x%02x)" % (bytes(b).hex(), self._meas))
         adc_t = (b[7] << 12) | (b[8] << 4) | (b[9] >> 4)
         adc_p = (b[4] << 12) | (b[5] << 4) | (b[6] >> 4)
         adc_h = (b[10] << 8) | b[11]
@@ -110,9 +109,9 @@ class BME280:
         if what:
             # A reset (brown-out) clears ctrl_hum: our ctrl_meas write then skips humidity.
             # Restore all our settings so the next read() is whole, and report this one.
-            dev.write(self._ctrl)
-            raise dev.error(what + " result is the reset value: no measurement done (chip reset? "
-                            "settings rewritten)")
+            self.write(self._ctrl)
+            raise self.error(what + " result is the reset value: no measurement done (chip reset? "
+                             "settings rewritten)")
         # --- datasheet 4.2.3 integer compensation ---
         t1, t2, t3, p1, p2, p3, p4, p5, p6, p7, p8, p9, h1, h2, h3, e4, e5, e6, h6 = self._cal
         d = (adc_t >> 4) - t1
@@ -120,8 +119,8 @@ class BME280:
         # (integer constants below: no boxed float objects in the driver's RAM)
         t = ((t_fine * 5 + 128) >> 8) / 100
         if not -45 <= t <= 90:
-            raise dev.error("temperature %.2f C (raw 0x%05x) out of the chip's -40..85 C"
-                            % (t, adc_t))
+            raise self.error("temperature %.2f C (raw 0x%05x) out of the chip's -40..85 C"
+                             % (t, adc_t))
         out = {"temperature": t}
         if self._os[1]:
             v1 = t_fine - 128000
@@ -138,8 +137,8 @@ class BME280:
                 v2 = (p8 * q) >> 19
                 p = (((q + v1 + v2) >> 8) + (p7 << 4)) / 25600   # Q24.8 Pa -> hPa
             if not 250 <= p <= 1150:
-                raise dev.error("pressure %.2f hPa (raw 0x%05x) out of the chip's 300..1100 hPa"
-                                % (p, adc_p))
+                raise self.error("pressure %.2f hPa (raw 0x%05x) out of the chip's 300..1100 hPa"
+                                 % (p, adc_p))
             out["pressure"] = p
         if self._os[2]:
             h4 = (e4 << 4) | (e5 & 0x0F)

@@ -14,9 +14,9 @@ def crc8(buf, start=0, end=None, init=0xFF):
     return crc
 
 
-def word(dev, buf, i, what, init=0xFF):
-    """The 16-bit word at buf[i:i+2] after checking the CRC byte buf[i+2];
-    a mismatch raises the device's SensorError naming `what`."""
+def word(dev, buf, i, what, init):
+    """The 16-bit word at buf[i:i+2] after checking the CRC byte buf[i+2] (CRC
+    started from `init`); a mismatch raises the device's SensorError naming `what`."""
     want = crc8(buf, i, i + 2, init)
     if buf[i + 2] != want:
         raise dev.error("CRC mismatch on %s word 0x%02x%02x (got 0x%02x, want 0x%02x)"

@@ -14,76 +14,74 @@ from drivers import SensorError
 from drivers.bus import I2CDevice
 from drivers.crc import word
 
-# Commands (SCD4x datasheet table 9) with their execution times in ms.
-_START = b"\x21\xb1"
-_READ = b"\xec\x05"      # 1 ms
-_STOP = b"\x3f\x86"      # 500 ms
-_READY = b"\xe4\xb8"     # 1 ms
-_SERIAL = b"\x36\x82"    # 1 ms
-_SINGLE = b"\x21\x9d"    # 5000 ms, SCD41 only
-_POLL_MS = 500
-_POLLS = 12              # 6 s: more than one 5 s signal update interval
-MODES = ("periodic", "single")
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
+_POLL_MS = const(500)
+_POLLS = const(12)       # 6 s: more than one 5 s signal update interval
 
 
-class SCD4X:
+class SCD4X(I2CDevice):
     CHIP = "SCD4x"
     QUANTITIES = ("co2", "temperature", "humidity")
     ADDRESSES = (0x62,)
 
     def __init__(self, bus, address=0x62, mode="periodic"):
-        if mode not in MODES:
-            raise ValueError("SCD4x mode must be one of %r" % (MODES,))
-        self.address = address
+        if mode != "periodic" and mode != "single":
+            raise ValueError("SCD4x mode must be 'periodic' or 'single'")
+        I2CDevice.__init__(self, bus, address)
         self.mode = mode
-        self._dev = dev = I2CDevice(bus, address, "SCD4x")
         self._buf = buf = bytearray(9)
-        self._word = memoryview(buf)[:3]
-        dev.write(_STOP)
-        dev.sleep_ms(500)
-        dev.write(_SERIAL)
-        dev.sleep_ms(1)
-        dev.read_into(buf)
+        self._command(0x3F86, 500)   # stop_periodic_measurement
+        self._command(0x3682, 1)     # get_serial_number
+        self.read_into(buf)
         try:
             serial = 0
-            for i in (0, 3, 6):
-                serial = (serial << 16) | word(dev, buf, i, "serial number")
+            for i in range(0, 9, 3):
+                serial = (serial << 16) | word(self, buf, i, "serial number", 0xFF)
         except SensorError as e:
-            raise dev.error("not an SCD4x: " + str(e).split(": ", 1)[1])
+            raise self.error("not an SCD4x: " + str(e).split(": ", 1)[1])
         self.serial = serial
         if mode == "periodic":
-            dev.write(_START)
+            self._command(0x21B1, 0)   # start_periodic_measurement
+
+    def _command(self, code, ms):
+        # Commands (datasheet table 9) go out of the data buffer, then their
+        # execution time passes: constant command bytes would be heap objects.
+        buf = self._buf
+        buf[0] = code >> 8
+        buf[1] = code & 0xFF
+        self.write(memoryview(buf)[:2])
+        if ms:
+            self.sleep_ms(ms)
 
     def ready(self):
         """True when a periodic sample waits in the chip's buffer."""
-        dev = self._dev
-        dev.write(_READY)
-        dev.sleep_ms(1)
-        dev.read_into(self._word)
+        self._command(0xE4B8, 1)     # get_data_ready_status
+        self.read_into(memoryview(self._buf)[:3])
         # Data ready when the 11 least significant bits are not all 0 (datasheet 3.8.2).
-        return word(dev, self._buf, 0, "data ready status") & 0x07FF != 0
+        return word(self, self._buf, 0, "data ready status", 0xFF) & 0x07FF != 0
 
     def read(self):
-        dev = self._dev
         if self.mode == "single":
-            dev.write(_SINGLE)
-            dev.sleep_ms(5000)
+            self._command(0x219D, 5000)   # measure_single_shot (SCD41)
         else:
             for _ in range(_POLLS):
                 if self.ready():
                     break
-                dev.sleep_ms(_POLL_MS)
+                self.sleep_ms(_POLL_MS)
             else:
-                raise dev.error("no data ready after %d ms (status word 0x%02x%02x)"
-                                % (_POLLS * _POLL_MS, self._buf[0], self._buf[1]))
+                raise self.error("no data ready after %d ms (status word 0x%02x%02x)"
+                                 % (_POLLS * _POLL_MS, self._buf[0], self._buf[1]))
         buf = self._buf
-        dev.write(_READ)
-        dev.sleep_ms(1)
-        dev.read_into(buf)
-        co2 = word(dev, buf, 0, "CO2")
-        st = word(dev, buf, 3, "temperature")
-        srh = word(dev, buf, 6, "humidity")
+        self._command(0xEC05, 1)     # read_measurement
+        self.read_into(buf)
+        co2 = word(self, buf, 0, "CO2", 0xFF)
+        st = word(self, buf, 3, "temperature", 0xFF)
+        srh = word(self, buf, 6, "humidity", 0xFF)
         if co2 > 40000:  # output range 0-40000 ppm (datasheet table 1)
-            raise dev.error("CO2 raw value %d ppm is out of range" % co2)
+            raise self.error("CO2 raw value %d ppm is out of range" % co2)
         # read_measurement conversion, datasheet 3.5.2.
         return {"co2": co2, "temperature": -45 + 175 * st / 65535, "humidity": 100 * srh / 65535}

@@ -13,43 +13,46 @@ from drivers import SensorError
 from drivers.bus import I2CDevice
 from drivers.crc import word
 
-REPEATABILITIES = ("high", "medium", "low")
-# Single shot, clock stretching disabled: 0x2400/0x240B/0x2416 (datasheet table 9);
-# maximum measurement duration 15/6/4 ms (datasheet table 4).
-_LSB = (0x00, 0x0B, 0x16)
-_WAIT = (15, 6, 4)
-_STATUS = b"\xf3\x2d"
 
-
-class SHT3X:
+class SHT3X(I2CDevice):
     CHIP = "SHT3x"
     QUANTITIES = ("temperature", "humidity")
     ADDRESSES = (0x44, 0x45)
 
     def __init__(self, bus, address=0x44, repeatability="high"):
-        self.address = address
-        self._dev = dev = I2CDevice(bus, address, "SHT3x")
-        if repeatability not in REPEATABILITIES:
-            raise ValueError("SHT3x repeatability must be one of %r" % (REPEATABILITIES,))
-        i = REPEATABILITIES.index(repeatability)
+        # Single shot, clock stretching disabled: 0x2400/0x240B/0x2416 (datasheet table 9).
+        if repeatability == "high":
+            self._lsb = 0x00
+        elif repeatability == "medium":
+            self._lsb = 0x0B
+        elif repeatability == "low":
+            self._lsb = 0x16
+        else:
+            raise ValueError("SHT3x repeatability must be 'high', 'medium' or 'low'")
+        I2CDevice.__init__(self, bus, address)
         self.repeatability = repeatability
-        self._cmd = bytes((0x24, _LSB[i]))
-        self._wait = _WAIT[i]
         self._buf = buf = bytearray(6)
-        dev.write(_STATUS)
-        dev.read_into(memoryview(buf)[:3])
+        # Commands go out of the data buffer: command bytes kept apart would be heap.
+        buf[0] = 0xF3   # read status register
+        buf[1] = 0x2D
+        self.write(memoryview(buf)[:2])
+        self.read_into(memoryview(buf)[:3])
         try:
-            self.status = word(dev, buf, 0, "status")
+            self.status = word(self, buf, 0, "status", 0xFF)
         except SensorError as e:
-            raise dev.error("not an SHT3x: status register read gave %s" % str(e).split(": ", 1)[1])
+            raise self.error("not an SHT3x: status register read gave %s" % str(e).split(": ", 1)[1])
 
     def read(self):
-        dev = self._dev
         buf = self._buf
-        dev.write(self._cmd)
-        dev.sleep_ms(self._wait)
-        dev.read_into(buf)
-        st = word(dev, buf, 0, "temperature")
-        srh = word(dev, buf, 3, "humidity")
-        # Conversion of signal output, datasheet 4.13.
-        return {"temperature": -45 + 175 * st / 65535, "humidity": 100 * srh / 65535}
+        lsb = self._lsb
+        buf[0] = 0x24
+        buf[1] = lsb
+        self.write(memoryview(buf)[:2])
+        # Maximum measurement duration 15/6/4 ms (datasheet table 4).
+        self.sleep_ms(15 if lsb == 0x00 else 6 if lsb == 0x0B else 4)
+        self.read_into(buf)
+        # Conversion of signal output, datasheet 4.13, after word() checks each CRC.
+        # Keywords, not a {"temperature": ...} literal: a name is an interned qstr (and
+        # makes the later "temperature" one too), a string over 10 characters a heap object.
+        return dict(temperature=-45 + 175 * word(self, buf, 0, "temperature", 0xFF) / 65535,
+                    humidity=100 * word(self, buf, 3, "humidity", 0xFF) / 65535)

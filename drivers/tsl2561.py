@@ -15,8 +15,7 @@ from drivers.bus import I2CDevice
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = int
 
 _CMD = const(0x80)
 _BLOCK = const(0x10)
@@ -26,85 +25,83 @@ _ID = const(0xA)
 _DATA0LOW = const(0xC)
 _POWER_UP = const(0x03)
 
-_TIMES = (13, 101, 402)
-_SCALE = (322.0 / 11.0, 322.0 / 81.0, 1.0)   # to the 402 ms nominal of the formula
-_FULL = (5047, 37177, 65535)
 
-
-class TSL2561:
+class TSL2561(I2CDevice):
     CHIP = "TSL2561"
     QUANTITIES = ("lux",)
     ADDRESSES = (0x29, 0x39, 0x49)
 
     def __init__(self, bus, address=0x39, gain=1, integration_ms=402):
-        if integration_ms == 13.7:
+        if integration_ms * 10 == 137:   # 13.7 (a float constant would be a heap object)
             integration_ms = 13
-        if gain not in (1, 16) or integration_ms not in _TIMES:
+        if (gain != 1 and gain != 16) or (integration_ms != 13 and integration_ms != 101
+                                           and integration_ms != 402):
             raise ValueError("TSL2561: gain 1 or 16, integration_ms 13 (13.7), 101 or 402; not %r, %r"
                              % (gain, integration_ms))
-        self.address = address
-        self._dev = dev = I2CDevice(bus, address, self.CHIP)
-        self._buf = bytearray(4)
-        b = memoryview(self._buf)[:1]
-        dev.read_reg_into(_CMD | _ID, b)
-        if b[0] >> 4 not in (4, 5):
-            raise dev.error("ID register 0x0A reads 0x%02x: a TSL2561 T/FN/CL has 0x5x "
-                            "(0x0x/0x1x: CS package, other lux formula)" % b[0])
-        i = _TIMES.index(integration_ms)
-        self._setup = (bytes((_CMD | _CONTROL, _POWER_UP)),
-                       bytes((_CMD | _TIMING, (0x10 if gain == 16 else 0) | i)))
-        self._power_up()
+        I2CDevice.__init__(self, bus, address)
         self.gain = gain
         self.integration_ms = integration_ms
-        self._scale = _SCALE[i] * (16.0 / gain)
-        self._full = _FULL[i]
-        self._cmd = bytes((_CMD | _BLOCK | _DATA0LOW,))
+        self._buf = b = bytearray(4)
+        self.read_reg_into(_CMD | _ID, memoryview(b)[:1])
+        # PARTNO 0100 (TSL2560) or 0101 (TSL2561), T/FN/CL package.
+        if b[0] & 0xE0 != 0x40:
+            raise self.error("ID register 0x0A reads 0x%02x: a TSL2561 T/FN/CL has 0x5x "
+                             "(0x0x/0x1x: CS package, other lux formula)" % b[0])
+        self._power_up()
         # No "data valid" bit on this chip: let one full integration pass (+5 %).
-        dev.sleep_ms((402 if i == 2 else 101 if i == 1 else 14) * 105 // 100 + 1)
+        self.sleep_ms((14 if integration_ms == 13 else integration_ms) * 105 // 100 + 1)
 
     def _power_up(self):
-        dev = self._dev
-        b = memoryview(self._buf)[:1]
-        dev.write(self._setup[0])
-        dev.read_reg_into(_CMD | _CONTROL, b)
+        b = self._buf
+        # Both writes go out of the data buffer: constant command bytes would be heap.
+        two = memoryview(b)[:2]
+        b[0] = _CMD | _CONTROL
+        b[1] = _POWER_UP
+        self.write(two)
+        self.read_reg_into(_CMD | _CONTROL, two[:1])
         # Datasheet: CONTROL written with 0x03 reads back 0x03 -- the chip's own liveness check.
         if b[0] & 0x03 != _POWER_UP:
-            raise dev.error("CONTROL reads 0x%02x after power-up, want 0x03" % b[0])
-        dev.write(self._setup[1])
+            raise self.error("CONTROL reads 0x%02x after power-up, want 0x03" % b[0])
+        t = self.integration_ms
+        b[0] = _CMD | _TIMING
+        b[1] = (0x10 if self.gain == 16 else 0) | (0 if t == 13 else 1 if t == 101 else 2)
+        self.write(two)
 
     def read(self):
-        dev = self._dev
         b = self._buf
-        dev.write_then_read_into(self._cmd, b)
+        self.write_then_read_into(b"\x9c", b)   # CMD | BLOCK | DATA0LOW
         ch0 = b[0] | (b[1] << 8)
         ch1 = b[2] | (b[3] << 8)
-        full = self._full
+        t = self.integration_ms
+        full = 5047 if t == 13 else 37177 if t == 101 else 65535
         if ch0 >= full or ch1 >= full:
-            raise dev.error("%s (CH0 %d, CH1 %d, full scale %d at gain %d, %d ms)" % (
-                "saturated: lower the gain or integration time" if max(ch0, ch1) == full
-                else "counts above full scale: not the chip's data",
-                ch0, ch1, full, self.gain, self.integration_ms))
+            raise self.error(("saturated: lower the gain or integration time (CH0 %d, CH1 %d, "
+                              "full scale %d at gain %d, %d ms)" if max(ch0, ch1) == full else
+                              "counts above full scale: not the chip's data (CH0 %d, CH1 %d, "
+                              "full scale %d at gain %d, %d ms)") % (ch0, ch1, full, self.gain, t))
         if ch0 == 0:
             # Darkness, or a chip that lost power (it comes back powered down with zeroed
             # data): CONTROL tells them apart, and only this rare case pays the extra read.
-            dev.read_reg_into(_CMD | _CONTROL, b)
+            self.read_reg_into(_CMD | _CONTROL, memoryview(b)[:1])
             if b[0] & 0x03 != _POWER_UP:
                 c = b[0]
                 self._power_up()
-                raise dev.error("found powered down (CONTROL 0x%02x): chip reset? powered up again" % c)
-            return {"lux": 0.0}
-        s = self._scale
-        c0 = ch0 * s
-        c1 = ch1 * s
-        r = ch1 / ch0
-        if r <= 0.50:
-            lux = 0.0304 * c0 - 0.062 * c0 * (r ** 1.4)
-        elif r <= 0.61:
-            lux = 0.0224 * c0 - 0.031 * c1
-        elif r <= 0.80:
-            lux = 0.0128 * c0 - 0.0153 * c1
-        elif r <= 1.30:
-            lux = 0.00146 * c0 - 0.00112 * c1
+                raise self.error("found powered down (CONTROL 0x%02x): chip reset? powered up again" % c)
+            x = 0
+        # "Calculating Lux" (T, FN, CL): the datasheet's float formula, with coefficients
+        # in 1e-5 lx per count and the CH1/CH0 bounds as integer comparisons, so that no
+        # float constant but the exponent is kept (each would be a heap object). Each
+        # region's line stays positive up to its bound: no clamping.
+        elif 2 * ch1 <= ch0:           # CH1/CH0 <= 0.50
+            x = ch0 * (3040 - 6200 * (ch1 / ch0) ** 1.4)
+        elif 100 * ch1 <= 61 * ch0:    # <= 0.61
+            x = 2240 * ch0 - 3100 * ch1
+        elif 5 * ch1 <= 4 * ch0:       # <= 0.80
+            x = 1280 * ch0 - 1530 * ch1
+        elif 10 * ch1 <= 13 * ch0:     # <= 1.30
+            x = 146 * ch0 - 112 * ch1
         else:
-            lux = 0.0
-        return {"lux": lux if lux > 0 else 0.0}
+            x = 0
+        # Counts normalised to the formula's 16x and 402 ms: 322/11 (13.7 ms), 322/81 (101 ms).
+        div = 11 if t == 13 else 81 if t == 101 else 322
+        return {"lux": x * (16 // self.gain) * 322 / (div * 100000)}
