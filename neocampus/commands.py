@@ -13,17 +13,15 @@ Changes from core_contract.md (additive only):
   passes. `unit_ids` may be one string or a list.
 - noise values: sensitivity is a percentage 0..100, threshold a 12-bit DAC
   code 0..4095 (MCP47x6); out of range is a CommandError.
+
+The board runs this from ROM: code is free, but every object the module
+creates stays on the heap (some 30-60 B for each function, string over 10
+characters, float or tuple constant; a class ~200 B). Hence one validation
+function, messages sharing "%s must be %s, not %r", orders kept in a string.
 """
 import json
 
 MAX_SIZE = 512
-
-SENSOR_ORDERS = ("status", "acquire", "frequency")
-NOISE_ORDERS = SENSOR_ORDERS + ("sensitivity", "threshold")
-DEVICE_ORDERS = ("status", "frequency", "restart", "reboot", "upgrade")
-
-# Orders whose value must be an integer in [low, high].
-_INT_RANGES = {"sensitivity": (0, 100), "threshold": (0, 4095)}
 
 
 class CommandError(ValueError):
@@ -39,52 +37,15 @@ class Command:
         return isinstance(other, Command) and self.order == other.order and self.value == other.value
 
     def __repr__(self):
-        return "Command(%r, %r)" % (self.order, self.value)
+        # A tuple's repr is "(order, value)": the format stays a short, interned string.
+        return "Command%r" % ((self.order, self.value),)
 
 
 def orders_for(module):
-    if module == "device":
-        return DEVICE_ORDERS
-    if module == "noise":
-        return NOISE_ORDERS
-    if module is None:
-        return DEVICE_ORDERS + NOISE_ORDERS
-    return SENSOR_ORDERS
-
-
-def _number(order, v):
-    if isinstance(v, str):
-        try:
-            v = float(v) if "." in v else int(v)
-        except ValueError:
-            raise CommandError("%s value %r is not a number" % (order, v))
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise CommandError("%s value must be a number, not %r" % (order, v))
-    if v - v != 0:
-        raise CommandError("%s value must be finite" % order)
-    return v
-
-
-def _value(order, v):
-    if order == "frequency":
-        v = _number(order, v)
-        if v <= 0:
-            raise CommandError("frequency must be > 0 s, not %r" % (v,))
-        # Anything above a day is clamped by the module range anyway; keep it a small int.
-        return int(min(v, 86400) + 0.5)
-    if order in _INT_RANGES:
-        v = _number(order, v)
-        low, high = _INT_RANGES[order]
-        if not low <= v <= high:
-            raise CommandError("%s must be in %d..%d, not %r" % (order, low, high, v))
-        return int(v + 0.5)
-    if order == "upgrade":
-        if v is None or v == "":
-            return None
-        if not isinstance(v, str) or not (v.startswith("http://") or v.startswith("https://")):
-            raise CommandError("upgrade value must be an http(s) URL, not %r" % (v,))
-        return v
-    return None  # status, acquire, restart, reboot take no value
+    # Split at each call (commands are rare): as a constant, the tuple would
+    # keep ~190 B of heap. Laid out so that each module's orders are a slice.
+    o = "sensitivity threshold acquire status frequency restart reboot upgrade".split()
+    return tuple(o[3:] if module == "device" else o[:5] if module == "noise" else o if module is None else o[2:5])
 
 
 def parse(payload, unit_ids, module=None):
@@ -101,7 +62,7 @@ def parse(payload, unit_ids, module=None):
         raise CommandError("command must be a JSON object")
     dest = doc.get("dest")
     if not isinstance(dest, str) or not dest:
-        raise CommandError("command needs a string dest")
+        raise CommandError("%s must be %s, not %r" % ("dest", "a unit ID", dest))
     dest = dest.lower()
     if dest != "all":
         if isinstance(unit_ids, str):
@@ -113,7 +74,37 @@ def parse(payload, unit_ids, module=None):
             return None
     order = doc.get("order")
     if not isinstance(order, str):
-        raise CommandError("command needs a string order")
+        raise CommandError("%s must be %s, not %r" % ("order", "a string", order))
     if order not in orders_for(module):
         raise CommandError("unknown order %r for module %s" % (order, module or "(any)"))
-    return Command(order, _value(order, doc.get("value")))
+    v = doc.get("value")
+    if order == "upgrade":
+        if v == "":
+            v = None
+        if v is None or isinstance(v, str) and (v.startswith("http://") or v.startswith("https://")):
+            return Command(order, v)
+        raise CommandError("%s must be %s, not %r" % (order, "a web URL", v))
+    if order == "status" or order == "acquire" or order == "restart" or order == "reboot":
+        return Command(order)  # no value to take
+    # The numeric orders' upper bound; the last is sensitivity's.
+    high = 86400 if order == "frequency" else 4095 if order == "threshold" else 100
+    n = v
+    if isinstance(v, str):
+        try:
+            n = float(v) if "." in v else int(v)
+        except ValueError:
+            pass  # still a str: refused just below, with the text as given
+    if isinstance(n, bool) or not isinstance(n, (int, float)):
+        raise CommandError("%s value %r is not a number" % (order, v))
+    if n - n != 0:
+        raise CommandError("%s must be %s, not %r" % (order, "finite", n))
+    if order == "frequency":
+        if n <= 0:
+            raise CommandError("%s must be %s, not %r" % (order, "> 0 s", n))
+        # Anything above a day is clamped by the module range anyway; keep it a small int.
+        n = min(n, high)
+    elif not 0 <= n <= high:
+        raise CommandError("%s must be %s, not %r" % (order, "in 0..%d" % high, n))
+    # Rounded half up as int(n + 0.5) would (2n + 1 rounds as 2 * (n + 0.5)),
+    # without a float constant.
+    return Command(order, int(n * 2 + 1) // 2)

@@ -3,7 +3,7 @@ its unitID, one policy per sensor, payloads and the handling of its orders.
 The firmware and the Pi agent publish what it returns on topic(base).
 
     m = Module("temperature", mac, conf, now)       # conf: a module of sensocampus.Config.modules,
-                                                     # or checked(name, mac, conf) of one
+                                                     # or params.checked(name, mac, conf) of one
     i = m.add_sensor(0x18, "MCP9808", now)
     parts = m.feed(i, 21.375, now, seq=12)          # payload to publish, or None
     cmd = m.command(raw_bytes)                       # Command for the caller, or None
@@ -24,23 +24,11 @@ from neocampus import payload
 from neocampus.policy import SensorPolicy, clamp_frequency
 
 
-def checked(name, mac, conf=None):
-    """A copy of the module's config with its unitID ("unit_id") and its
-    policy numbers ("cfg", params.settings() as a list) worked out, JSON-able:
-    a board does this in its set-up phase, and builds its Modules from the
-    result without loading the id and params code in the loop phase."""
-    # Imported here, not at the top: only set-up needs them.
-    from neocampus import ids
-    from neocampus.params import settings
-    conf = dict(conf or {})
-    conf["unit_id"] = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
-    conf["cfg"] = list(settings(name, conf.get("params")))
-    return conf
-
-
 class Module:
     def __init__(self, name, mac, conf=None, now=0, log=print):
         if not (conf and "cfg" in conf):
+            # Imported here: set-up work, which a board does in its set-up phase.
+            from neocampus.params import checked
             conf = checked(name, mac, conf)
         self.name = name
         self.unit_id = conf["unit_id"]

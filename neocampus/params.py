@@ -49,3 +49,15 @@ def settings(module, params=None):
 _ORDER = ("stable_reads", "stable_pct", "stable_abs", "delta", "forced", "read_period", "burst_period",
           "burst_time")
 _MS = ("forced", "read_period", "burst_period", "burst_time")
+
+
+def checked(name, mac, conf=None):
+    """A copy of the module's config with its unitID ("unit_id") and its
+    policy numbers ("cfg", params.settings() as a list) worked out, JSON-able:
+    a board does this in its set-up phase, and builds its Modules from the
+    result without loading the id and params code in the loop phase."""
+    from neocampus import ids
+    conf = dict(conf or {})
+    conf["unit_id"] = ids.mac_wire(mac) if name == "device" else ids.unit_id(mac, conf.get("unit"))
+    conf["cfg"] = list(settings(name, conf.get("params")))
+    return conf

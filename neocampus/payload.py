@@ -13,6 +13,12 @@ from zero, trailing zeros dropped but a float keeps its ".0".
 Changes from core_contract.md (additive only):
 - status() takes an optional `unit_id` keyword (every message carries unitID).
 - format_time() takes an optional `tz_minutes` offset for %z.
+
+The board runs this from ROM: code is free, but every object the module
+creates stays on the heap (some 30-60 B for each function, string over 10
+characters, float or tuple constant). Hence no private helpers (their few
+lines are repeated instead), errors sharing "%s must be %s, not %r", and
+names split from a string rather than kept as a constant tuple.
 """
 
 UNITS = {
@@ -20,34 +26,17 @@ UNITS = {
     "humidity": "%r.H.",
     "luminosity": "lux",
     "noise": "pulses",
-    "airquality": "ppm",  # "µg/m3" for particle subIDs, see _airquality_unit
+    "airquality": "ppm",  # "µg/m3" for particle subIDs, see reading()
 }
-
-_NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
-
-# Fields of the device status, in wire order.
-_DEVICE_FIELDS = ("status", "modules", "heap", "hardware", "firmware", "board")
-
-
-def _number(v):
-    if isinstance(v, bool) or not isinstance(v, _NUM):
-        raise ValueError("value must be a number, not %r" % (v,))
-    if v - v != 0:  # NaN and infinities: JSON cannot carry them
-        raise ValueError("value must be finite, not %r" % (v,))
-    return v
-
-
-def _round_int(v):
-    v = _number(v)
-    if isinstance(v, int):
-        return v
-    n = int(abs(v) + 0.5)
-    return -n if v < 0 else n
 
 
 def fixed3(v):
     """Text of v rounded to 3 decimals: 21.375, 21.0, -5.063, 0.001."""
-    v = _number(v)
+    # Two isinstance() calls: a tuple (int, float) would be built at every call.
+    if isinstance(v, bool) or not (isinstance(v, int) or isinstance(v, float)):
+        raise ValueError("%s must be %s, not %r" % ("value", "a number", v))
+    if v - v != 0:  # NaN and infinities: JSON cannot carry them
+        raise ValueError("%s must be %s, not %r" % ("value", "finite", v))
     n = int(abs(v) * 1000 + 0.5)
     ip = n // 1000
     fp = n - ip * 1000
@@ -93,28 +82,11 @@ def encode(v):
         return fixed3(v)
     if isinstance(v, str):
         return quote(v)
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, list) or isinstance(v, tuple):
         return "[" + ", ".join([encode(x) for x in v]) + "]"
     if isinstance(v, dict):
         return "{" + ", ".join([quote(k) + ": " + encode(v[k]) for k in sorted(v)]) + "}"
-    raise ValueError("cannot encode %r as JSON" % (v,))
-
-
-def _airquality_unit(sub_id):
-    return "µg/m3" if str(sub_id).lower().startswith("pm") else "ppm"
-
-
-def _close(parts, extra, joined):
-    # Every part after the first carries its ", " separator.
-    if extra:
-        for k in sorted(extra):
-            if extra[k] is not None:
-                parts.append(", " + quote(k) + ": " + encode(extra[k]))
-    parts[0] = "{" + parts[0]
-    parts.append("}")
-    # A board writes the parts to its socket one by one (joined=False): no
-    # payload then needs one contiguous block of a fragmented heap.
-    return "".join(parts) if joined else parts
+    raise ValueError("%s must be %s, not %r" % ("value", "JSON-able", v))
 
 
 def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, joined=True, **extra):
@@ -124,27 +96,37 @@ def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, joine
     take `input=<pin>`, digital also `type=...`. joined=False gives the list
     of parts whose concatenation is the text."""
     if not isinstance(unit_id, str) or not unit_id:
-        raise ValueError("unit_id must be a non-empty string")
+        raise ValueError("%s must be %s, not %r" % ("unit_id", "a name", unit_id))
     units = UNITS.get(module)
-    if module == "temperature":
-        text = fixed3(value)
-    elif module in ("humidity", "luminosity", "noise"):
-        text = "%d" % _round_int(value)
-    elif module == "airquality":
+    if module == "airquality":
         if sub_id is None:
-            raise ValueError("airquality needs a subID (co2, pm2_5, ...)")
-        units = _airquality_unit(sub_id)
-        text = "%d" % _round_int(value) if str(sub_id).lower() == "co2" else fixed3(value)
+            raise ValueError("%s must be %s, not %r" % ("subID", "a name", sub_id))
+        name = str(sub_id).lower()
+        units = "µg/m3" if name.startswith("pm") else "ppm"
+        whole = name == "co2"
+    else:
+        whole = module == "humidity" or module == "luminosity" or module == "noise"
+    if whole:
+        if isinstance(value, float):
+            if value - value != 0:
+                raise ValueError("%s must be %s, not %r" % ("value", "finite", value))
+            n = int(abs(value) + 0.5)
+            value = -n if value < 0 else n
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("%s must be %s, not %r" % ("value", "a number", value))
+        text = "%d" % value
+    elif module == "temperature" or module == "airquality":
+        text = fixed3(value)
     elif module == "digital":
         if not isinstance(value, bool):
-            raise ValueError("digital value must be a bool, not %r" % (value,))
+            raise ValueError("%s must be %s, not %r" % ("value", "a bool", value))
         text = encode(value)
     else:
-        raise ValueError("no reading format for module %r" % (module,))
+        raise ValueError("%s must be %s, not %r" % ("module", "known", module))
     pin = extra.pop("input", None)
     kind = extra.pop("type", None)
-    if module in ("noise", "digital") and pin is None:
-        raise ValueError("%s reading needs input=<pin>" % module)
+    if pin is None and (module == "noise" or module == "digital"):
+        raise ValueError("%s must be %s, not %r" % ("input", "a pin", pin))
     parts = ['"value": ' + text]
     if units is not None:
         parts.append(', "value_units": ' + quote(units))
@@ -159,7 +141,27 @@ def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, joine
         parts.append(', "seq": %d' % seq)
     if timestamp is not None:
         parts.append(', "timestamp": %d' % timestamp)
-    return _close(parts, extra, joined)
+    # From here on as in status(). Every part after the first carries its ", ".
+    if extra:
+        for k in sorted(extra):
+            if extra[k] is not None:
+                parts.append(", " + quote(k) + ": " + encode(extra[k]))
+    parts[0] = "{" + parts[0]
+    parts.append("}")
+    # A board writes the parts to its socket one by one (joined=False): no
+    # payload then needs one contiguous block of a fragmented heap.
+    return "".join(parts) if joined else parts
+
+
+def _pack(parts, k, v):
+    # Fields are packed into parts of about 64 characters: a device status
+    # then is ~6 parts, whose list fits in 64 bytes (one part per field made
+    # a list of 16 slots, a 128-byte block a fragmented heap may not have).
+    text = ", " + quote(k) + ": " + encode(v)
+    if len(parts[-1]) + len(text) <= 64:
+        parts[-1] += text
+    else:
+        parts.append(text)
 
 
 def status(module, frequency, sensors, time_str, unit_id=None, joined=True, fields=(), **extra):
@@ -168,19 +170,24 @@ def status(module, frequency, sensors, time_str, unit_id=None, joined=True, fiel
     `fields`: (name, value) pairs written in their order after time (a
     board's way: a dozen keywords would cost it a dict of 200 bytes).
     joined=False: the list of parts, as reading()."""
-    parts = ['"frequency": ' + encode(frequency)]
-    if unit_id is not None:
-        parts[0] = '"unitID": ' + quote(unit_id) + ", " + parts[0]
-    parts.append(', "sensors": ' + encode(sensors))
-    parts.append(', "time": ' + quote(time_str))
+    # Keys go through '"%s": %s', an interned string: '"frequency": ' would be one more on the heap.
+    head = "{" if unit_id is None else '{"unitID": ' + quote(unit_id) + ", "
+    parts = [head + '"%s": %s' % ("frequency", encode(frequency)),
+             ', "%s": %s' % ("sensors", encode(sensors)) + ', "time": ' + quote(time_str)]
     for k, v in fields:
-        parts.append(", " + quote(k) + ": " + encode(v))
-    if module == "device":
-        for k in _DEVICE_FIELDS:
+        _pack(parts, k, v)
+    if module == "device" and extra:
+        # Split at each device status (the words are interned: only the list is
+        # allocated): a constant tuple would keep ~160 B of heap.
+        for k in "status modules heap hardware firmware board".split():
             v = extra.pop(k, None)
             if v is not None:
-                parts.append(', "%s": %s' % (k, encode(v)))
-    return _close(parts, extra, joined)
+                _pack(parts, k, v)
+    for k in sorted(extra):
+        if extra[k] is not None:
+            _pack(parts, k, extra[k])
+    parts[-1] += "}"
+    return "".join(parts) if joined else parts
 
 
 def format_time(t, tz_minutes=0):

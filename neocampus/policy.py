@@ -34,17 +34,17 @@ attributes cfg (that tuple) and ignored. noise and digital are event-driven:
 only clamp_frequency/RANGES apply to them. Stabilizer is an alias of
 SensorPolicy.
 """
+# CPython fallbacks as builtins, not functions of ours: a def costs a board
+# its code object even when the branch never runs.
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = int
 
 try:
     from time import ticks_diff as _diff
 except ImportError:
-    def _diff(a, b):
-        return a - b
+    _diff = int.__sub__
 
 # module: (min, default, max) frequency in seconds.
 RANGES = {
@@ -56,7 +56,7 @@ RANGES = {
     "device": (900, 1800, 21600),
 }
 _SENSOR_RANGE = (30, 60, 1800)  # modules without a row (digital, display)
-_LONG_AGO = 0x3FFFFFFF  # elapsed time when the clock went back or wrapped twice
+_LONG_AGO = const(0x3FFFFFFF)  # elapsed time when the clock went back or wrapped twice
 _NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
 
 def clamp_frequency(module, seconds=None):

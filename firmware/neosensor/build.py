@@ -2,6 +2,7 @@
 # built from the plan that setup.py wrote. app.py unloads this module once the
 # App is built: the loop keeps none of this code.
 import gc
+import time
 import machine
 from neocampus import payload
 from neocampus.module import Module
@@ -52,7 +53,22 @@ def _noise(app, m, params, found, now):
     app.noises.append(Noise(m, gpio, dac, store.load("module_noise.json"), now))
 
 
-def parts(app, plan, now):
+def app(cls, feed):
+    """The App (class `cls`) built from plan.json, which is taken: a reset
+    from here on goes through the set-up phase again."""
+    import os
+    plan = store.load("plan.json")
+    os.remove("plan.json")
+    if not isinstance(plan, dict):  # a corrupt file is not a crash: the set-up writes it again
+        print("plan.json unreadable (%r): set-up again" % (plan,))
+        machine.soft_reset()
+    now = time.ticks_ms()
+    a = cls(plan, feed, now)
+    _parts(a, plan, now)
+    return a
+
+
+def _parts(app, plan, now):
     # The plan is taken apart as it is used: what each step frees is room for
     # the next (the loop phase's set-up is its peak).
     mac = plan["mac"]
@@ -74,12 +90,11 @@ def parts(app, plan, now):
         app.modules.append(m)
         if name == "digital":
             _digital(app, m, mc.get("params") or {})
-            continue
-        if name == "noise":
+        elif name == "noise":
             _noise(app, m, mc.get("params") or {}, found, now)
-            continue
-        for d in found:
-            if q in d.QUANTITIES:
-                # airquality names its sensors by gas (subID "co2"), others by I2C address.
-                sub = q if name == "airquality" else d.address
-                app.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])
+        else:
+            for d in found:
+                if q in d.QUANTITIES:
+                    # airquality names its sensors by gas (subID "co2"), others by I2C address.
+                    sub = q if name == "airquality" else d.address
+                    app.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])

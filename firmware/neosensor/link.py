@@ -6,10 +6,11 @@
 import socket as _socket
 import sys
 import time
+from micropython import const
 from umqtt import simple
-from umqtt.simple import MQTTClient
 
-TIMEOUT = 10  # s: connect and CONNACK/SUBACK waits end well before the watchdog
+_TIMEOUT = const(10)  # s: connect and CONNACK/SUBACK waits end well before the watchdog
+_KEEPALIVE = const(60)
 getaddrinfo = _socket.getaddrinfo
 
 
@@ -18,7 +19,7 @@ def socket(*args):
     # connection cannot hang the board until the watchdog fires (umqtt
     # itself never sets one).
     s = _socket.socket(*args)
-    s.settimeout(TIMEOUT)
+    s.settimeout(_TIMEOUT)
     return s
 
 
@@ -26,17 +27,14 @@ def socket(*args):
 # socket): one module's names instead of a class of its own.
 simple.socket = sys.modules[__name__]
 
-KEEPALIVE = 60
-DEFAULT_BROKER = "neocampus.univ-tlse3.fr"
-
 
 class Link:
     def __init__(self, creds, mac, base, on_message, will):
-        self.client = MQTTClient("neOSensor_" + mac.replace(":", ""),
-                                 creds.get("mqtt_server") or DEFAULT_BROKER,
-                                 port=creds.get("mqtt_port") or 1883,
-                                 user=creds["mqtt_login"], password=creds["mqtt_passwd"],
-                                 keepalive=KEEPALIVE)
+        self.client = simple.MQTTClient("neOSensor_" + mac.replace(":", ""),
+                                        creds.get("mqtt_server") or "neocampus.univ-tlse3.fr",
+                                        port=creds.get("mqtt_port") or 1883,
+                                        user=creds["mqtt_login"], password=creds["mqtt_passwd"],
+                                        keepalive=_KEEPALIVE)
         self.client.set_callback(on_message)
         self.client.set_last_will(base + "/device", will)
         self.base = base
@@ -108,7 +106,7 @@ class Link:
         if not self.up:
             return
         try:
-            if time.ticks_diff(time.ticks_ms(), self._sent) > KEEPALIVE * 500:
+            if time.ticks_diff(time.ticks_ms(), self._sent) > _KEEPALIVE * 500:
                 self.client.ping()
                 self._sent = time.ticks_ms()
             # check_msg() returns None both for "nothing" and after a message:

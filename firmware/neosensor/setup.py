@@ -36,7 +36,7 @@ def _modules(cfg, mac, modules, chips):
     """[(quantity, checked module config)]: the device module first, then
     every module this firmware can feed (quantity None for digital and
     noise, fed by GPIOs); the others are said on the console and left out."""
-    from neocampus.module import checked as check
+    from neocampus.params import checked as check
 
     def checked(name, mac, mc):
         # What the loop phase needs of it: a smaller plan to load there.
@@ -74,7 +74,7 @@ def run():
             print("wifi: no network after %d tries: reset" % tries)
             machine.reset()
         pause(2000 * tries, feed)
-    mac = wifi.mac()
+    mac = ":".join("%02x" % b for b in wifi.sta.config("mac"))
     ntp = False
     try:
         import ntptime

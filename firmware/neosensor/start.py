@@ -5,14 +5,15 @@
 # than setup's own soft reset goes through the set-up again.
 # crash.count counts crashes in a row (an exception out of the app, or a
 # watchdog reset: a hang); the first working MQTT link clears it. After
-# SAFE_AFTER of them the board stays in safe mode (set-up access point and
+# _SAFE_AFTER of them the board stays in safe mode (set-up access point and
 # REPL) instead of crash-looping. Planned resets (no Wi-Fi, sensOCampus
 # unreachable) are not crashes: a long campus outage must not park every
 # board in safe mode. Ctrl-C on the console is let through: the REPL is
 # always reachable.
 import machine
+from micropython import const
 
-SAFE_AFTER = 5
+_SAFE_AFTER = const(5)
 
 
 def _crashes(n=None):
@@ -33,7 +34,7 @@ def run():
     if machine.reset_cause() == machine.WDT_RESET:
         n += 1
         _crashes(n)
-    if n >= SAFE_AFTER:
+    if n >= _SAFE_AFTER:
         print("neosensor: %d failed boots in a row: safe mode (AP + REPL); "
               "remove crash.count to try again" % n)
         from neosensor import safe

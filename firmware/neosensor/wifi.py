@@ -5,10 +5,6 @@ import network
 sta = network.WLAN(network.STA_IF)
 
 
-def mac():
-    return ":".join("%02x" % b for b in sta.config("mac"))
-
-
 def connect(networks, timeout_ms=20000, feed=None):
     """True once connected to one of [{"ssid", "password"}, ...]."""
     sta.active(True)

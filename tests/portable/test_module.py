@@ -2,7 +2,8 @@ MICROPYTHON_MPY = "neocampus, self"
 
 import json
 
-from neocampus.module import Module, checked
+from neocampus.module import Module
+from neocampus.params import checked
 
 MAC = "AA:BB:CC:DD:92:F8"
 CONF = {"module": "temperature", "unit": "ambiant", "frequency": 10, "driver": None,
