@@ -10,23 +10,12 @@ import pytest
 
 from harness import need
 from neoc import micropython as upy
-from provisioning.stub_process import StubServer
 from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 MAC = "aa:bb:cc:00:55:66"
 ROOM = "u3/amphi"
 NOISE = {"module": "noise", "params": [{"param": "input", "value": 13}]}
-
-
-@pytest.fixture
-def stub(tmp_path):
-    if upy.unavailable_reason():
-        need(upy.unavailable_reason())
-    s = StubServer(tmp_path / "stub", broker="embedded")
-    s.start()
-    yield s
-    s.stop()
 
 
 def _acquire(stub, board):
@@ -36,7 +25,9 @@ def _acquire(stub, board):
     return json.loads(m.group(1))
 
 
-def test_noise_pulses_follow_the_dac_threshold_set_by_orders(stub):
+def test_noise_pulses_follow_the_dac_threshold_set_by_orders(stub):   # conftest's embedded stub
+    if upy.unavailable_reason():
+        need(upy.unavailable_reason())
     stub.admin.add_device(MAC, location=ROOM, modules=[NOISE])
     # Microphone envelope at 0.8 of the DAC reference; the comparator on GPIO 13.
     with VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), heap=DEFAULT_HEAP,

@@ -1,5 +1,5 @@
-# The set-up phase of a boot: Wi-Fi, NTP, the sensOCampus handshake and the
-# I2C scan. What the loop needs is written to plan.json, then a soft reset
+# The set-up phase of a boot: Wi-Fi, NTP, the I2C scan and the sensOCampus
+# handshake. What the loop needs is written to plan.json, then a soft reset
 # starts the loop phase (app.py) on a fresh heap: none of this code, its
 # documents, its qstrs or the holes they leave are in the loop's heap. A
 # board keeps its Wi-Fi association and its clock across a soft reset.
@@ -23,12 +23,15 @@ def _chips(board):
     found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
     print("i2c: %s" % ", ".join("%s@0x%02x" % (d.CHIP, d.address) for d in found))
     out = []
-    for d in found:
+    while found:
+        d = found.pop()
         name = type(d).__name__
         for path, cls in CANDIDATES[d.address]:
             if cls == name:
-                out.append((path, name, d.address, d.QUANTITIES))
-    unload("neosensor.chips", "drivers.scan")
+                out.insert(0, (path, name, d.address, d.QUANTITIES))
+    d = None
+    # Plain data kept: the drivers' code goes too (the loop phase loads it again).
+    unload("neosensor.chips", *[n for n in sys.modules if n.startswith("drivers")])
     return out
 
 
@@ -82,6 +85,10 @@ def run():
         ntp = True
     except Exception as e:
         print("ntp: failed (%r): no timestamps" % (e,))
+    # The bus first: its drivers are dropped (plain data kept) before the
+    # handshake loads its own code, so the two never share the heap.
+    board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
+    chips = _chips(board)
     from neosensor import handshake
     creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
     # Plain data only: a Config instance would keep its module alive.
@@ -91,8 +98,6 @@ def run():
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
         base = "_unconfigured/" + mac.replace(":", "")
-    board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
-    chips = _chips(board)
     plan = {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
             "wifi": cfg.get("wifi"), "pins": PINS.get(board, PINS["esp8266"]),
             "chips": [c[:3] for c in chips], "modules": _modules(cfg, mac, modules, chips)}
