@@ -42,7 +42,7 @@ def _split_pair(value, what, sep=":"):
                    "Repeatable.")
 @click.option("--heap", default=DEFAULT_HEAP, show_default=True,
               help="Heap the firmware gets. The default is what the firmware needs on this 64-bit port "
-                   "(41k measured) plus margin; an ESP8266 has ~36k, which the 64-bit port does not fit "
+                   "(37-38k measured) plus margin; an ESP8266 has ~36k, which the 64-bit port does not fit "
                    "yet (its objects take about twice the room). The VM's -X heapsize adds "
                    "the exact size of the buffers holding the ROM images (they stand for flash), so the "
                    "firmware has exactly this much; the runner prints both figures.")

@@ -56,6 +56,9 @@ def __getattr__(name):
     return getattr(m, name)
 
 
+_pins = {}
+
+
 class Pin:
     IN = 0
     OUT = 1
@@ -65,10 +68,20 @@ class Pin:
     IRQ_RISING = 1
     IRQ_FALLING = 2
 
+    def __new__(cls, id, *args, **kwargs):
+        # The ESP8266 and ESP32 ports have one static Pin object per GPIO:
+        # Pin(n) hands back the same one and takes no heap. vboot makes them
+        # all before it trims the heap, so this never allocates afterwards.
+        p = _pins.get(id)
+        if p is None:
+            p = _pins[id] = object.__new__(cls)
+            p.id, p.mode, p._v = id, -1, 0
+        return p
+
     def __init__(self, id, mode=-1, pull=-1, value=None):
-        self.id = id
         self.mode = mode
-        self._v = value or 0
+        if value is not None:
+            self._v = 1 if value else 0
 
     def value(self, v=None):
         if v is not None:

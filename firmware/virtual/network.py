@@ -13,13 +13,9 @@ STAT_WRONG_PASSWORD = 2
 STAT_NO_AP_FOUND = 3
 STAT_CONNECT_FAIL = 4
 STAT_GOT_IP = 5
-_ifs = [None, None]
-
-
 def WLAN(interface=STA_IF):
-    # One object per interface, as on the boards.
-    if _ifs[interface] is None:
-        _ifs[interface] = _WLAN(interface)
+    # One static object per interface, as on the boards (made at import,
+    # before vboot trims the heap: no heap taken afterwards).
     return _ifs[interface]
 
 
@@ -79,3 +75,6 @@ class _WLAN:
             return bytes(mac)
         else:
             return self._ssid
+
+
+_ifs = [_WLAN(STA_IF), _WLAN(AP_IF)]

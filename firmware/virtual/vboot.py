@@ -35,7 +35,11 @@ if _b is not None:
     vfs.mount(vfs.VfsRom(_b), "/rom")
     sys.path.insert(2, "/rom")  # after the flash, as a ROMFS board: files written there override it
     del _f
-del _flash, _b, machine, network, ntptime
+# The boards' static Pin objects, one per GPIO (ESP8266 0-16, ESP32 0-39),
+# made before the trim: on a board they are in ROM, not in the heap.
+for _i in range(40 if vboard.board.get("board") == "esp32" else 17):
+    machine.Pin(_i)
+del _flash, _b, _i, machine, network, ntptime
 
 
 def _trim(want):
@@ -55,6 +59,9 @@ def _trim(want):
         print("vboot: %d B free, %d B wanted: FAKES_ROOM too small" % (free, want))
 
 
+# A board's boot code is not a module in sys.modules: the firmware's
+# imports then grow that table as they would on a board.
+sys.modules.pop("vboot", None)
 _trim(vboard.board.get("free", 0))
 del _trim, vboard
 
