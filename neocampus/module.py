@@ -82,8 +82,8 @@ class Module:
             self.set_frequency(settings["frequency"])
 
     def command(self, raw):
-        # Imported on use: orders are rare, and a board unloads the parser
-        # after each one (it is among the biggest modules it would keep).
+        # Imported on use: a Module that never gets an order never loads the
+        # parser (a board imports it with its loop code, at the bottom of its heap).
         from neocampus import commands
         try:
             cmd = commands.parse(raw, self.unit_id, self.name)

@@ -4,7 +4,8 @@ and shares the result among its sensors' policies).
 
 A param of the wrong type or out of range keeps its default and its name is
 listed as ignored (for the status), never an exception. Set-up work only: a
-board unloads this module once its modules are built.
+board runs it in its set-up phase (checked() goes into its plan) and never
+loads it in its loop.
 """
 from neocampus.policy import _NUM
 

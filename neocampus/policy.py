@@ -24,7 +24,7 @@ Numbers come from the module config's params (names above, in seconds and
 percent), checked by neocampus.params.settings(): a param of the wrong type
 or out of range keeps its default and its name is listed in `ignored` (for
 the status), never an exception. That check is set-up work, kept out of this
-module: a board unloads it once its modules are built.
+module: a board does it in its set-up phase and never loads it in its loop.
 
 Changes from core_contract.md (additive): SensorPolicy(module, params=None,
 now=0, frequency=None), where params is a config dict or the tuple that
@@ -44,7 +44,7 @@ except ImportError:
 try:
     from time import ticks_diff as _diff
 except ImportError:
-    _diff = int.__sub__
+    from operator import sub as _diff
 
 # module: (min, default, max) frequency in seconds.
 RANGES = {
@@ -58,6 +58,7 @@ RANGES = {
 _SENSOR_RANGE = (30, 60, 1800)  # modules without a row (digital, display)
 _LONG_AGO = const(0x3FFFFFFF)  # elapsed time when the clock went back or wrapped twice
 _NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
+
 
 def clamp_frequency(module, seconds=None):
     """Seconds clamped to the module's range; None or junk gives the default."""

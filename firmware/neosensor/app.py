@@ -232,4 +232,3 @@ class App:
             gc.collect()
             if wait > 0:
                 time.sleep_ms(min(wait, 200))
-

@@ -37,7 +37,10 @@ class Noise:
     def poll(self, app, now, force=False):
         if force or time.ticks_diff(now, self.due) >= 0:
             self.due = time.ticks_add(now, self.m.frequency * 1000)
+            # The handler may run between two bytecodes: read and clear at once.
+            s = machine.disable_irq()
             n, self.count = self.count, 0
+            machine.enable_irq(s)
             m = self.m
             app.publish(m.topic(app.base), payload.reading(
                 "noise", n, m.unit_id, None if self.dac is None else self.dac.address,

@@ -42,9 +42,10 @@ def _modules(cfg, mac, modules, chips):
     from neocampus.params import checked as check
 
     def checked(name, mac, mc):
-        # What the loop phase needs of it: a smaller plan to load there.
+        # Only the keys the loop phase reads: a smaller plan to load there.
         c = check(name, mac, mc)
         return {k: c[k] for k in ("module", "frequency", "unit_id", "cfg", "params") if k in c}
+
     out = [(None, checked("device", mac, {"module": "device"}))]
     if cfg.get("sandbox") and not modules:
         # No registry in sandbox mode: a module for each quantity on the bus.

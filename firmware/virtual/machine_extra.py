@@ -24,14 +24,6 @@ def unique_id():
     return bytes(int(x, 16) for x in vboard.board["mac"].split(":"))
 
 
-def disable_irq():
-    return 0
-
-
-def enable_irq(state=0):
-    pass
-
-
 class RTC:
     def __init__(self, id=0):
         pass

@@ -13,6 +13,8 @@ STAT_WRONG_PASSWORD = 2
 STAT_NO_AP_FOUND = 3
 STAT_CONNECT_FAIL = 4
 STAT_GOT_IP = 5
+
+
 def WLAN(interface=STA_IF):
     # One static object per interface, as on the boards (made at import,
     # before vboot trims the heap: no heap taken afterwards).
