@@ -274,15 +274,19 @@ def build_fakes_image(image):
 # The VM's first code (-c): map the fakes' image (the board's ROM), keep its
 # buffer (vboard.rom: the code loaded from it runs in place) and run vboot
 # from it. The buffer is one of those vm_heap() adds to the heap.
-BOOTSTRAP = ("import os,sys,vfs\n"
+# Its first allocation reserves the firmware's heap at the bottom: a board's
+# heap is one piece, so what the fakes and the image buffers take must sit
+# above it, not strewn through it (vboot.py gives the reserve back).
+BOOTSTRAP = ("_r=bytearray(%d)\n"
+             "import os,sys,vfs\n"
              "_b=bytearray(os.stat(os.getenv('NEOC_VBOARD')+'/%s')[6])\n"
              "with open(os.getenv('NEOC_VBOARD')+'/%s','rb') as _f:_f.readinto(_b)\n"
              "vfs.mount(vfs.VfsRom(_b),'/vrom')\n"
              "sys.path[:0]=['/vrom']\n"
              "import vboard\n"
-             "vboard.rom=_b\n"
-             "del _b,_f,os,sys,vfs,vboard\n"
-             "import vboot\n") % (FAKES_IMAGE, FAKES_IMAGE)
+             "vboard.rom,vboard.reserve=_b,_r\n"
+             "del _b,_f,_r,os,sys,vfs,vboard\n"
+             "import vboot\n")
 
 
 # -- the hardware around the VM -------------------------------------------------
@@ -499,7 +503,8 @@ class VirtualBoard:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        proc = upy.popen(["-i", "-c", BOOTSTRAP], heap=heapsize, path=(),
+        bootstrap = BOOTSTRAP % (desc["free"], FAKES_IMAGE, FAKES_IMAGE)
+        proc = upy.popen(["-i", "-c", bootstrap], heap=heapsize, path=(),
                          cwd=self.flash, env=env, stdin=slave, stdout=slave, stderr=slave,
                          preexec_fn=ctty, close_fds=True)
         os.close(slave)

@@ -44,15 +44,37 @@ del _flash, _b, _i, machine, network, ntptime
 
 def _trim(want):
     # The runner gave room for these fakes on top of the firmware's heap (on
-    # a board they take none): what they left is held by a ballast, so that
-    # boot.py finds exactly the free heap of a bare VM with the heap asked
-    # for. 16-byte blocks and a bytearray's header: two steps, within 48 B.
-    vboard.ballast = []
-    for _ in range(2):
+    # a board they take none). The bootstrap reserved the firmware's heap
+    # first, at the bottom (vboard.reserve). All the free space the fakes
+    # left, down to one-block holes between their objects, is filled with a
+    # ballast; then the reserve is given back and its lower part joins the
+    # ballast, so that boot.py finds exactly the free heap of a bare VM with
+    # the heap asked for, and in one piece, as on a board.
+    b = vboard.ballast = []
+    vboard.filler = None  # its slot made now: the heap is full when it is set
+    gc.collect()
+    n = gc.mem_free()
+    while n >= 256:
+        try:
+            b.append(bytearray(n - 64))
+        except MemoryError:
+            n //= 2
+        else:
+            gc.collect()
+            n = gc.mem_free()
+    f = None
+    try:
+        while True:
+            f = (f,)  # one block each, chained: no container to grow
+    except MemoryError:
+        pass
+    vboard.filler = f
+    f = vboard.reserve = None
+    for _ in range(2):  # 16-byte blocks and a bytearray's header: two steps, within 48 B
         gc.collect()
         n = gc.mem_free() - want - 48
         if n > 0:
-            vboard.ballast.append(bytearray(n))
+            b.append(bytearray(n))
     gc.collect()
     free = gc.mem_free()
     if free < want:
