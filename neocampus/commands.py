@@ -3,8 +3,9 @@
     {"dest": "all" | <unitID, any case>, "order": "...", "value": ...}
 
 parse() returns None for a command meant for another unit (not an error: every
-module of a location hears every command), a Command for us, and raises
-CommandError with a message fit for the console for anything malformed.
+module of a location hears every command), an (order, value) tuple for us
+(value None for orders that take none), and raises CommandError (that is,
+ValueError) with a message fit for the console for anything malformed.
 A frequency is returned as given (int seconds > 0): the caller clamps it to
 the module's range with policy.clamp_frequency().
 
@@ -16,29 +17,16 @@ Changes from core_contract.md (additive only):
 
 The board runs this from ROM: code is free, but every object the module
 creates stays on the heap (some 30-60 B for each function, string over 10
-characters, float or tuple constant; a class ~200 B). Hence one validation
-function, messages sharing "%s must be %s, not %r", orders kept in a string.
+characters, float or tuple constant; a class ~230 B). Hence one validation
+function, messages sharing "%s must be %s, not %r", orders kept in a string,
+a tuple for a command and ValueError for its errors.
 """
 import json
 
 MAX_SIZE = 512
 
 
-class CommandError(ValueError):
-    pass
-
-
-class Command:
-    def __init__(self, order, value=None):
-        self.order = order
-        self.value = value
-
-    def __eq__(self, other):
-        return isinstance(other, Command) and self.order == other.order and self.value == other.value
-
-    def __repr__(self):
-        # A tuple's repr is "(order, value)": the format stays a short, interned string.
-        return "Command%r" % ((self.order, self.value),)
+CommandError = ValueError  # a name, not a class of its own
 
 
 def orders_for(module):
@@ -49,7 +37,7 @@ def orders_for(module):
 
 
 def parse(payload, unit_ids, module=None):
-    """Command for us, None when `dest` names someone else, CommandError otherwise."""
+    """(order, value) for us, None when `dest` names someone else, CommandError otherwise."""
     if not isinstance(payload, (bytes, bytearray, str)):
         raise CommandError("command payload must be bytes or str")
     if len(payload) > MAX_SIZE:
@@ -82,10 +70,10 @@ def parse(payload, unit_ids, module=None):
         if v == "":
             v = None
         if v is None or isinstance(v, str) and (v.startswith("http://") or v.startswith("https://")):
-            return Command(order, v)
+            return order, v
         raise CommandError("%s must be %s, not %r" % (order, "a web URL", v))
     if order == "status" or order == "acquire" or order == "restart" or order == "reboot":
-        return Command(order)  # no value to take
+        return order, None  # no value to take
     # The numeric orders' upper bound; the last is sensitivity's.
     high = 86400 if order == "frequency" else 4095 if order == "threshold" else 100
     n = v
@@ -107,4 +95,4 @@ def parse(payload, unit_ids, module=None):
         raise CommandError("%s must be %s, not %r" % (order, "in 0..%d" % high, n))
     # Rounded half up as int(n + 0.5) would (2n + 1 rounds as 2 * (n + 0.5)),
     # without a float constant.
-    return Command(order, int(n * 2 + 1) // 2)
+    return order, int(n * 2 + 1) // 2

@@ -94,11 +94,11 @@ class Module:
         if cmd is None:
             self.foreign += 1
             return None
-        if cmd.order == "acquire":
+        if cmd[0] == "acquire":
             for s in self.sensors:
                 s[2].force()
-        elif cmd.order == "frequency":
-            cmd.value = self.set_frequency(cmd.value)
+        elif cmd[0] == "frequency":
+            cmd = cmd[0], self.set_frequency(cmd[1])
         return cmd
 
     def status(self, time_str, fields=(), **extra):

@@ -103,4 +103,4 @@ def test_order_reaches_a_device_and_parses(stub):
     assert json.loads(raw) == {"dest": "24:0A:C4:12:92:F8", "order": "frequency", "value": 900}
     # The device module's unitID is the MAC in wire form: the uppercase dest must still match.
     cmd = commands.parse(raw, mac_wire(MAC), module="device")
-    assert cmd is not None and cmd.order == "frequency" and cmd.value == 900
+    assert cmd is not None and cmd[0] == "frequency" and cmd[1] == 900

@@ -116,8 +116,8 @@ class App:
         cmd = m.command(msg)
         if cmd is None:
             return
-        print("command %s: %s %r" % (name, cmd.order, cmd.value))
-        order = cmd.order
+        order = cmd[0]
+        print("command %s: %s %r" % (name, order, cmd[1]))
         if order == "acquire":
             self._poll_inputs(m)
             now = time.ticks_ms()

@@ -52,13 +52,13 @@ class Noise:
 
     def order(self, app, cmd, now):
         """The noise part of an accepted order (the App did the generic part)."""
-        o = cmd.order
+        o, v = cmd
         if o == "acquire":
             self.poll(app, now, True)
         elif o == "frequency":
             self.due = time.ticks_add(now, self.m.frequency * 1000)
         elif o == "threshold" or o == "sensitivity":
-            self.threshold = cmd.value if o == "threshold" else (100 - cmd.value) * 4095 // 100
+            self.threshold = v if o == "threshold" else (100 - v) * 4095 // 100
             self._write()
         else:
             return

@@ -44,11 +44,11 @@ def test_commands_change_state_and_count_errors():
     m.add_sensor(0x18, "MCP9808", 0)
     m.add_sensor(0x44, "SHT3x", 0)
     cmd = m.command(b'{"dest": "AMBIANT_92F8", "order": "frequency", "value": 5000}')
-    assert cmd.order == "frequency" and cmd.value == 1800 and m.frequency == 1800
+    assert cmd[0] == "frequency" and cmd[1] == 1800 and m.frequency == 1800
     assert [s[2].frequency for s in m.sensors] == [1800, 1800]
     assert m.sensors[0][2].cfg is m.sensors[1][2].cfg is m.cfg  # one settings tuple per module
     assert m.settings() == {"frequency": 1800}
-    assert m.command(b'{"dest": "all", "order": "acquire"}').order == "acquire"
+    assert m.command(b'{"dest": "all", "order": "acquire"}')[0] == "acquire"
     assert m.sample_interval(0) == 0
     assert m.command(b'{"dest": "auto_0001", "order": "status"}') is None and m.foreign == 1
     assert m.command(b"garbage") is None and m.errors == 1
@@ -66,7 +66,7 @@ def test_commands_change_state_and_count_errors():
 def test_device_module_uses_the_mac():
     m = Module("device", MAC, {"module": "device"}, 0)
     assert m.unit_id == "aa:bb:cc:dd:92:f8" and m.frequency == 1800
-    assert m.command(b'{"dest": "AA:BB:CC:DD:92:F8", "order": "restart"}').order == "restart"
+    assert m.command(b'{"dest": "AA:BB:CC:DD:92:F8", "order": "restart"}')[0] == "restart"
     text = "".join(m.status("2026-11-25 13:40:00 +0000", status="running", heap=20000))
     assert text.startswith('{"unitID": "aa:bb:cc:dd:92:f8", "frequency": 1800, "sensors": [], '), text
     assert json.loads(text)["status"] == "running"
