@@ -109,12 +109,3 @@ class I2CDevice:
         else:
             time.sleep(ms / 1000)
 
-
-def scan(bus):
-    """Addresses (7-bit ints, ascending) that ACK on the bus. A bus that cannot
-    be scanned at all (SDA held low, controller timeout) raises SensorError."""
-    try:
-        # The device holds the adapter I2CDevice picked for this kind of bus.
-        return sorted(I2CDevice(bus, None).bus.scan())
-    except OSError as e:
-        raise SensorError("I2C bus: %s during scan" % describe(e))

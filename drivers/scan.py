@@ -17,7 +17,7 @@ skipped like a candidate that does not match.
 import sys
 
 from drivers import SensorError
-from drivers.bus import scan as _addresses
+from drivers.bus import I2CDevice, describe
 
 _MCP = (("drivers.mcp9808", "MCP9808"),)
 _TSL2561 = (("drivers.tsl2561", "TSL2561"),)
@@ -70,11 +70,21 @@ def probe(bus, address, why=None):
     return None
 
 
+def addresses(bus):
+    """Addresses (7-bit ints, ascending) that ACK on the bus. A bus that cannot
+    be scanned at all (SDA held low, controller timeout) raises SensorError.
+    (Here, not in drivers.bus: a board's loop keeps bus.py, not this.)"""
+    try:
+        return sorted(I2CDevice(bus, None).bus.scan())
+    except OSError as e:
+        raise SensorError("I2C bus: %s during scan" % describe(e))
+
+
 def scan(bus, unknown=None):
     """Driver instances for every identified chip, by address. Addresses that
     answer but match no driver go to `unknown` (if a list) as (address, reason)."""
     found = []
-    for address in _addresses(bus):
+    for address in addresses(bus):
         why = [] if unknown is not None else None
         driver = probe(bus, address, why)
         if driver is not None:

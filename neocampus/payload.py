@@ -82,10 +82,17 @@ def encode(v):
         return fixed3(v)
     if isinstance(v, str):
         return quote(v)
+    # Loops, not comprehensions: on a board each comprehension is one more
+    # code object kept in the heap (~64 B here).
+    out = []
     if isinstance(v, list) or isinstance(v, tuple):
-        return "[" + ", ".join([encode(x) for x in v]) + "]"
+        for x in v:
+            out.append(encode(x))
+        return "[" + ", ".join(out) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join([quote(k) + ": " + encode(v[k]) for k in sorted(v)]) + "}"
+        for k in sorted(v):
+            out.append(quote(k) + ": " + encode(v[k]))
+        return "{" + ", ".join(out) + "}"
     raise ValueError("%s must be %s, not %r" % ("value", "JSON-able", v))
 
 

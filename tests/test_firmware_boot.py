@@ -1,6 +1,7 @@
 """Boot paths of the neOSensor firmware on a virtual board: an unknown device
 waits for an admin without a crash loop, an unreachable sensOCampus ends in a
 reset after the retries, a Wi-Fi drop is survived."""
+import json
 import time
 
 import pytest
@@ -203,3 +204,31 @@ def test_a_corrupt_plan_sends_the_board_back_to_its_set_up_without_a_crash(stub,
         b.wait_for(r'^pub u4/101/temperature .*"value": 20\.5', 30)
         assert b.boots == ["power", "soft", "soft"]
     assert not (flash / "crash.count").exists() and not (flash / "plan.json").exists()
+
+
+def test_a_corrupt_module_plan_leaves_that_module_out_and_runs_the_others(stub, tmp_path):
+    """The loop phase reads its plan one file at a time (plan_0.json the chips,
+    plan.json the board, plan_N.json one module each): a module file that is
+    garbage costs that module, said on the console, not the board."""
+    from neocampus.params import checked
+    stub.admin.add_device(MAC, location="u4/101", modules=[{"module": "temperature"}])
+    flash = tmp_path / "flash"
+    broker = (stub.mqtt_host, stub.mqtt_port)
+    with _board(stub.url, broker, flash_dir=flash) as b:  # a first boot for real credentials
+        b.wait_for(r"^pub u4/101/temperature ", 30)
+    creds = dict(json.loads((flash / "sensocampus.json").read_text()),
+                 mqtt_server=stub.mqtt_host, mqtt_port=stub.mqtt_port)
+    plan = {"mac": MAC, "base": "u4/101", "creds": creds, "ntp": False, "board": "esp8266",
+            "wifi": [{"ssid": "campus", "password": "secret"}],
+            "device": checked("device", MAC, {"module": "device"}), "modules": 2}
+    (flash / "plan_0.json").write_text(json.dumps([[14, 12], [["drivers.mcp9808", "MCP9808", 0x18]]]))
+    (flash / "plan_1.json").write_text('["luminosity", {"module": "lumi')
+    (flash / "plan_2.json").write_text(json.dumps(["temperature", checked("temperature", MAC, {"module": "temperature"})]))
+    (flash / "plan.json").write_text(json.dumps(plan))
+    with _board(stub.url, broker, flash_dir=flash, blank=True) as b:
+        b.wait_for(r"^plan_1\.json unreadable \(None\): left out$", 30)
+        b.wait_for(r'^pub u4/101/temperature .*"value": 20\.5', 30)
+        _, status = b.wait_for(r'^pub u4/101/device .*"modules": (\[[^]]*\])', 30)
+        assert json.loads(status.group(1)) == ["temperature"]
+        assert b.boots == ["power"]  # straight into the loop phase, no set-up
+    assert not list(flash.glob("plan*.json"))

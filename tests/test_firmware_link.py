@@ -14,9 +14,9 @@ from provisioning.mosquitto import Acl
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.micropython]
 
 SCRIPT = """
-from neosensor.link import Link
+from neosensor import link
 creds = {"mqtt_server": "127.0.0.1", "mqtt_port": %d, "mqtt_login": "senso_a", "mqtt_passwd": "a-pass"}
-link = Link(creds, "aa:bb:cc:00:11:22", "u4/302", lambda t, m: None, "offline")
+link.setup(creds, "aa:bb:cc:00:11:22", "u4/302", lambda t, m: None, "offline")
 assert link.connect()
 parts = ['{"value": 12.25', ', "value_units": "\\u00b5g/m3"', ', "pad": "' + "x" * 150 + '"', "}"]
 print("sent", link.publish("u4/302/airquality", parts))

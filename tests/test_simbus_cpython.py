@@ -7,6 +7,7 @@ from smbus2 import i2c_msg
 
 from drivers import SensorError
 from drivers import bus as dbus
+from drivers import scan as dscan
 from drivers.sim import SimBus
 from drivers.sim.base import RegisterModel
 
@@ -89,7 +90,7 @@ def test_adapter_paths(view):
     assert bytes(buf) == b"\x01\x02" + m.regs[0x22:0x23]
     assert sim.transactions == 5
     assert not sim._locked
-    assert dbus.scan(bus) == [0x44]
+    assert dscan.addresses(bus) == [0x44]
 
 
 @pytest.mark.parametrize("view", [SMBusView, BusioView])

@@ -8,7 +8,7 @@ import time
 import machine
 from micropython import const
 from neocampus import payload
-from neosensor import pause, store, unload, wifi
+from neosensor import link, pause, store, unload, wifi
 
 # const() with a leading underscore: folded into the code, no global.
 _REVISION = const(261201)  # firmware revision, YYMMDD as the OTA manifests
@@ -19,11 +19,10 @@ def run():
     wdt = machine.WDT(timeout=30000)
     # The code the loop keeps, loaded first: its long-lived objects then sit
     # together at the bottom of the heap, below the set-up's transients (the
-    # plan document among them). Loading the plan and the drivers first was
-    # measured worse (36-38k failed in the loop instead of at 37k in set-up).
+    # plan's documents among them). Loading the plan and the drivers before
+    # it was measured worse (36-38k failed in the loop instead of at 37k).
     import neocampus.commands
     import neocampus.module
-    import neosensor.link
     from neosensor import build
     app = build.app(App, wdt.feed)
     del build
@@ -37,7 +36,7 @@ class App:
         # before the set-up's other allocations (it does not grow later).
         self.wifi, self.feed, self.ntp = plan["wifi"], feed, plan["ntp"]
         self.base, self.board = plan["base"], plan["board"]
-        self.device = self.link = None
+        self.device = None
         self.modules = []
         self.sensors = []  # [module, index, driver, quantity, due]
         self.inputs = []   # [module, Pin, gpio, type, last level]
@@ -74,7 +73,7 @@ class App:
 
     # -- publishing -------------------------------------------------------------
     def publish(self, topic, parts):
-        ok = self.link.publish(topic, parts)
+        ok = link.publish(topic, parts)
         # Part by part: no copy of the payload joined in one more string.
         print("pub", topic, end=" ")
         for p in parts:
@@ -85,15 +84,18 @@ class App:
     def status(self, m):
         if m is self.device:
             errors = foreign = 0
+            names = []
             for x in self.modules:
                 errors += x.errors
                 foreign += x.foreign
+                if x is not m:
+                    names.append(x.name)
             gc.collect()
             parts = m.status(payload.format_time(time.gmtime()), (
-                ("status", self.state), ("modules", [x.name for x in self.modules if x is not m]),
+                ("status", self.state), ("modules", names),
                 ("heap", gc.mem_free()), ("hardware", sys.platform), ("firmware", _REVISION),
                 ("board", self.board), ("foreign_commands", foreign), ("bad_commands", errors),
-                ("mqtt_connects", self.link.connects)))
+                ("mqtt_connects", link.connects)))
         else:
             fields = ()
             for n in self.noises:
@@ -197,10 +199,10 @@ class App:
         while True:
             self.feed()
             now = time.ticks_ms()
-            if not self.link.up:
+            if not link.up:
                 if not wifi.connected():
                     wifi.connect(self.wifi, 20000, self.feed)
-                if self.link.connect():
+                if link.connect():
                     backoff = 1000
                     self._connected(time.ticks_ms())
                 else:
@@ -213,9 +215,9 @@ class App:
                 self.wifi_check = time.ticks_add(now, 2000)
                 if not wifi.connected():
                     print("wifi: link lost")
-                    self.link.close()
+                    link.close()
                     continue
-            self.link.poll()
+            link.poll()
             now = time.ticks_ms()
             if time.ticks_diff(now, self.next_status) >= 0:
                 self.next_status = time.ticks_add(now, self.device.frequency * 1000)

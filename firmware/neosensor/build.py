@@ -6,8 +6,7 @@ import time
 import machine
 from neocampus import payload
 from neocampus.module import Module
-from neosensor import store
-from neosensor.link import Link
+from neosensor import link, store
 
 
 def _drivers(chips, pins):
@@ -54,9 +53,18 @@ def _noise(app, m, params, found, now):
 
 
 def app(cls, feed):
-    """The App (class `cls`) built from plan.json, which is taken: a reset
-    from here on goes through the set-up phase again."""
+    """The App (class `cls`) built from the plan setup.py wrote, which is
+    taken (its files removed): a reset from here on goes through the set-up
+    phase again. The plan is in files read one at a time, each dropped once
+    used: plan_0.json the bus and its chips, plan.json the board (mac, topic,
+    credentials, Wi-Fi, device module), plan_1.json... one module each. Read
+    whole, the plan was a 3.5 KB peak on top of everything built from it."""
     import os
+    # The drivers first, while the heap above the loop's code is still clear:
+    # their code is among the biggest things the loop keeps.
+    chips = _take("plan_0.json")
+    found = _drivers(chips[1], chips[0]) if chips else []
+    chips = None
     plan = store.load("plan.json")
     os.remove("plan.json")
     if not isinstance(plan, dict):  # a corrupt file is not a crash: the set-up writes it again
@@ -64,26 +72,39 @@ def app(cls, feed):
         machine.soft_reset()
     now = time.ticks_ms()
     a = cls(plan, feed, now)
-    _parts(a, plan, now)
+    _parts(a, plan, found, now)
     return a
 
 
-def _parts(app, plan, now):
-    # The plan is taken apart as it is used: what each step frees is room for
-    # the next (the loop phase's set-up is its peak).
+def _take(name):
+    """A [x, y] plan file's content, the file removed; None (said on the
+    console) if it is missing or not what setup.py writes."""
+    import os
+    entry = store.load(name)
+    try:
+        os.remove(name)
+    except OSError:
+        pass
+    if isinstance(entry, list) and len(entry) == 2:
+        return entry
+    print("%s unreadable (%r): left out" % (name, entry))
+
+
+def _parts(app, plan, found, now):
     mac = plan["mac"]
-    confs = plan.pop("modules")
-    app.device = dev = Module("device", mac, confs[0][1], now)
+    app.device = dev = Module("device", mac, plan.pop("device"), now)
     dev.restore(store.load("module_device.json"))
     app.modules.append(dev)
     # The MQTT client (its tables are among the biggest blocks the board
-    # keeps) before the drivers' transients can split the free space.
-    app.link = Link(plan.pop("creds"), mac, app.base, app._on_message,
-                    payload.status("device", dev.frequency, 0, "", mac, status="offline"))
-    found = _drivers(plan.pop("chips"), plan.pop("pins"))
-    for i in range(1, len(confs)):
-        q, mc = confs[i]
-        confs[i] = None
+    # keeps) before the modules' transients can split the free space.
+    link.setup(plan.pop("creds"), mac, app.base, app._on_message,
+               payload.status("device", dev.frequency, 0, "", mac, status="offline"))
+    for i in range(1, plan["modules"] + 1):
+        entry = _take("plan_%d.json" % i)
+        if entry is None or not isinstance(entry[1], dict):
+            continue  # said by _take; the status's module list shows it
+        q, mc = entry
+        entry = None
         name = mc["module"]
         m = Module(name, mac, mc, now)
         m.restore(store.load("module_%s.json" % name))

@@ -9,6 +9,7 @@ import machine
 from neosensor import pause, store, unload, wifi
 
 PLAN = "plan.json"
+PLAN_MODULE = "plan_%d.json"  # [quantity, module config], 1..plan["modules"]
 PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
 # module -> the quantity a driver must list in QUANTITIES to feed it.
 QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
@@ -99,9 +100,16 @@ def run():
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
         base = "_unconfigured/" + mac.replace(":", "")
+    modules = _modules(cfg, mac, modules, chips)
+    # One file per module, so that the loop phase has only one of them in
+    # its heap at a time (parsed, the whole plan was 3.5 KB, its modules
+    # 2.5 KB of it); plan.json, written last, says the set-up is done.
+    store.save(PLAN_MODULE % 0, [PINS.get(board, PINS["esp8266"]), [c[:3] for c in chips]])
+    for i in range(1, len(modules)):
+        store.save(PLAN_MODULE % i, modules[i])
     plan = {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
-            "wifi": cfg.get("wifi"), "pins": PINS.get(board, PINS["esp8266"]),
-            "chips": [c[:3] for c in chips], "modules": _modules(cfg, mac, modules, chips)}
+            "wifi": cfg.get("wifi"), "device": modules[0][1], "modules": len(modules) - 1}
+    modules = None
     store.save(PLAN, plan)
     feed()
     print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())

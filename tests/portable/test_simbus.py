@@ -4,7 +4,8 @@ from portable_support import raises
 
 MICROPYTHON_MPY = "drivers, self"
 
-from drivers.bus import I2CDevice, scan
+from drivers.bus import I2CDevice
+from drivers.scan import addresses
 from drivers.sim import Nack, SimBus
 from drivers.sim.base import RegisterModel
 from simbus_models import Echo, regbus
@@ -54,9 +55,9 @@ def test_scan_lists_attached_addresses_and_probes_every_one():
     bus.attach(0x77, Echo())
     assert bus.scan() == [0x20, 0x77]
     assert bus.transactions == 0x78 - 0x08
-    assert scan(bus) == [0x20, 0x77]
+    assert addresses(bus) == [0x20, 0x77]
     bus.detach(0x77)
-    assert scan(bus) == [0x20]
+    assert addresses(bus) == [0x20]
     with raises(ValueError, "0x78"):
         bus.attach(0x78, Echo())
 

@@ -5,7 +5,8 @@ from portable_support import raises
 MICROPYTHON_MPY = "drivers, self"
 
 from drivers import SensorError
-from drivers.bus import I2CDevice, scan
+from drivers.bus import I2CDevice
+from drivers.scan import addresses
 from drivers.sim import Nack, SimBus
 from simbus_models import Echo, regbus
 
@@ -113,5 +114,5 @@ class StuckBus(SimBus):
 
 def test_a_bus_that_cannot_be_scanned_raises_sensor_error():
     with raises(SensorError, "I2C bus: bus timeout (errno 110) during scan"):
-        scan(StuckBus())
+        addresses(StuckBus())
 
