@@ -46,15 +46,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 VIRTUAL = FIRMWARE / "virtual"
 
-# Heap the firmware gets by default. The ESP8266 leaves ~36 KB to Python
-# code; with the code in ROMFS (costing only its function, class and module
-# objects, and its qstrs) the full firmware needs 37-38 KB here (measured:
-# the e2e scenario passes at 37k, fails at 36k; bench/firmware.py's 200
-# readings pass at 38k), because on the 64-bit unix port a GC block is 32
-# bytes (16 on the ESP8266), pointers are 8 bytes and floats are heap
-# objects. The default keeps 4 KB of margin over that; `--heap 36k` shows
-# where it fails.
-DEFAULT_HEAP = "42k"
+# Heap the firmware gets by default: the ESP8266's budget (it leaves ~36 KB
+# to Python code). With the code in ROMFS (costing only its function, class
+# and module objects, and its qstrs) the full firmware fits it on this
+# 64-bit port (measured: the e2e scenario and bench/firmware.py's 200
+# readings pass at 36k and fail at 35k), where a GC block is 32 bytes (16 on
+# the ESP8266), pointers are 8 bytes and floats are heap objects: a 32-bit
+# board has more room left than these runs. `--heap` shows where it fails.
+DEFAULT_HEAP = "36k"
 BOARDS = {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
 CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280",
          "mcp47x6")
@@ -198,9 +197,10 @@ gc.collect()
 print(gc.mem_alloc() + gc.mem_free(), a - gc.mem_alloc(), free)
 """
 # Room given for the peripheral fakes (and vboot) on top of the heap: on a
-# board they are built-in C modules and ROM code that take no heap. vboot.py
-# gives back what they did not use (a ballast), so the firmware starts with
-# exactly the free heap of a bare VM with the heap asked for.
+# board they are built-in C modules and ROM code that take no heap. The
+# bootstrap reserves the firmware's heap before they load, and vboot.py
+# fills what they did not use (a ballast), so the firmware starts with
+# exactly the free heap of a bare VM with the heap asked for, in one piece.
 FAKES_ROOM = 24 * 1024
 
 

@@ -9,7 +9,7 @@ import machine
 from neosensor import pause, store, unload, wifi
 
 PLAN = "plan.json"
-PLAN_MODULE = "plan_%d.json"  # [quantity, module config], 1..plan["modules"]
+PLAN_MODULE = "plan_%d.json"  # 0: [pins, chips]; 1..plan["modules"]: [quantity, module config]
 PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
 # module -> the quantity a driver must list in QUANTITIES to feed it.
 QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
@@ -37,9 +37,11 @@ def _chips(board):
 
 
 def _modules(cfg, mac, modules, chips):
-    """[(quantity, checked module config)]: the device module first, then
-    every module this firmware can feed (quantity None for digital and
-    noise, fed by GPIOs); the others are said on the console and left out."""
+    """The device module's checked config; every module this firmware can
+    feed is written to its own plan file (PLAN_MODULE % 1.., [quantity,
+    checked config], quantity None for digital and noise, fed by GPIOs) as
+    it is checked, so only one is in the heap at a time. The others are said
+    on the console and left out. Returns (device config, number of files)."""
     from neocampus.params import checked as check
 
     def checked(name, mac, mc):
@@ -47,7 +49,8 @@ def _modules(cfg, mac, modules, chips):
         c = check(name, mac, mc)
         return {k: c[k] for k in ("module", "frequency", "unit_id", "cfg", "params") if k in c}
 
-    out = [(None, checked("device", mac, {"module": "device"}))]
+    device = checked("device", mac, {"module": "device"})
+    n = 0
     if cfg.get("sandbox") and not modules:
         # No registry in sandbox mode: a module for each quantity on the bus.
         for name in ("temperature", "humidity", "luminosity", "airquality"):
@@ -57,15 +60,16 @@ def _modules(cfg, mac, modules, chips):
         name = mc.get("module")
         q = QUANTITY.get(name)
         if name == "device":
-            out[0] = (None, checked(name, mac, mc))
-        elif q is None and name != "digital" and name != "noise":
+            device = checked(name, mac, mc)
+            continue
+        if q is None and name != "digital" and name != "noise":
             print("module %s: not supported by this firmware yet" % name)
             continue
-        elif q is not None and not any(q in c[3] for c in chips):
+        if q is not None and not any(q in c[3] for c in chips):
             print("module %s: no chip for it on the bus" % name)  # in the status, publishes nothing
-        if name != "device":
-            out.append((q, checked(name, mac, mc)))
-    return out
+        n += 1
+        store.save(PLAN_MODULE % n, (q, checked(name, mac, mc)))
+    return device, n
 
 
 def run():
@@ -100,17 +104,14 @@ def run():
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
         base = "_unconfigured/" + mac.replace(":", "")
-    modules = _modules(cfg, mac, modules, chips)
-    # One file per module, so that the loop phase has only one of them in
-    # its heap at a time (parsed, the whole plan was 3.5 KB, its modules
-    # 2.5 KB of it); plan.json, written last, says the set-up is done.
+    # The plan in files that the loop phase reads one at a time (parsed
+    # whole, it was 3.5 KB there): the bus, one per module, then plan.json,
+    # written last, which says the set-up is done.
     store.save(PLAN_MODULE % 0, [PINS.get(board, PINS["esp8266"]), [c[:3] for c in chips]])
-    for i in range(1, len(modules)):
-        store.save(PLAN_MODULE % i, modules[i])
-    plan = {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
-            "wifi": cfg.get("wifi"), "device": modules[0][1], "modules": len(modules) - 1}
+    device, n = _modules(cfg, mac, modules, chips)
     modules = None
-    store.save(PLAN, plan)
+    store.save(PLAN, {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
+                      "wifi": cfg.get("wifi"), "device": device, "modules": n})
     feed()
     print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())
     machine.soft_reset()
