@@ -8,8 +8,8 @@ script that connects umqtt.simple and publishes one reading):
   * code size as .mpy compiled with mpy-cross for xtensa and xtensawin;
   * boot-to-first-publish time (process start -> reading received by an
     observer subscribed on the broker).
-Prints figures and ratios (full firmware / baseline); the 24 KB heap target is
-reported as PASS or MISS. Always exits 0: a benchmark, not a test.
+Prints figures and ratios (full firmware / baseline); the 24 KB heap target
+and the ESP8266's 36 KB budget are reported as PASS or MISS. Always exits 0: a benchmark, not a test.
 
 Everything is real: the MicroPython 1.29 unix port, a Mosquitto broker with
 password authentication and ACL, paho as the observer.
@@ -39,6 +39,7 @@ from provisioning.mosquitto import Acl, Mosquitto, MosquittoError, free_port  # 
 UMQTT = ROOT / "firmware" / "lib" / "umqtt" / "simple.py"
 ARCHS = ("xtensa", "xtensawin")
 TARGET_KB = 24
+BUDGET_KB = 36  # an ESP8266's heap for Python code: `neoc board run --heap 36k`
 # Heap for the figures that should not depend on the heap (peak live, boot time).
 COMFORTABLE_KB = 128
 
@@ -594,13 +595,18 @@ def measure_variant(full, rom, quick, deadline):
     kb, tried = smallest_heap(trial, 8, comfy, 4 if quick else 1, hi_known_ok=True)
     tried.insert(0, (comfy, True, note))
     res["min_heap_kb"], res["tried"] = kb, tried
-    target = [t for t in tried if t[0] == TARGET_KB]
-    if not target:
-        ok, note = trial(TARGET_KB)
-        log("  heap %3d KB: %s%s" % (TARGET_KB, "ok" if ok else "FAIL", " (%s)" % note if note else ""))
-        target = [(TARGET_KB, ok, note)]
-    res["target_run"] = target[0]
-    if any("budget" in t[2] for t in tried + target):
+    # Each checked size is run once more if the bisection did not try it:
+    # fragmentation makes the pass/fail line ragged around the minimum.
+    checks = []
+    for size in (TARGET_KB, BUDGET_KB):
+        found = [t for t in tried if t[0] == size]
+        if not found:
+            ok, note = trial(size)
+            log("  heap %3d KB: %s%s" % (size, "ok" if ok else "FAIL", " (%s)" % note if note else ""))
+            found = [(size, ok, note)]
+        checks.append(found[0])
+    res["target_run"], res["budget_run"] = checks
+    if any("budget" in t[2] for t in tried + checks):
         res["budget_hit"] = True
     return res
 
@@ -679,13 +685,13 @@ def row(label, bare, full, rom, fmt):
     print(HEAD % (label, cells[0], cells[1], r[0], cells[2], r[1]))
 
 
-def verdict(res):
-    target = res.get("target_run")
-    if target is None:
+def verdict(res, key="target_run"):
+    run = res.get(key)
+    if run is None:
         return "MISS (the full scenario %s)" % res.get("why", "was not measured")
-    if target[1]:
-        return "PASS (the full scenario completed with %d KB)" % TARGET_KB
-    return "MISS (at %d KB: %s)" % (TARGET_KB, target[2])
+    if run[1]:
+        return "PASS (the full scenario completed with %d KB)" % run[0]
+    return "MISS (at %d KB: %s)" % (run[0], run[2])
 
 
 def report(base, sizes, full):
@@ -747,7 +753,8 @@ def report(base, sizes, full):
         if res.get("tried"):
             print("Bisection, %s: %s" % (name, ", ".join("%d KB %s" % (k, "ok" if ok else "FAIL")
                                                          for k, ok, _ in res["tried"])))
-        for k, ok, note in res.get("tried", []) + ([res["target_run"]] if res.get("target_run") else []):
+        extra = [res[key] for key in ("target_run", "budget_run") if res.get(key) and res[key] not in res.get("tried", [])]
+        for k, ok, note in res.get("tried", []) + extra:
             if not ok and name != "baseline":
                 print("  %s at %d KB failed: %s" % (name, k, note))
         if res.get("budget_hit"):
@@ -761,6 +768,8 @@ def report(base, sizes, full):
     print()
     print("TARGET full scenario with a %d KB heap, code as .mpy (as deployed): %s" % (TARGET_KB, verdict(full)))
     print("       same, code in ROMFS (flash-resident code):        %s" % verdict(rom))
+    print("BUDGET the ESP8266's %d KB, code as .mpy:                  %s" % (BUDGET_KB, verdict(full, "budget_run")))
+    print("       same, code in ROMFS:                              %s" % verdict(rom, "budget_run"))
 
 
 def main(argv=None):

@@ -62,7 +62,8 @@ def server(tls_files):
 
 def _lib(tmp_path):
     lib = tmp_path / "lib"
-    compile_file(ROOT / "firmware" / "neosensor" / "http.py", lib / "neosensor" / "http.mpy")
+    for name in ("http", "tls"):
+        compile_file(ROOT / "firmware" / "neosensor" / ("%s.py" % name), lib / "neosensor" / ("%s.mpy" % name))
     (lib / "neosensor" / "__init__.py").write_text("")
     return lib
 

@@ -20,7 +20,8 @@ def request(method, url, headers=None, body=None):
         s.settimeout(TIMEOUT)
         s.connect(addr)
         if tls:
-            s = _tls(s, host)
+            from neosensor.tls import wrap
+            s = wrap(s, host)
         head = "%s /%s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n" % (method, path, host)
         for k in headers or ():
             head += "%s: %s\r\n" % (k, headers[k])
@@ -57,28 +58,3 @@ def request(method, url, headers=None, body=None):
     finally:
         s.close()
 
-
-def _tls(s, host):
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        # A CA bundle written by the flashing tool turns verification on.
-        with open("ca.pem", "rb") as f:
-            pem = f.read()
-    except OSError:
-        pem = None
-    if pem:
-        # MicroPython's mbedTLS takes DER: one load per certificate of the bundle.
-        from binascii import a2b_base64
-        for block in pem.split(b"-----BEGIN CERTIFICATE-----")[1:]:
-            body = block.split(b"-----END CERTIFICATE-----")[0]
-            ctx.load_verify_locations(cadata=a2b_base64(body.replace(b"\n", b"").replace(b"\r", b"")))
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    else:
-        ctx.verify_mode = ssl.CERT_NONE
-    try:
-        return ctx.wrap_socket(s, server_hostname=host)
-    except ValueError as e:
-        # mbedTLS reports a refused certificate as ValueError: to the caller it
-        # is a network failure like any other (retried, never a crash).
-        raise OSError("TLS: " + str(e).strip())

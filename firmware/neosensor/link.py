@@ -3,8 +3,10 @@
 # pings, and reconnection that closes the socket it replaces. One per board,
 # so a module, not a class: its state is module globals (a class and its
 # instance would keep ~300 B more of heap).
-# TLS is not offered: umqtt.simple 1.3.4 imports `ussl`, absent from
-# MicroPython 1.29, so the link is plain MQTT (port 1883).
+# MQTT over TLS on port 8883 (or with "tls" in config.json's broker): umqtt
+# 1.3.4 wraps its socket with `ussl.wrap_socket`, a module MicroPython 1.29
+# no longer has; this module stands in for it too, with neosensor.tls (the
+# https client's, verifying the broker when ca.pem is on the flash).
 import socket as _socket
 import sys
 import time
@@ -25,9 +27,14 @@ def socket(*args):
     return s
 
 
+def wrap_socket(sock, server_hostname=None):
+    from neosensor.tls import wrap
+    return wrap(sock, server_hostname)
+
+
 # This module is what umqtt.simple sees as its `socket` module (getaddrinfo,
-# socket): one module's names instead of a class of its own.
-simple.socket = sys.modules[__name__]
+# socket) and as `ussl` (wrap_socket): one module's names instead of a class.
+simple.socket = sys.modules["ussl"] = sys.modules[__name__]
 
 
 client = None
@@ -41,11 +48,14 @@ _head = bytearray(b"\x30\0\0\0\0")  # PUBLISH, QoS 0; 4 length bytes at most
 
 def setup(creds, mac, topic_base, on_message, will):
     global client, base
-    client = simple.MQTTClient("neOSensor_" + mac.replace(":", ""),
-                               creds.get("mqtt_server") or "neocampus.univ-tlse3.fr",
-                               port=creds.get("mqtt_port") or 1883,
+    server = creds.get("mqtt_server") or "neocampus.univ-tlse3.fr"
+    port = creds.get("mqtt_port") or 1883
+    tls = bool(creds.get("mqtt_tls")) or port == 8883
+    client = simple.MQTTClient("neOSensor_" + mac.replace(":", ""), server, port=port,
                                user=creds["mqtt_login"], password=creds["mqtt_passwd"],
-                               keepalive=_KEEPALIVE)
+                               keepalive=_KEEPALIVE, ssl=tls)
+    if tls:  # a dict of its own only where it serves
+        client.ssl_params = {"server_hostname": server}
     client.set_callback(on_message)
     client.set_last_will(topic_base + "/device", will)
     base = topic_base
@@ -66,7 +76,7 @@ def connect():
     up = True
     connects += 1
     _sent = time.ticks_ms()
-    print("mqtt: connected to %s:%d as %s" % (c.server, c.port, c.user))
+    print("mqtt: connected to %s:%d as %s%s" % (c.server, c.port, c.user, " over TLS" if c.ssl else ""))
     return True
 
 

@@ -100,7 +100,9 @@ def run():
     # Plain data only: a Config instance would keep its module alive.
     base, modules = conf.base_topic, conf.modules
     del handshake, conf
-    unload("neosensor.handshake", "neosensor.http", "neocampus.sensocampus")
+    unload("neosensor.handshake", "neosensor.http", "neosensor.tls", "neocampus.sensocampus")
+    if (cfg.get("broker") or {}).get("tls"):
+        creds["mqtt_tls"] = True  # for the plan only: sensocampus.json is written already
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
         base = "_unconfigured/" + mac.replace(":", "")
