@@ -41,6 +41,7 @@ class App:
         self.sensors = []  # [module, index, driver, quantity, due]
         self.inputs = []   # [module, Pin, gpio, type, last level]
         self.noises = []   # neosensor.noise.Noise, one per noise module
+        self.wanted = []   # modules whose status an order asked for
         self.state = "starting"
         self.next_status = self.wifi_check = now
         # Reading counter, kept across reboots: its limit is reserved on the
@@ -92,10 +93,9 @@ class App:
                     names.append(x.name)
             gc.collect()
             parts = m.status(payload.format_time(time.gmtime()), (
-                ("status", self.state), ("modules", names),
-                ("heap", gc.mem_free()), ("hardware", sys.platform), ("firmware", _REVISION),
-                ("board", self.board), ("foreign_commands", foreign), ("bad_commands", errors),
-                ("mqtt_connects", link.connects)))
+                "status", self.state, "modules", names, "heap", gc.mem_free(),
+                "hardware", sys.platform, "firmware", _REVISION, "board", self.board,
+                "foreign_commands", foreign, "bad_commands", errors, "mqtt_connects", link.connects))
         else:
             fields = ()
             for n in self.noises:
@@ -108,6 +108,7 @@ class App:
     def _on_message(self, topic, msg):
         parts = topic.decode().split("/")
         name = parts[-2] if len(parts) >= 3 else ""
+        parts = None  # not kept through the order's status: a device status is the loop's peak
         for m in self.modules:
             if m.name == name:
                 break
@@ -140,8 +141,11 @@ class App:
         for n in self.noises:
             if n.m is m:  # its hardware's part: DAC threshold, counting period
                 n.order(self, cmd, time.ticks_ms())
-        if order in ("status", "frequency", "upgrade", "sensitivity", "threshold"):
-            self.status(m)
+        if order in ("status", "frequency", "upgrade", "sensitivity", "threshold") and m not in self.wanted:
+            # Published by the loop once this message is done with: a device
+            # status is the loop's biggest transient, best not made on top
+            # of an MQTT message and its parsed order.
+            self.wanted.append(m)
 
     # -- sampling -----------------------------------------------------------------
     def _read(self, drv, q, now):
@@ -218,6 +222,8 @@ class App:
                     link.close()
                     continue
             link.poll()
+            while self.wanted:
+                self.status(self.wanted.pop(0))
             now = time.ticks_ms()
             if time.ticks_diff(now, self.next_status) >= 0:
                 self.next_status = time.ticks_add(now, self.device.frequency * 1000)

@@ -59,35 +59,46 @@ def app(cls, feed):
     used: plan_0.json the bus and its chips, plan.json the board (mac, topic,
     credentials, Wi-Fi, device module), plan_1.json... one module each. Read
     whole, the plan was a 3.5 KB peak on top of everything built from it."""
-    import os
     # The drivers first, while the heap above the loop's code is still clear:
     # their code is among the biggest things the loop keeps.
     chips = _take("plan_0.json")
-    found = _drivers(chips[1], chips[0]) if chips else []
+    found = _drivers(chips[1], chips[0])
     chips = None
     plan = store.load("plan.json")
-    os.remove("plan.json")
-    if not isinstance(plan, dict):  # a corrupt file is not a crash: the set-up writes it again
-        print("plan.json unreadable (%r): set-up again" % (plan,))
-        machine.soft_reset()
+    if not isinstance(plan, dict):
+        _again("plan.json", plan)
+    _remove("plan.json")
     now = time.ticks_ms()
     a = cls(plan, feed, now)
     _parts(a, plan, found, now)
     return a
 
 
-def _take(name):
-    """A [x, y] plan file's content, the file removed; None (said on the
-    console) if it is missing or not what setup.py writes."""
+def _remove(name):
     import os
-    entry = store.load(name)
     try:
         os.remove(name)
     except OSError:
         pass
-    if isinstance(entry, list) and len(entry) == 2:
-        return entry
-    print("%s unreadable (%r): left out" % (name, entry))
+
+
+def _again(name, what):
+    # A plan file missing or garbage (a power cut while the set-up wrote them
+    # or while this took them, a bad write): not a crash, and no board left
+    # running without part of its plan. The set-up writes them all again.
+    print("%s unreadable (%r): set-up again" % (name, what))
+    _remove("plan.json")
+    machine.soft_reset()
+
+
+def _take(name):
+    """A [x, y] plan file's content, the file removed (set-up again if it is
+    not what setup.py writes)."""
+    entry = store.load(name)
+    _remove(name)
+    if not isinstance(entry, list) or len(entry) != 2:
+        _again(name, entry)
+    return entry
 
 
 def _parts(app, plan, found, now):
@@ -100,11 +111,10 @@ def _parts(app, plan, found, now):
     link.setup(plan.pop("creds"), mac, app.base, app._on_message,
                payload.status("device", dev.frequency, 0, "", mac, status="offline"))
     for i in range(1, plan["modules"] + 1):
-        entry = _take("plan_%d.json" % i)
-        if entry is None or not isinstance(entry[1], dict):
-            continue  # said by _take; the status's module list shows it
-        q, mc = entry
-        entry = None
+        name = "plan_%d.json" % i
+        q, mc = _take(name)
+        if not isinstance(mc, dict) or "module" not in mc:
+            _again(name, mc)
         name = mc["module"]
         m = Module(name, mac, mc, now)
         m.restore(store.load("module_%s.json" % name))

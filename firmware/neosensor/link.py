@@ -33,8 +33,9 @@ def wrap_socket(sock, server_hostname=None):
 
 
 # This module is what umqtt.simple sees as its `socket` module (getaddrinfo,
-# socket) and as `ussl` (wrap_socket): one module's names instead of a class.
-simple.socket = sys.modules["ussl"] = sys.modules[__name__]
+# socket), and as `ussl` (wrap_socket) when the link is TLS: one module's
+# names instead of a class of its own.
+simple.socket = sys.modules[__name__]
 
 
 client = None
@@ -54,8 +55,9 @@ def setup(creds, mac, topic_base, on_message, will):
     client = simple.MQTTClient("neOSensor_" + mac.replace(":", ""), server, port=port,
                                user=creds["mqtt_login"], password=creds["mqtt_passwd"],
                                keepalive=_KEEPALIVE, ssl=tls)
-    if tls:  # a dict of its own only where it serves
+    if tls:  # only where it serves: each takes room in a table
         client.ssl_params = {"server_hostname": server}
+        sys.modules["ussl"] = sys.modules[__name__]
     client.set_callback(on_message)
     client.set_last_will(topic_base + "/device", will)
     base = topic_base

@@ -68,4 +68,4 @@ class Noise:
             store.save("module_noise.json", d)
 
     def fields(self):
-        return (("input", self.input), ("threshold", self.threshold), ("sensitivity", self.sensitivity()))
+        return ("input", self.input, "threshold", self.threshold, "sensitivity", self.sensitivity())

@@ -134,7 +134,7 @@ def test_parts_concatenate_to_the_text_and_stay_small():
 
 def test_fields_are_written_in_their_order_after_time():
     text = payload.status("device", 1800, [], "2026-11-25 13:40:00 +0000", unit_id="aa:bb:cc:dd:92:f8",
-                          fields=(("status", "running"), ("heap", 2048), ("modules", ["noise"])), z=1, a=None)
+                          fields=("status", "running", "heap", 2048, "modules", ["noise"]), z=1, a=None)
     assert text == ('{"unitID": "aa:bb:cc:dd:92:f8", "frequency": 1800, "sensors": [], '
                     '"time": "2026-11-25 13:40:00 +0000", "status": "running", "heap": 2048, '
                     '"modules": ["noise"], "z": 1}'), text
