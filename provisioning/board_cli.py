@@ -1,6 +1,8 @@
 """`neoc board run`: a virtual neOSensor board on the MicroPython unix port."""
+import signal
 import sys
 import threading
+import time
 
 import click
 
@@ -10,7 +12,9 @@ CONTROL_HELP = """While it runs, type on stdin to act as the outside world:
   set ADDR QUANTITY=VALUE[,...]   e.g. `set 0x18 temperature=25` or `set 0x39 lux=100..900/60s`
   wifi ok|fail|down               the radio's state
   pin N 0|1                       an input pin's level
-  quit                            stop the board"""
+  quit                            stop the board
+End of file on stdin (`< /dev/null`, nohup, a service) ends only this control loop:
+the board runs on until SIGINT/SIGTERM/SIGHUP or --duration."""
 
 
 @click.group()
@@ -61,7 +65,10 @@ def _split_pair(value, what, sep=":"):
 @click.option("--sandbox", is_flag=True, help="Sandbox mode in /config.json (no sensOCampus).")
 @click.option("--board", "kind", type=click.Choice(sorted(BOARDS)), default="esp8266", show_default=True,
               help="Board type (I2C pins: ESP8266 SDA=14/SCL=12, ESP32 21/22).")
-def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, deploy_mode, source, sandbox, kind):
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the board after this many seconds (default: run until SIGINT/SIGTERM).")
+def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, deploy_mode, source, sandbox, kind,
+        duration):
     """Run a virtual board: the firmware (as deployed: .mpy, boot.py, main.py,
     /config.json) in the MicroPython unix port, with simulated chips, Wi-Fi,
     watchdog and resets. Its console is printed with a prefix. Ctrl-C stops it.
@@ -81,28 +88,53 @@ def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, deploy_m
                           broker=broker_pair, sandbox=sandbox, deploy=deploy_mode)
     except (BoardError, ValueError) as e:
         raise click.UsageError(str(e))
+    # Console lines reach a log file or journald as they come, not in 8 KB blocks.
+    sys.stdout.reconfigure(line_buffering=True)
+    stop = _Stop()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop.on_signal)
     vb.start()
     click.echo("board %s: flash %s%s" % (vb.mac, vb.flash, (", REPL on socket://%s:%d" % vb.repl)
                                           if vb.repl else ""), err=True)
-    done = threading.Event()
-    threading.Thread(target=_control, args=(vb, done), daemon=True).start()
+    threading.Thread(target=_control, args=(vb, stop), daemon=True).start()
+    deadline = time.monotonic() + duration if duration else None
     try:
-        while not done.wait(0.5):
-            pass
+        while not stop.event.wait(0.2):
+            if deadline is not None and time.monotonic() >= deadline:
+                stop.set("--duration %g s elapsed" % duration)
     except KeyboardInterrupt:
-        pass
+        stop.set("SIGINT (Ctrl-C)")
     finally:
-        vb.stop()
+        # The VM runs in a session of its own (its pty is its controlling tty), so
+        # no signal to this process reaches it: every way out goes through stop().
+        vb.stop(stop.reason or "runner error")
 
 
-def _control(vb, done):
+class _Stop:
+    """Why the runner stops, set once by whichever comes first."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.reason = None
+
+    def set(self, reason):
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
+
+    def on_signal(self, signum, frame):
+        self.set(signal.Signals(signum).name)
+
+
+def _control(vb, stop):
     for line in sys.stdin:
         words = line.split()
         if not words:
             continue
         try:
             if words[0] == "quit":
-                break
+                stop.set("quit typed on stdin")
+                return
             if words[0] == "set" and len(words) == 3:
                 _, _, values = parse_chip("mcp9808@0x18:" + words[2])
                 vb.set(int(words[1], 0), **values)
@@ -114,4 +146,4 @@ def _control(vb, done):
                 click.echo("? " + CONTROL_HELP, err=True)
         except (BoardError, ValueError) as e:
             click.echo("error: %s" % e, err=True)
-    done.set()
+    click.echo("board %s: stdin closed; control commands off, the board runs on" % vb.mac, err=True)

@@ -23,6 +23,8 @@ settable while it runs.
     board.start(); board.wait_for(r"^mqtt: connected"); board.set(0x18, temperature=25)
     board.stop()
 """
+import ctypes
+import ctypes.util
 import fcntl
 import json
 import math
@@ -57,6 +59,11 @@ DEFAULT_HEAP = "36k"
 BOARDS = {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
 CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280",
          "mcp47x6")
+_PR_SET_PDEATHSIG = 1
+try:
+    _PRCTL = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "prctl", None)
+except OSError:
+    _PRCTL = None     # not Linux: a runner killed hard may leave its VM behind
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _DRIFT_RE = re.compile(r"^(%s)\.\.(%s)/(\d+(?:\.\d+)?)s?$" % (_NUMBER, _NUMBER))
 
@@ -502,6 +509,11 @@ class VirtualBoard:
         def ctty():
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            # In a session of its own the VM gets no signal from the runner's
+            # terminal: tie it to the supervising thread so a runner killed
+            # with SIGKILL leaves no orphan VM either.
+            if _PRCTL is not None:
+                _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
         bootstrap = BOOTSTRAP % (desc["free"], FAKES_IMAGE, FAKES_IMAGE)
         proc = upy.popen(["-i", "-c", bootstrap], heap=heapsize, path=(),
@@ -757,7 +769,10 @@ class VirtualBoard:
             pass
         self._client = None
 
-    def stop(self, timeout=5.0):
+    def stop(self, reason=None, timeout=5.0):
+        """Power the board off for good; `reason` is said on its console."""
+        if reason and not self._stopping:
+            self._console("--- board stopped: %s" % reason, raw=True)
         self._stopping = True
         if self._proc is not None:
             _kill(self._proc)
