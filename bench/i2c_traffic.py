@@ -13,15 +13,19 @@ Under the MicroPython unix port (drivers as .mpy, as boards run them):
     the shared bus adapter drivers.bus is reported once);
   * allocation per read(): gc.mem_alloc before/after one read() with the bus swapped for
     a replay of that chip's recorded bytes, so only the driver's own allocation counts.
-Prints a table; always exits 0 (a benchmark, not a test).
+Prints a table. Exits 1 when a figure could not be measured (each says why: the
+last line of its traceback), so that a change that breaks the bench fails
+tests/test_bench_quick.py rather than printing a hole. --quick: fewer reads.
 
-    python bench/i2c_traffic.py
+    python bench/i2c_traffic.py [--quick]
 """
+import argparse
 import os
 import pathlib
 import sys
 import tempfile
 import time
+import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -53,36 +57,58 @@ CHIPS = [
 ]
 
 
+def why(e):
+    """The last line of e's traceback: what a failed figure says instead of a number."""
+    return traceback.format_exception_only(type(e), e)[-1].strip()
+
+
+def last_line(*texts):
+    """Last non-blank line of a child's output. The MicroPython unix port prints
+    its tracebacks on stdout, so both streams are looked at, stderr first."""
+    for text in texts:
+        lines = [x for x in (text or "").splitlines() if x.strip()]
+        if lines:
+            return lines[-1].strip()
+    return None
+
+
 def _load(modname, attr):
     mod = __import__(modname, None, None, [attr])
     return getattr(mod, attr)
 
 
-def per_read(bus, read):
-    """Mean (transactions, bytes) of read() over READS steady-state reads."""
+def per_read(bus, read, reads):
+    """Mean (transactions, bytes) of read() over `reads` steady-state reads."""
     read()
     tr = by = 0
-    for _ in range(READS):
+    for _ in range(reads):
         bus.sleep_ms(SETTLE_MS)
         bus.reset_counters()
         read()
         tr += bus.transactions
         by += bus.bytes_written + bus.bytes_read
-    return tr / READS, by / READS
+    return tr / reads, by / reads
 
 
-def ours(chip):
+def ours(chip, reads):
     name, dmod, dcls, mmod, mcls, addr, mkw = chip
     try:
         bus = SimBus()
         bus.attach(addr, _load(mmod, mcls)(**mkw))
         sensor = _load(dmod, dcls)(bus, addr)
-        return per_read(bus, sensor.read)
-    except ImportError as e:
-        return "missing (%s)" % e
+        return per_read(bus, sensor.read, reads)
+    except Exception as e:
+        return "error: " + why(e)
 
 
-def adafruit(name, addr, mkw, variant):
+def adafruit(name, addr, mkw, variant, reads):
+    try:
+        return _adafruit(name, addr, mkw, variant, reads)
+    except Exception as e:
+        return "error: " + why(e)
+
+
+def _adafruit(name, addr, mkw, variant, reads):
     os.environ.setdefault("BLINKA_FORCEBOARD", "GENERIC_LINUX_PC")
     os.environ.setdefault("BLINKA_FORCECHIP", "GENERIC_X86")
     bus = SimBus()
@@ -91,20 +117,23 @@ def adafruit(name, addr, mkw, variant):
         from drivers.sim.tsl2591 import TSL2591Model
         bus.attach(addr, TSL2591Model(**mkw))
         sensor = adafruit_tsl2591.TSL2591(bus, addr)
-        return per_read(bus, lambda: sensor.lux)
+        return per_read(bus, lambda: sensor.lux, reads)
     from adafruit_bme280 import basic
     from drivers.sim.bme280 import BME280Model
     bus.attach(addr, BME280Model(**mkw))
     sensor = basic.Adafruit_BME280_I2C(bus, addr)
     if variant == "x1":
         sensor.overscan_pressure = basic.OVERSCAN_X1
-    return per_read(bus, lambda: (sensor.temperature, sensor.humidity, sensor.pressure))
+    return per_read(bus, lambda: (sensor.temperature, sensor.humidity, sensor.pressure), reads)
 
 
 # --- MicroPython: import RAM and allocation per read ------------------------------
+# argv: driver module, class, model module, class, address, reads. Any failure
+# ends in a traceback, whose last line the parent reports as the reason.
 UPY = r"""
 import gc, sys
-name, dmod, dcls, mmod, mcls, addr = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+dmod, dcls, mmod, mcls = sys.argv[1:5]
+addr, n = int(sys.argv[5]), int(sys.argv[6])
 gc.collect(); a0 = gc.mem_alloc()
 import drivers.bus
 gc.collect(); a1 = gc.mem_alloc()
@@ -118,8 +147,10 @@ d = drv(bus, addr)
 d.read()
 bus.sleep_ms(6000)
 bus.log = []
-d.read()
+want = d.read()
 reads = [e[2] for e in bus.log if e[1] == "r"]
+if not reads:
+    raise RuntimeError("read() read nothing from the bus")
 
 
 class Replay:
@@ -127,9 +158,11 @@ class Replay:
     def __init__(self, reads):
         self.reads = reads
         self.i = 0
+        self.n = 0
     def _next(self, buf):
         d = self.reads[self.i]
         self.i = (self.i + 1) % len(self.reads)
+        self.n += 1
         for j in range(len(buf)):
             buf[j] = d[j]
     def readfrom_mem_into(self, a, reg, buf, addrsize=8):
@@ -144,15 +177,20 @@ class Replay:
         pass
 
 
+# A driver is its own drivers.bus.I2CDevice: every transfer and sleep_ms goes
+# through self.bus, so swapping that attribute puts the replay under it all.
+if getattr(d, "bus", None) is not bus:
+    raise RuntimeError("%s does not keep its bus in .bus: the replay cannot be put under it" % dcls)
 rb = Replay(reads)
-d._dev.bus = rb
-d._dev.sleep_ms = rb.sleep_ms
-if hasattr(d, "_raw"):
-    d._raw = rb
-d.read()
+d.bus = rb
+got = d.read()
+if rb.n != len(reads):
+    raise RuntimeError("read() made %d reads on the replay, %d on the bus" % (rb.n, len(reads)))
+if got != want:
+    raise RuntimeError("read() on the replay gave %r, on the bus %r" % (got, want))
 gc.collect()
 best = None
-for _ in range(5):
+for _ in range(n):
     b0 = gc.mem_alloc()
     d.read()
     b1 = gc.mem_alloc()
@@ -162,7 +200,9 @@ print("RESULT", a1 - a0, a2 - a1, best)
 """
 
 
-def micropython_figures():
+def micropython_figures(reads):
+    """({chip: (import RAM, alloc per read) or "error: why", "__bus__": bytes}, None),
+    or (None, why) when MicroPython cannot run here."""
     from neoc import micropython as upy
     from neoc.mpy import compile_tree
     if upy.unavailable_reason():
@@ -173,14 +213,16 @@ def micropython_figures():
         script = pathlib.Path(tmp) / "measure.py"
         script.write_text(UPY)
         for name, dmod, dcls, mmod, mcls, addr, _ in CHIPS:
-            if not (ROOT / (dmod.replace(".", "/") + ".py")).exists():
-                out[name] = "missing"
+            try:
+                r = upy.run(script, args=(dmod, dcls, mmod, mcls, str(addr), str(reads)),
+                            heap="256k", path=[tmp], cwd=tmp, timeout=60)
+            except Exception as e:  # TimeoutExpired, the VM missing
+                out[name] = "error: " + why(e)
                 continue
-            r = upy.run(script, args=(name, dmod, dcls, mmod, mcls, str(addr)), heap="256k",
-                        path=[tmp], cwd=tmp, timeout=60)
-            line = [x for x in r.stdout.splitlines() if x.startswith("RESULT")]
+            line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
             if r.returncode != 0 or not line:
-                out[name] = "error: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+                out[name] = "error: %s" % (last_line(r.stderr, r.stdout)
+                                           or "exit %d, no output" % r.returncode)
                 continue
             bus_ram, drv_ram, alloc = (int(x) for x in line[0].split()[1:])
             out[name] = (drv_ram, alloc)
@@ -188,33 +230,43 @@ def micropython_figures():
     return out, None
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 reads per figure instead of %d" % READS)
+    args = ap.parse_args(argv)
+    reads = 2 if args.quick else READS
     t0 = time.monotonic()
+    missing = []    # (figure, why) of every figure that could not be measured
     rows = []
     for chip in CHIPS:
         name, addr, mkw = chip[0], chip[5], chip[6]
-        mine = ours(chip)
+        mine = ours(chip, reads)
         refs = []
         if name == "TSL2591":
-            refs.append(("adafruit_tsl2591", adafruit(name, addr, mkw, None)))
+            refs.append(("adafruit_tsl2591", adafruit(name, addr, mkw, None, reads)))
         elif name == "BME280":
-            refs.append(("adafruit_bme280 defaults", adafruit(name, addr, mkw, None)))
-            refs.append(("adafruit_bme280 all x1", adafruit(name, addr, mkw, "x1")))
+            refs.append(("adafruit_bme280 defaults", adafruit(name, addr, mkw, None, reads)))
+            refs.append(("adafruit_bme280 all x1", adafruit(name, addr, mkw, "x1", reads)))
         rows.append((name, mine, refs))
-    upy_fig, why = micropython_figures()
+    upy_fig, upy_why = micropython_figures(reads)
 
-    print("I2C traffic per read() on SimBus (mean of %d steady-state reads)" % READS)
+    print("I2C traffic per read() on SimBus (mean of %d steady-state reads)" % reads)
     print("%-9s %8s %8s   %-26s %8s %8s %9s %9s" % ("chip", "trans", "bytes", "reference driver",
                                                       "trans", "bytes", "ratio tr", "ratio by"))
     verdicts = []
     for name, mine, refs in rows:
         if isinstance(mine, str):
             print("%-9s %s" % (name, mine))
+            missing.append(("%s traffic" % name, mine))
             continue
         if not refs:
             print("%-9s %8.1f %8.1f   %-26s" % (name, mine[0], mine[1], "-"))
             continue
         for label, ref in refs:
+            if isinstance(ref, str):
+                print("%-9s %8.1f %8.1f   %-26s %s" % (name, mine[0], mine[1], label, ref))
+                missing.append(("%s traffic of %s" % (name, label), ref))
+                continue
             rt, rb = mine[0] / ref[0], mine[1] / ref[1]
             verdicts.append((name, label, rt <= 1 and rb <= 1))
             print("%-9s %8.1f %8.1f   %-26s %8.1f %8.1f %9.2f %9.2f"
@@ -225,10 +277,13 @@ def main():
           " register every 2 ms of wall-clock time: its counts vary a little with host speed)")
     print()
     if upy_fig is None:
-        print("MicroPython figures skipped: %s" % why)
+        print("MicroPython figures not measured: %s" % upy_why)
+        missing.append(("MicroPython figures", upy_why))
     else:
-        print("MicroPython 1.29 unix port (64-bit), drivers as .mpy")
-        print("  shared bus adapter drivers.bus import RAM: %s bytes" % upy_fig.get("__bus__", "?"))
+        print("MicroPython 1.29 unix port (64-bit), drivers as .mpy; best of %d reads" % reads)
+        bus_ram = upy_fig.get("__bus__")
+        print("  shared bus adapter drivers.bus (with the drivers package) import RAM: %s"
+              % ("%d bytes" % bus_ram if bus_ram is not None else "not measured (no chip run completed)"))
         print("%-9s %18s %22s" % ("chip", "import RAM (bytes)", "alloc per read (bytes)"))
         for chip in CHIPS:
             v = upy_fig.get(chip[0])
@@ -236,8 +291,14 @@ def main():
                 print("%-9s %18d %22d" % (chip[0], v[0], v[1]))
             else:
                 print("%-9s %s" % (chip[0], v))
+                missing.append(("%s under MicroPython" % chip[0], v))
     print()
     print("run time %.1f s" % (time.monotonic() - t0))
+    if missing:
+        print("NOT MEASURED (%d figures):" % len(missing))
+        for what, reason in missing:
+            print("  %s: %s" % (what, reason))
+        return 1
     return 0
 
 
