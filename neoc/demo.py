@@ -34,8 +34,9 @@ def demo(duration, broker, heap, console):
         stub.admin.add_device(MAC, location=LOCATION, modules=MODULES)
         click.echo("sensOCampus stub on %s, broker on %s:%d" % (stub.url, stub.mqtt_host, stub.mqtt_port))
         click.echo("device %s registered in %s; live page: %s/" % (MAC, LOCATION, stub.url))
-        board = VirtualBoard(MAC, server=stub.url, wifi=("neocampus-demo", "demo-pass"),
-                             broker=(stub.mqtt_host, stub.mqtt_port), chips=CHIPS,
+        # No broker on the board: it takes the one the stub advertises in its credentials
+        # answer, as a real neOSensor pointed at the stub does.
+        board = VirtualBoard(MAC, server=stub.url, wifi=("neocampus-demo", "demo-pass"), chips=CHIPS,
                              heap=heap or DEFAULT_HEAP, echo=click.echo if console else False)
         board.start()
         click.echo("virtual board booting (flash in %s)" % board.flash)

@@ -242,11 +242,15 @@ class Registry:
             return None
         return self.db.execute("SELECT * FROM devices WHERE mac=?", (mac,)).fetchone()
 
-    def credentials(self, mac, issued=None):
+    def credentials(self, mac, issued=None, broker=None):
         """The protocol's credentials answer, or None for an unknown or disabled MAC.
 
         issued: (password, registry hash, broker hash) from passwords.issue(),
-        computed by the caller off the event loop; made here when absent."""
+        computed by the caller off the event loop; made here when absent.
+        broker: (host, port) the server advertises to every device, or None.
+        The device's own override (its server and port columns) wins; a server
+        of its own is never paired with the advertised port, which belongs to
+        the advertised host."""
         row = self.lookup(mac)
         if row is None or not row["enabled"]:
             return None
@@ -262,10 +266,13 @@ class Registry:
                 self._changed(row["login"])
         else:
             self.touch(row["mac"])
-        if row["server"]:
-            answer["server"] = row["server"]
-        if row["port"]:
-            answer["port"] = row["port"]
+        server, port = row["server"], row["port"]
+        if broker and not server:
+            server, port = broker[0], port or broker[1]
+        if server:
+            answer["server"] = server
+        if port:
+            answer["port"] = port
         return answer
 
     def device_for_login(self, login):

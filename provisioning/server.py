@@ -9,11 +9,13 @@ shared Policy, the collector, and an aiohttp application serving
 import asyncio
 import datetime
 import hmac
+import ipaddress
 import json
 import logging
 import os
 import pathlib
 import secrets
+import socket
 import time
 
 from aiohttp import BasicAuth, web
@@ -31,6 +33,10 @@ MAX_BODY = 64 * 1024
 BROKERS = ("embedded", "mosquitto", "external")
 RELOAD_DELAY = 0.05     # s: registry changes within this window make one Mosquitto reload
 MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
+# Stub(advertise=LISTENER): devices are sent the --mqtt address itself, or this
+# machine's hostname when that address is a wildcard nobody can dial.
+LISTENER = "listener"
+WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 
 
 def forbidden():
@@ -76,11 +82,61 @@ def parse_since(value):
     return dt.timestamp()
 
 
+def _dialable(host):
+    if not isinstance(host, str) or host in WILDCARD_HOSTS or len(host) > 253:
+        return False
+    bare = host[1:-1] if host[:1] == "[" and host[-1:] == "]" else host
+    if ":" in bare:  # only an IPv6 literal has colons
+        try:
+            return not ipaddress.IPv6Address(bare).is_unspecified
+        except ValueError:
+            return False
+    return bool(bare) and not any(c.isspace() or c in "/@[]" for c in bare)
+
+
+def check_broker_address(address):
+    """(host, port) a device can dial, or ValueError."""
+    try:
+        host, port = address
+    except (TypeError, ValueError):
+        raise ValueError("an advertised broker is (host, port), not %r" % (address,)) from None
+    if not _dialable(host):
+        raise ValueError("advertised broker host %r is not a host name or address a device can dial" % (host,))
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError("advertised broker port must be 1-65535, not %r" % (port,))
+    return host, port
+
+
+def advertised_broker(advertise, host, port):
+    """(the (host, port) devices are sent or None, a note for the start-up line)
+    for Stub's `advertise` and the broker's listener address."""
+    if advertise != LISTENER:
+        return advertise, ""
+    if not port:
+        return None, " (the --mqtt port is 0: none known to advertise)"
+    if host in WILDCARD_HOSTS:
+        return (socket.gethostname(), port), (
+            " (this machine's hostname: the listener %s has no address a device can dial; "
+            "--advertise-broker HOST:PORT to choose)" % (host or "0.0.0.0"))
+    return (host, port), ""
+
+
 class Stub:
+    """advertise: the broker every device is sent in its credentials answer
+    (`server`, `port`) unless it has an override of its own: LISTENER (the
+    default) for the mqtt address, or this machine's hostname with its port when
+    that is a wildcard (0.0.0.0, ::); an explicit (host, port); None for none
+    (a stub in front of the campus broker, which devices know already)."""
+
     def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
-                 broker="embedded", token=None):
+                 broker="embedded", token=None, advertise=LISTENER):
         if broker not in BROKERS:
             raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
+        if advertise not in (LISTENER, None):
+            advertise = check_broker_address(advertise)
+        self.advertise = advertise
+        self.advertised = None  # (host, port) sent to devices, once started
+        self._advertise_note = ""
         self.data_dir = pathlib.Path(data_dir)
         self.http_host, self.http_port = http
         self.mqtt_host, self.mqtt_port = mqtt
@@ -112,6 +168,8 @@ class Stub:
             self.backend = MosquittoBroker(self.policy, self.data_dir / "mosquitto", self.mqtt_host,
                                            self.mqtt_port, managed=self.broker_kind == "mosquitto")
         await self.backend.start()
+        self.advertised, self._advertise_note = advertised_broker(self.advertise, self.backend.host,
+                                                                  self.backend.port)
         self.collector = Collector(self.registry, self.mqtt_host, self.mqtt_port, acl.COLLECTOR_USER,
                                    collector_password, on_readings=self._push_readings,
                                    on_status=self._push_status)
@@ -258,7 +316,7 @@ class Stub:
         issued = None
         if row is not None and row["enabled"] and row["password_pending"]:
             issued = await asyncio.get_running_loop().run_in_executor(None, passwords.issue)
-        answer = self.registry.credentials(mac, issued)
+        answer = self.registry.credentials(mac, issued, self.advertised)
         if answer is None:
             log.info("credentials refused for %r", mac[:40])
             return forbidden()
@@ -502,6 +560,12 @@ class Stub:
         lines = ["neoc server: HTTP on http://%s:%d" % (self.http_host, self.http_port),
                  "neoc server: MQTT via %s" % self.backend.describe(),
                  "neoc server: data in %s" % self.data_dir.resolve()]
+        if self.advertised:
+            lines.append("neoc server: devices are sent the broker %s:%d%s"
+                         % (self.advertised + (self._advertise_note,)))
+        else:
+            lines.append("neoc server: no broker advertised%s: devices use their own setting or the campus "
+                         "broker" % self._advertise_note)
         if self.token_path:
             lines.append("neoc server: admin token in %s" % self.token_path.resolve())
         return "\n".join(lines)

@@ -19,6 +19,27 @@ def host_port(value, default_host="127.0.0.1"):
     return host or default_host, port
 
 
+def advertised_host_port(value, default_port):
+    """HOST:PORT, HOST, [V6]:PORT or [V6] -> (host, port); PORT defaults to the listener's."""
+    value = value.strip()
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or rest and not rest.startswith(":"):
+            raise click.BadParameter("expected HOST:PORT or [IPV6]:PORT, got %r" % value,
+                                     param_hint="--advertise-broker")
+        port = rest[1:]
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    else:  # a bare host name, or a bare IPv6 address
+        host, port = value, ""
+    if not port:
+        return host, default_port
+    try:
+        return host, int(port)
+    except ValueError:
+        raise click.BadParameter("expected HOST:PORT, got %r" % value, param_hint="--advertise-broker") from None
+
+
 @click.command()
 @click.option("--data-dir", default="./neoc-data", show_default=True, type=click.Path(file_okay=False),
               help="Registry database, admin token, broker files.")
@@ -30,16 +51,35 @@ def host_port(value, default_host="127.0.0.1"):
                                       "(files written into DATA_DIR/mosquitto for it).")
 @click.option("--admin-token", envvar="NEOC_ADMIN_TOKEN", default=None,
               help="Bearer token of the admin API; generated into DATA_DIR/admin-token when absent.")
+@click.option("--advertise-broker", "advertise", metavar="HOST[:PORT]", default=None,
+              help="The broker devices are sent in their credentials answer (`server`, `port`) unless "
+                   "registered with one of their own (neoc device add --mqtt-server/--mqtt-port). "
+                   "Default: the --mqtt address, also with --broker external; when that listens on "
+                   "0.0.0.0 or ::, this machine's hostname with the --mqtt port. PORT defaults to the "
+                   "--mqtt port.")
+@click.option("--no-advertise-broker", "no_advertise", is_flag=True,
+              help="Send devices no broker: they use their own setting, else the campus broker (a stub "
+                   "standing in front of the campus broker).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def server(data_dir, http, mqtt, broker, admin_token, verbose):
+def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, verbose):
     """Run the sensOCampus server stub: registry API, broker credentials and ACLs, collector, live page."""
-    from provisioning.server import Stub, serve
+    from provisioning.server import LISTENER, Stub, check_broker_address, serve
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
-    stub = Stub(data_dir, http=host_port(http), mqtt=host_port(mqtt), broker=broker, token=admin_token)
+    mqtt = host_port(mqtt)
+    if advertise is not None and no_advertise:
+        raise click.UsageError("--advertise-broker and --no-advertise-broker exclude each other")
+    advertised = None if no_advertise else LISTENER
+    if advertise is not None:
+        try:
+            advertised = check_broker_address(advertised_host_port(advertise, mqtt[1]))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--advertise-broker") from None
+    stub = Stub(data_dir, http=host_port(http), mqtt=mqtt, broker=broker, token=admin_token,
+                advertise=advertised)
 
     async def main():
         stop = asyncio.Event()

@@ -44,7 +44,8 @@ def test_credentials_login_and_password_once(stub, mac):
     assert str(uuid.UUID(password)) == password and uuid.UUID(password).version == 4
     second = get(stub, "/device/credentials", params={"mac": mac})
     assert second.status_code == 200
-    assert second.json() == {"login": "senso_" + hexmac}  # no password, no server/port
+    # No password; the stub's own broker, as on the first call (test_server_advertise.py).
+    assert second.json() == {"login": "senso_" + hexmac, "server": stub.mqtt_host, "port": stub.mqtt_port}
     # The first password still works after the second call.
     assert get(stub, "/device/config", auth=(first["login"], password)).status_code == 200
 
@@ -78,14 +79,14 @@ def test_reset_delivers_new_password_and_kills_old(stub, mac):
     assert "password" not in get(stub, "/device/credentials", params={"mac": mac}).json()
 
 
-def test_server_and_port_only_with_override(stub, mac):
+def test_server_and_port_are_the_override_else_the_stubs_broker(stub, mac):
     other = mac[:-2] + ("00" if mac[-2:] != "00" else "01")
     stub.admin.add_device(mac, location="u4/302", server="broker.example", port=8883)
     stub.admin.add_device(other, location="u4/302")
     with_override = get(stub, "/device/credentials", params={"mac": mac}).json()
     assert with_override["server"] == "broker.example" and with_override["port"] == 8883
     plain = get(stub, "/device/credentials", params={"mac": other}).json()
-    assert "server" not in plain and "port" not in plain
+    assert (plain["server"], plain["port"]) == (stub.mqtt_host, stub.mqtt_port)
 
 
 def test_config_topics_and_zones_shape(stub, mac):
