@@ -1,7 +1,8 @@
 """SimBus: a simulated I2C bus that speaks machine.I2C, smbus2.SMBus and busio.I2C
 (the smbus2 methods come from drivers/sim/_smbus_api.py, on CPython only).
 
-Chip models are attached at addresses; SimBus turns each API call into I2C
+Chip models are attached at addresses (attach is the chip's power-up: it calls
+model.power_on() where the model has one); SimBus turns each API call into I2C
 messages: model.write(data) for a write message, model.read(n) -> bytes for a
 read message (a combined write-then-read calls both, in one transaction).
 
@@ -61,6 +62,10 @@ class SimBus(_API):
         self.models[address] = model
         if getattr(model, "clock", 0) is None:
             model.clock = self.now_ms
+        # Attaching is powering up: a chip that converts from power-up starts now, on
+        # the bus clock, not at the first access a driver makes.
+        if hasattr(model, "power_on"):
+            model.power_on()
         return model
 
     def detach(self, address):

@@ -10,7 +10,12 @@ Physics in (`lux`), registers out. References are to the Maxim MAX44009 datashee
     is TIM (+3 with CDR, photodiode current divided by 8) and the range ends 8 exponents
     higher (beyond: overrange); automatic mode picks the range itself (0.045..188,000 lx);
   default mode (CONT = 0) measures once every 800 ms, continuous mode back to back;
-  lux registers do not update between an address byte and the next STOP.
+  measuring starts at power-up (SimBus.attach): the lux registers read their POR 0 until
+  the first cycle ends; a configuration write starts a new cycle;
+  lux registers do not update between an address byte and the next STOP;
+  interrupt (INTE, register 0x01 bit 0): INTS (0x00 bit 0) is set when readings stay
+  outside the window for the threshold timer's count of 100 ms, and clears when read;
+  the window is 2^E x (M3..M0 1111) x 0.045 lx above (0x05), 2^E x (M3..M0 0000) below.
 No auto-increment: a multi-byte read repeats the addressed register (field reports of
 two-byte reads returning the same byte twice; the datasheet reads 0x03 and 0x04 with
 a repeated START and a new register address between them).
@@ -42,7 +47,11 @@ class MAX44009Model(RegisterModel):
         r[0x02] = 0x03
         r[0x05] = 0xFF
         r[0x07] = 0xFF
-        self._t0 = None
+        self._out = None   # end of the first of the readings outside the threshold window
+        self.power_on()
+
+    def power_on(self):
+        self._t0 = self.now()
         self._cycles = 0
 
     def write(self, data):
@@ -76,16 +85,27 @@ class MAX44009Model(RegisterModel):
         return 800.0
 
     def _tick(self, now):
-        if self._t0 is None:
-            self._t0 = now - 800.0   # powered long before the test looked: one result ready
-        done = int((now - self._t0) // self.period_ms())
+        period = self.period_ms()
+        done = int((now - self._t0) // period)
         if done > self._cycles:
             self._cycles = done
-            cfg = self.regs[0x02]
+            r = self.regs
+            cfg = r[0x02]
             if cfg & 0x40:
                 emin = (cfg & 7) + (3 if cfg & 0x08 else 0)
                 hi, lo = encode(self.lux, emin, min(emin + 8, 14))
             else:
                 hi, lo = encode(self.lux)
-            self.regs[0x03] = hi
-            self.regs[0x04] = lo
+            r[0x03] = hi
+            r[0x04] = lo
+            # Interrupt: the reading against the window, as mantissa << exponent counts.
+            m = ((hi & 0x0F) << 4 | lo) << (hi >> 4)
+            up, low = r[0x05], r[0x06]
+            if hi >= 0xF0 or m > ((up & 0x0F) << 4 | 0x0F) << (up >> 4) or m < ((low & 0x0F) << 4) << (low >> 4):
+                end = self._t0 + done * period
+                if self._out is None:
+                    self._out = end
+                if r[0x01] & 1 and end - self._out >= r[0x07] * 100:
+                    r[0x00] = 1
+            else:
+                self._out = None
