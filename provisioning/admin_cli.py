@@ -102,8 +102,10 @@ def device():
 @click.option("--kind", type=click.Choice(["neosensor", "rpi"]), default="neosensor", show_default=True)
 @click.option("--module", "modules", multiple=True, metavar="NAME[:FREQUENCY]",
               help="A module of the device's zone, e.g. temperature:60 (repeatable).")
-@click.option("--mqtt-server", default=None, help="Per-device broker override sent with its credentials.")
-@click.option("--mqtt-port", type=click.IntRange(1, 65535), default=None, help="Port of that broker.")
+@click.option("--mqtt-server", default=None, help="Per-device broker override sent with its credentials, "
+              "instead of the broker the stub advertises (neoc server --advertise-broker).")
+@click.option("--mqtt-port", type=click.IntRange(1, 65535), default=None,
+              help="Port of that broker (alone: the advertised broker's host on this port).")
 @connection_options
 def add(client, as_json, mac, location, kind, modules, mqtt_server, mqtt_port):
     """Register MAC; its first credentials call will receive the password."""

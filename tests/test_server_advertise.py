@@ -265,12 +265,45 @@ def test_help_says_what_a_wildcard_listener_advertises():
 
 
 # -- end to end: a board pointed at the stub with no broker of its own -----------------
-def _descendants(pid):
-    import psutil
+def _proc_stat(pid):
+    """(ppid, start time, state) of a live process from /proc, or None."""
     try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
+        text = pathlib.Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+    return int(fields[1]), int(fields[19]), fields[0]
+
+
+def _descendants(pid):
+    """{pid: (start time, command line)} of every live process under pid (from /proc:
+    psutil is not a declared dependency)."""
+    children = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _proc_stat(int(entry.name))
+            if st:
+                children.setdefault(st[0], []).append((int(entry.name), st[1]))
+    out, todo = {}, [pid]
+    while todo:
+        for child, started in children.get(todo.pop(), []):
+            try:
+                cmd = (pathlib.Path("/proc/%d/cmdline" % child).read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                continue
+            out[child] = (started, cmd)
+            todo.append(child)
+    return out
+
+
+def _still_running(procs):
+    """Those of _descendants()'s processes still alive (same pid and start time, not a zombie)."""
+    left = {}
+    for pid, (started, cmd) in procs.items():
+        st = _proc_stat(pid)
+        if st and st[1] == started and st[2] != "Z":
+            left[pid] = cmd
+    return left
 
 
 @pytest.mark.slow
@@ -279,7 +312,6 @@ def test_a_board_without_broker_setting_publishes_to_the_stubs_broker(tmp_path):
     if upy.unavailable_reason():
         from harness import need
         need(upy.unavailable_reason())
-    import psutil
     server = Server(tmp_path / "d").start()
     board = None
     lines = []
@@ -304,7 +336,7 @@ def test_a_board_without_broker_setting_publishes_to_the_stubs_broker(tmp_path):
         assert rows[0]["value"] == 21.5 and rows[0]["unitID"] == "auto_0001"
         assert re.search(r"mqtt: connected to 127\.0\.0\.1:%d as senso_02ad0e000001" % server.mqtt_port, out), out
         assert "univ-tlse3.fr" not in out
-        vm = [p for p in _descendants(board.pid) if "micropython" in " ".join(p.cmdline()).lower()]
+        vm = [cmd for _, cmd in _descendants(board.pid).values() if "micropython" in cmd.lower()]
         assert vm, "no MicroPython VM under the board runner: %s" % _descendants(board.pid)
         admin.http.close()
     finally:
@@ -317,11 +349,11 @@ def test_a_board_without_broker_setting_publishes_to_the_stubs_broker(tmp_path):
                 board.kill()
                 board.wait()
                 raise AssertionError("the board runner ignored SIGTERM:\n" + "".join(lines))
-            left = [p for p in spawned if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-            for p in left:
-                p.kill()
+            left = _still_running(spawned)
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
             assert not left, "processes left behind the board runner: %s" % left
         server_spawned = _descendants(server.proc.pid)
         assert server.stop() == 0, server.output()
-    assert not [p for p in server_spawned if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not _still_running(server_spawned), server_spawned
     assert board.returncode == 0, "".join(lines)
