@@ -31,8 +31,9 @@ def test_restart_keeps_devices_passwords_and_readings(tmp_path):
         token = stub.token
     with StubServer(tmp_path / "d") as stub:
         assert stub.token == token  # the token file is reused, not regenerated
+        # No password again; the broker advertised is the restarted stub's (a new port).
         assert requests.get(stub.url + "/device/credentials", params={"mac": mac}, timeout=5).json() == {
-            "login": login}
+            "login": login, "server": stub.mqtt_host, "port": stub.mqtt_port}
         assert requests.get(stub.url + "/device/config", auth=(login, password), timeout=5).status_code == 200
         assert try_login(stub, login, password)  # the broker account comes back from the stored hash
         assert [r["value"] for r in stub.admin.readings()] == [20.5]
