@@ -8,11 +8,19 @@ Fragmentation makes pass/fail non-monotonic (a module can pass at 36k, fail at
 passes. Moving path strings by a few characters moves a module by about 1 KB:
 read the figures +-1k.
 
-    python bench/portable_heap.py [--lo 24] [--hi 40] [tests/portable/test_x.py ...]
+A module that does not pass even at HI has no figure: the bench says why (the
+last line of the first failing test's traceback, or of the VM's output) and
+exits 1, so that a broken runner or harness fails tests/test_bench_quick.py
+instead of printing a row of dots. --quick: two small modules (QUICK), from
+12 KB up so that both have a figure below the range's top.
+
+    python bench/portable_heap.py [--quick] [--lo 24] [--hi 40] [tests/portable/test_x.py ...]
 """
 import argparse
 import pathlib
+import subprocess
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -20,50 +28,103 @@ sys.path.insert(0, str(ROOT))
 from neoc import micropython as upy  # noqa: E402
 from tests import harness  # noqa: E402
 
+QUICK = ("test_ids.py", "test_drivers_mcp9808.py")
 
-def passes(path, kb):
-    """True when every test_* function of the module reports ok (or skip) at kb KB."""
-    names = [line[4:].split("(")[0] for line in path.read_text().splitlines()
-             if line.startswith("def test_")]
-    proc = harness.run_portable(path, "%dk" % kb)
-    status = {}
+
+def last_line(text):
+    lines = [x.strip() for x in (text or "").splitlines() if x.strip()]
+    return lines[-1] if lines else None
+
+
+def trial(path, names, kb):
+    """None when every test_* function of the module reports ok (or skip) at kb
+    KB, else why not (one line)."""
+    try:
+        proc = harness.run_portable(path, "%dk" % kb)
+    except subprocess.TimeoutExpired as e:
+        return "timed out after %s s" % e.timeout
+    status, detail, current = {}, {}, None
     for line in proc.stdout.splitlines():
-        if line.startswith("\x01") and not line.startswith("\x01end"):
-            name, st = line[1:].split("\t")
-            status[name] = st
-    return proc.returncode == 0 and all(status.get(n) in ("ok", "skip") for n in names)
+        if line.startswith("\x01end"):
+            current = None
+        elif line.startswith("\x01"):
+            current, _, st = line[1:].partition("\t")
+            status[current] = st
+        elif current and line.strip():
+            detail[current] = line.strip()     # the traceback's last line wins
+    for n in names:
+        if status.get(n) not in ("ok", "skip"):
+            if n in status:
+                return "%s %s: %s" % (n, status[n], detail.get(n, "no traceback"))
+            return "%s not reported (VM exit %d: %s)" % (
+                n, proc.returncode, last_line(proc.stderr) or last_line(proc.stdout) or "no output")
+    if proc.returncode != 0:
+        return "VM exit %d: %s" % (proc.returncode, last_line(proc.stderr) or last_line(proc.stdout))
+    return None
 
 
 def scan(path, lo, hi):
+    """(row of +/., smallest stable KB or None, heap the suite runs it at, why
+    it fails at hi or None)."""
     path = pathlib.Path(path)
     source = path.read_text()
-    row = "".join("+" if passes(path, kb) else "." for kb in range(lo, hi + 1))
+    names = [line[4:].split("(")[0] for line in source.splitlines() if line.startswith("def test_")]
+    m = harness.HEAP_RE.search(source)
+    heap = m.group(1) if m else "36k"
+    if not names:
+        return "", None, heap, "no `def test_` function found in the module"
+    notes = {kb: trial(path, names, kb) for kb in range(lo, hi + 1)}
+    row = "".join("." if notes[kb] else "+" for kb in range(lo, hi + 1))
     stable = None
     for kb in range(hi, lo - 1, -1):
-        if row[kb - lo] != "+":
+        if notes[kb]:
             break
         stable = kb
-    m = harness.HEAP_RE.search(source)
-    return row, stable, (m.group(1) if m else "36k")
+    return row, stable, heap, notes[hi]
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lo", type=int, default=24)
+    ap.add_argument("--quick", action="store_true", help="only %s" % ", ".join(QUICK))
+    ap.add_argument("--lo", type=int, default=None, help="default 24 (12 with --quick)")
     ap.add_argument("--hi", type=int, default=40)
     ap.add_argument("modules", nargs="*")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.lo is None:
+        args.lo = 12 if args.quick else 24
+    if args.lo > args.hi:
+        ap.error("--lo %d is above --hi %d" % (args.lo, args.hi))
     reason = upy.unavailable_reason()
     if reason:
-        sys.exit(reason)
-    modules = args.modules or sorted(str(p) for p in harness.PORTABLE_DIR.glob("test_*.py"))
+        print("bench/portable_heap.py: cannot run here: %s" % reason)
+        return 2
+    t0 = time.monotonic()
+    if args.modules:
+        modules = args.modules
+    elif args.quick:
+        modules = [str(harness.PORTABLE_DIR / name) for name in QUICK]
+    else:
+        modules = sorted(str(p) for p in harness.PORTABLE_DIR.glob("test_*.py"))
     print("%-36s %s  (heap %d..%d KB)" % ("module", "pass per KB", args.lo, args.hi))
+    missing = []
     for mod in modules:
-        row, stable, heap = scan(mod, args.lo, args.hi)
-        print("%-36s %s  min %s (runs at %s)" % (pathlib.Path(mod).name, row,
-                                                  "%dk" % stable if stable else "> %dk" % args.hi,
-                                                  heap), flush=True)
+        name = pathlib.Path(mod).name
+        row, stable, heap, why = scan(mod, args.lo, args.hi)
+        if stable is None:
+            missing.append((name, "fails at %d KB: %s" % (args.hi, why)))
+            figure = "> %dk" % args.hi
+        else:
+            # Passing at lo says only that its minimum is lo or less.
+            figure = ("<= %dk" if stable == args.lo else "%dk") % stable
+        print("%-36s %s  min %s (runs at %s)" % (name, row, figure, heap), flush=True)
+    print("run time %.1f s" % (time.monotonic() - t0))
+    if missing:
+        print("NOT MEASURED (%d modules):" % len(missing))
+        for name, why in missing:
+            print("  %s: %s" % (name, why))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
