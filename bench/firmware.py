@@ -9,7 +9,15 @@ script that connects umqtt.simple and publishes one reading):
   * boot-to-first-publish time (process start -> reading received by an
     observer subscribed on the broker).
 Prints figures and ratios (full firmware / baseline); the 24 KB heap target
-and the ESP8266's 36 KB budget are reported as PASS or MISS. Always exits 0: a benchmark, not a test.
+and the ESP8266's 36 KB budget are reported as PASS or MISS (a MISS is a
+figure, not a failure). Exits 1 when a figure could not be measured (the
+firmware fails even with a comfortable heap, a console line the bench reads
+is no longer printed, ...), each with its reason, and 2 when it cannot run
+here (no MicroPython, no Mosquitto): a broken bench fails
+tests/test_bench_quick.py instead of printing holes.
+
+--quick (tests/test_bench_quick.py): 20 readings per trial instead of 200 and
+a bisection in 32 KB steps (4 KB for the baseline), same figures, coarser.
 
 Everything is real: the MicroPython 1.29 unix port, a Mosquitto broker with
 password authentication and ACL, paho as the observer.
@@ -25,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -66,6 +75,16 @@ print("peak_live", peak, "total", gc.mem_alloc() + gc.mem_free())
 
 def log(*args):
     print(*args, file=sys.stderr, flush=True)
+
+
+def last_line(*texts):
+    """Last non-blank line of a child's output (the MicroPython unix port prints
+    its tracebacks on stdout: both streams are looked at, in the order given)."""
+    for text in texts:
+        lines = [x for x in (text or "").splitlines() if x.strip()]
+        if lines:
+            return lines[-1].strip()
+    return None
 
 
 # -- broker and observer --------------------------------------------------------
@@ -179,8 +198,7 @@ class Baseline:
             return False, type(e).__name__
         got = self.observer.wait(lambda t, p: t == topic and p == msg.encode(), 3, start)
         if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()
-            return False, tail[-1] if tail else "exit %d" % proc.returncode
+            return False, last_line(proc.stderr, proc.stdout) or "exit %d" % proc.returncode
         if got is None:
             return False, "broker never got the reading"
         words = proc.stdout.split()
@@ -189,10 +207,10 @@ class Baseline:
         return True, ""
 
 
-def measure_baseline(rig, quick):
+def measure_baseline(rig, mode):
     log("baseline: bare umqtt.simple publish (.mpy)")
     bare = Baseline(rig.work / "bare", rig.broker, "bare", rig.passwords["bare"], rig.observer)
-    kb, tried = smallest_heap(bare.run, 4, 128, 2 if quick else 1)
+    kb, tried = smallest_heap(bare.run, 4, 128, mode["base_step"])
     res = {"min_heap_kb": kb, "tried": tried}
     if kb is not None:
         # Figures at the same comfortable heap as the firmware's, three runs.
@@ -257,12 +275,18 @@ MODULES = ("temperature", "humidity", "luminosity")
 # and make the boot-to-first-publish time depend on the drift's phase.
 CHIPS = ["mcp9808@0x18:temperature=19..24/3600s", "sht3x@0x44:temperature=20..23/2700s,humidity=40..55/3000s",
          "tsl2561@0x39:lux=200..600/1800s"]
-PUBLISHES = 200
+# Per run mode: readings per firmware trial, bisection steps (KB), time budget (s).
+MODES = {"full": {"publishes": 200, "base_step": 1, "full_step": 1, "budget": 540.0},
+         "quick": {"publishes": 20, "base_step": 4, "full_step": 32, "budget": 240.0}}
 FREQUENCY = 45          # the frequency order's value (s), checked in the module's status
 # Console lines of the boot whose times are shown (label, regex).
 MILESTONES = (("wifi", r"wifi: connected"), ("handshake", r"sensocampus: config"),
               ("i2c scan", r"^(\[[^]]*\] )?i2c: "), ("mqtt", r"mqtt: connected"))
 BAD_LINES = ("MemoryError", "crashed", "safe mode", "Traceback")
+# The set-up phase's last console line (firmware/neosensor/setup.py): the heap
+# free just before its soft reset into the loop, with no collection first, so
+# its garbage counts as used. The loop phase's heap is in the device status.
+SETUP_FREE = re.compile(r"setup: done, (\d+) bytes free")
 
 
 # What a ROMFS board does at boot, done by boot.py here: the code partition
@@ -300,13 +324,14 @@ def build_rom(flash, dest):
 class Full:
     """The firmware on the virtual board: Wi-Fi, sensOCampus handshake against
     the stub, MQTT to the rig's Mosquitto (the device's account and ACL from
-    the stub's own rules), three modules, PUBLISHES readings, commands."""
+    the stub's own rules), three modules, `publishes` readings, commands."""
 
-    def __init__(self, rig, stub, trial_timeout=90.0):
+    def __init__(self, rig, stub, publishes, trial_timeout=90.0):
         from provisioning.acl import device_rules, location_topic
         from provisioning.virtual_board import deploy, write_config
         import requests
         self.rig, self.stub, self.trial_timeout = rig, stub, trial_timeout
+        self.publishes = publishes
         self.base = location_topic(*LOCATION)
         stub.admin.add_device(MAC, location=LOCATION, server=rig.broker.host, port=rig.broker.port,
                               modules=[{"module": m, "frequency": 60} for m in MODULES])
@@ -436,7 +461,7 @@ class Full:
         readings = 0
         while True:
             readings = sum(1 for m in obs.messages[start:] if self._is_reading(m[1], m[2]))
-            if readings >= PUBLISHES:
+            if readings >= self.publishes:
                 break
             bad = self._failed(board)
             if bad:
@@ -469,14 +494,18 @@ class Full:
             return False, "frequency order not obeyed (no temperature status with %d s)" % FREQUENCY
         if not statuses.get("luminosity"):
             return False, "status order on luminosity not answered"
-        heaps = [st["heap"] for st in statuses.get("device", []) if isinstance(st.get("heap"), int)]
-        if len(heaps) < 1 + rounds // 10:
-            return False, "device status orders not all answered (%d statuses)" % len(heaps)
-        for line in board.lines:
-            m = re.search(r"heap: (\d+) bytes free", line)
-            if m:
-                heaps.append(int(m.group(1)))
-        figures.update(heap_free=heaps, readings=readings, rounds=rounds,
+        device = statuses.get("device", [])
+        if len(device) < 1 + rounds // 10:
+            return False, "device status orders not all answered (%d statuses)" % len(device)
+        # The peak live heap is read from this field (gc.mem_free() after a
+        # gc.collect(), firmware/neosensor/app.py): no field, no figure.
+        heaps = [st["heap"] for st in device if isinstance(st.get("heap"), int)]
+        if len(heaps) < len(device):
+            return False, ("a device status without an integer `heap` field (fields: %s): "
+                           "the peak live heap cannot be read" % ", ".join(sorted(device[-1])))
+        setup = [int(m.group(1)) for m in map(SETUP_FREE.search, board.lines) if m]
+        figures.update(heap_free=heaps, setup_free=min(setup) if setup else None,
+                       readings=readings, rounds=rounds,
                        orders=self.orders, seconds=time.monotonic() - t_start)
         self.last = figures
         return True, "%d readings, %d orders in %.1f s" % (readings, figures["orders"], figures["seconds"])
@@ -562,8 +591,11 @@ def heap_breakdown(work, flash):
         elif len(words) == 3:
             res.append((name, words[2]))
     if not res:
-        log("heap breakdown: probe failed: %s" % (out.stderr or out.stdout)[-300:])
-    return res
+        reason = "probe printed nothing it could parse: %s" % (
+            last_line(out.stderr, out.stdout) or "exit %d" % out.returncode)
+        log("heap breakdown: " + reason)
+        return res, reason
+    return res, None
 
 
 def _count(c):
@@ -571,7 +603,7 @@ def _count(c):
     return c[0]
 
 
-def measure_variant(full, rom, quick, deadline):
+def measure_variant(full, rom, mode, deadline):
     """Comfortable run (figures), bisection, then the explicit 24 KB run."""
     comfy = COMFORTABLE_KB
 
@@ -589,10 +621,22 @@ def measure_variant(full, rom, quick, deadline):
     extra = full.image_alloc if rom else 0
     total = heap_total(str(comfy * 1024 + extra)) - extra
     res["peak_live"] = total - min(full.last["heap_free"])
+    if full.last["setup_free"] is not None:
+        res["setup_used"] = total - full.last["setup_free"]
     res["first_publish_s"] = full.last["first_publish_s"]
     res["timeline"] = full.last["timeline"]
     res["run"] = note
-    kb, tried = smallest_heap(trial, 8, comfy, 4 if quick else 1, hi_known_ok=True)
+    # Console lines this bench reads that the firmware no longer prints: the
+    # figures they give are missing, and the bench says so (exit 1).
+    res["missing"] = []
+    if full.last["setup_free"] is None:
+        res["missing"].append(("heap used at the end of set-up",
+                               "no console line matched %r" % SETUP_FREE.pattern))
+    seen = [label for label, _ in res["timeline"]]
+    for label, pattern in MILESTONES:
+        if label not in seen:
+            res["missing"].append(("boot timeline, %s" % label, "no console line matched %r" % pattern))
+    kb, tried = smallest_heap(trial, 8, comfy, mode["full_step"], hi_known_ok=True)
     tried.insert(0, (comfy, True, note))
     res["min_heap_kb"], res["tried"] = kb, tried
     # Each checked size is run once more if the bisection did not try it:
@@ -611,26 +655,26 @@ def measure_variant(full, rom, quick, deadline):
     return res
 
 
-def measure_full(rig, quick, budget_s):
+def measure_full(rig, mode, budget_s):
     """{"mpy": figures with the code loaded from .mpy files into the heap (as
     deployed), "rom": the same with the code in a ROMFS image}."""
     from provisioning.stub_process import StubServer
     t0 = time.monotonic()
     with StubServer(rig.work / "stub") as stub:
-        full = Full(rig, stub)
+        full = Full(rig, stub, mode["publishes"])
         log("full firmware on the virtual board (MCP9808 + SHT3x + TSL2561), %d readings + orders, "
-            "code as .mpy files (loaded into the heap)" % PUBLISHES)
-        res = measure_variant(full, False, quick, t0 + 0.55 * budget_s)
+            "code as .mpy files (loaded into the heap)" % full.publishes)
+        res = measure_variant(full, False, mode, t0 + 0.55 * budget_s)
         if "run" in res:
-            res["breakdown"] = heap_breakdown(rig.work, full.template)
+            res["breakdown"], res["breakdown_why"] = heap_breakdown(rig.work, full.template)
             res["fakes"] = dict(res["breakdown"]).get("fakes")
         log("the same with the code in a ROMFS image, run in place")
         try:
             full._rom_template()
-            rom = measure_variant(full, True, quick, t0 + budget_s)
+            rom = measure_variant(full, True, mode, t0 + budget_s)
             rom["image"] = (full.image_size, full.image_alloc)
         except Exception as e:  # e.g. no VfsRom in this MicroPython build
-            rom = {"why": "could not be run (%s: %s)" % (type(e).__name__, str(e)[:120])}
+            rom = {"why": "could not be run (%s)" % why(e)}
         res["rom"] = rom
     return res
 
@@ -694,7 +738,7 @@ def verdict(res, key="target_run"):
     return "MISS (at %d KB: %s)" % (run[0], run[2])
 
 
-def report(base, sizes, full):
+def report(base, sizes, full, mode):
     full = full or {}
     rom = full.get("rom") or {}
     print()
@@ -708,6 +752,7 @@ def report(base, sizes, full):
         rom.get("min_heap_kb"), lambda v: "%d KB" % v)
     row("peak live heap (after gc.collect)", base.get("peak_live"), full.get("peak_live"),
         rom.get("peak_live"), kb)
+    row("heap used at set-up's end (no collect)", None, full.get("setup_used"), rom.get("setup_used"), kb)
     for arch in ARCHS:
         f = sum(sizes[arch].values()) if sizes else None
         row(".mpy size, %s" % arch, sum(base["sizes"][arch].values()), f, None, kb)
@@ -724,10 +769,17 @@ def report(base, sizes, full):
           % (" (%d B image, %d B of heap)" % rom["image"] if rom.get("image") else ""))
     print("  constants would not be copied into RAM either.")
     print("Peak live heap: heap total minus the smallest free heap seen after a gc.collect() -- at the")
-    print("  bare script's checkpoints; in the firmware's device status `heap` field (status order every")
-    print("  10 rounds) and its 'heap: N bytes free' console line. Sampled: the smallest heap is the bound.")
+    print("  bare script's checkpoints; for the firmware, the loop phase's device status `heap` field")
+    print("  (status order every 10 rounds). Sampled: the smallest heap is the bound. The set-up phase")
+    print("  (before its soft reset into the loop) is seen only in its last console line, 'setup: done,")
+    print("  N bytes free', taken without a collection: heap used there counts its garbage too.")
+    if mode["full_step"] > 1:
+        print("--quick: smallest heaps bisected in %d KB steps (baseline %d KB), %d readings per trial:"
+              % (mode["full_step"], mode["base_step"], mode["publishes"]))
+        print("  upper bounds, coarser than a full run's.")
     print("Completes = exit 0 and the broker got the reading (baseline); for the firmware: one boot,")
-    print("no reset, no MemoryError (even caught), %d readings received by the observer and the" % PUBLISHES)
+    print("no reset, no MemoryError (even caught), %d readings received by the observer and the"
+          % mode["publishes"])
     print("frequency/status orders answered, within the trial's time limit.")
     if sizes and sizes.get("identical"):
         print(".mpy: bytecode only (no @native/@viper): the xtensa and xtensawin files are byte-identical.")
@@ -772,35 +824,88 @@ def report(base, sizes, full):
     print("       same, code in ROMFS:                              %s" % verdict(rom, "budget_run"))
 
 
+def why(e):
+    """An exception as its traceback's last line, cut to one line."""
+    text = traceback.format_exception_only(type(e), e)[-1].strip()
+    return text.splitlines()[0][:160] if text else type(e).__name__
+
+
+def unmeasured(base, sizes, full):
+    """(figure, why) for every figure the report should give and has not got.
+    A MISS at 24 or 36 KB is a figure; a scenario that fails even with a
+    comfortable heap, or a console line the bench no longer finds, is not."""
+    out = []
+    if base.get("min_heap_kb") is None:
+        note = base["tried"][0][2] if base.get("tried") else "not run"
+        out.append(("baseline smallest heap", "the bare publish failed even at 128 KB: %s" % note))
+    elif "peak_live" not in base:
+        out.append(("baseline peak live heap and first publish",
+                    "no run at %d KB completed" % COMFORTABLE_KB))
+    if not sizes:
+        out.append(("firmware .mpy sizes", base.get("sizes_why", "not measured")))
+    rom = full.get("rom")
+    for name, res in (("full (.mpy)", full), ("full (ROMFS)", rom)):
+        if res is None:
+            out.append((name, "not run: %s" % full.get("why", "?")))
+        elif res.get("why"):
+            out.append((name, res["why"]))
+        else:
+            out.extend(("%s %s" % (name, what), reason) for what, reason in res.get("missing", ()))
+    if "run" in full:
+        if full.get("breakdown_why"):
+            out.append(("heap breakdown", full["breakdown_why"]))
+        out.extend(("heap breakdown, %s" % n, v.replace("_", " ")) for n, v in full.get("breakdown", ())
+                   if isinstance(v, str))
+        if not full.get("fakes") and not full.get("breakdown_why"):
+            out.append(("heap of the virtual board's fakes", "no 'fakes' line from the probe"))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="coarser bisection (fewer trials)")
-    ap.add_argument("--budget", type=float, default=540.0,
-                    help="seconds the whole bench may take; bisection stops there (default 540)")
+    ap.add_argument("--quick", action="store_true",
+                    help="%(publishes)d readings per trial, bisection in %(full_step)d KB steps" % MODES["quick"])
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds the whole bench may take; bisection stops there (default %.0f, %.0f "
+                         "with --quick)" % (MODES["full"]["budget"], MODES["quick"]["budget"]))
     args = ap.parse_args(argv)
+    mode = dict(MODES["quick" if args.quick else "full"])
+    if args.budget is not None:
+        mode["budget"] = args.budget
     t0 = time.monotonic()
     reason = upy.unavailable_reason()
     if reason:
-        print("bench/firmware.py: cannot run: %s" % reason)
-        return 0
+        print("bench/firmware.py: cannot run here: %s" % reason)
+        return 2
     with tempfile.TemporaryDirectory(prefix="neoc-bench-fw-") as tmp:
         try:
             rig = Rig(tmp)
         except (MosquittoError, RuntimeError, OSError) as e:
-            print("bench/firmware.py: cannot run: %s" % e)
-            return 0
+            print("bench/firmware.py: cannot run here: %s" % why(e))
+            return 2
         try:
-            base = measure_baseline(rig, args.quick)
-            sizes = firmware_sizes(rig.work)
+            base = measure_baseline(rig, mode)
             try:
-                full = measure_full(rig, args.quick, args.budget - (time.monotonic() - t0))
+                sizes = firmware_sizes(rig.work)
+            except Exception as e:  # mpy-cross or the deploy broke: still print the rest
+                sizes, base["sizes_why"] = None, why(e)
+            try:
+                full = measure_full(rig, mode, mode["budget"] - (time.monotonic() - t0))
             except Exception as e:  # the stub or the board cannot start: still print the rest
-                log("full scenario: %s: %s" % (type(e).__name__, e))
-                full = {"why": "could not be run (%s: %s)" % (type(e).__name__, str(e).splitlines()[0][:120])}
+                log("full scenario: %s" % why(e))
+                full = {"why": "could not be run (%s)" % why(e)}
         finally:
             rig.close()
-    report(base, sizes, full)
+    report(base, sizes, full, mode)
+    print()
+    print("run time %.0f s%s" % (time.monotonic() - t0, " (--quick)" if args.quick else ""))
+    missing = unmeasured(base, sizes, full)
+    if missing:
+        print("NOT MEASURED (%d figures):" % len(missing))
+        for what, reason in missing:
+            print("  %s: %s" % (what, reason))
+        return 1
     return 0
 
 
