@@ -3,7 +3,6 @@ credentials answer, the protocol's per-device override fields, so that a
 device pointed at the stub (a real neOSensor, `neoc board run` without
 --broker) dials the stub's broker instead of the campus one."""
 import asyncio
-import json
 import os
 import pathlib
 import re
