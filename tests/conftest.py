@@ -47,10 +47,10 @@ def mosquitto(tmp_path, tls_files):
     _need_mosquitto()
     started = []
 
-    def start(users=None, acl=None, tls=True):
+    def start(users=None, acl=None, tls=True, port=None):
         workdir = tmp_path / ("mosquitto%d" % len(started))
         tls_tuple = (str(tls_files["ca"]), str(tls_files["cert"]), str(tls_files["key"])) if tls else None
-        broker = mq.Mosquitto(workdir, users=users, acl=acl, tls=tls_tuple)
+        broker = mq.Mosquitto(workdir, users=users, acl=acl, tls=tls_tuple, port=port)
         started.append(broker)
         return broker.start()
 

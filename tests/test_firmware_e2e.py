@@ -195,27 +195,30 @@ class Observer:
 def test_module_orders_on_a_campus_like_broker(tmp_path, mosquitto, board_factory):
     """Module orders need an operator account, which the stub does not hand out:
     the stub does the handshake, a Mosquitto with the registry's device rules
-    plus an operator carries MQTT (the board's broker override points there)."""
+    plus an operator carries MQTT: the device's broker override in the registry
+    points there, as the campus registry does for a device on another broker."""
     _need_tools("mosquitto")
     from provisioning.acl import device_rules
-    from provisioning.mosquitto import Acl
+    from provisioning.mosquitto import Acl, free_port
     import requests
     stub = StubServer(tmp_path / "stub", broker="embedded").start()
     try:
-        stub.admin.add_device(MAC, location=ROOM, modules=MODULES)
+        port = free_port()
+        stub.admin.add_device(MAC, location=ROOM, modules=MODULES, server="127.0.0.1", port=port)
         # The first credentials call, as the board's first boot makes it, then
         # stored on its flash: the board goes on with the stored password.
         creds = requests.get(stub.url + "/device/credentials", params={"mac": MAC}, timeout=10).json()
+        assert (creds["server"], creds["port"]) == ("127.0.0.1", port)
         acl = Acl().allow("operator", "readwrite", "#")
         for user, access, pattern in device_rules(creds["login"], ROOM):
             acl.allow(user, access, pattern)
-        broker = mosquitto(users={creds["login"]: creds["password"], "operator": "op-pass"}, acl=acl)
+        broker = mosquitto(users={creds["login"]: creds["password"], "operator": "op-pass"}, acl=acl, port=port)
         flash = tmp_path / "flash"
         flash.mkdir()
         (flash / "sensocampus.json").write_text(json.dumps({"mqtt_login": creds["login"],
                                                             "mqtt_passwd": creds["password"]}))
         obs = Observer(broker, "operator", "op-pass")
-        board = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), broker=(broker.host, broker.port),
+        board = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"),
                              heap=HEAP, deploy=DEPLOY, flash_dir=flash, chips=CHIPS)
         board_factory.boards.append(board)
         board.start()

@@ -95,7 +95,8 @@ class App:
             parts = m.status(payload.format_time(time.gmtime()), (
                 "status", self.state, "modules", names, "heap", gc.mem_free(),
                 "hardware", sys.platform, "firmware", _REVISION, "board", self.board,
-                "foreign_commands", foreign, "bad_commands", errors, "mqtt_connects", link.connects))
+                "foreign_commands", foreign, "bad_commands", errors, "mqtt_connects", link.connects,
+                "memory_errors", link.nomem))
         else:
             fields = ()
             for n in self.noises:
@@ -106,46 +107,53 @@ class App:
 
     # -- commands ---------------------------------------------------------------
     def _on_message(self, topic, msg):
-        parts = topic.decode().split("/")
-        name = parts[-2] if len(parts) >= 3 else ""
-        parts = None  # not kept through the order's status: a device status is the loop's peak
-        for m in self.modules:
-            if m.name == name:
-                break
-        else:
-            self.device.errors += 1
-            print("command on %s ignored: no module %r here" % (topic.decode(), name))
-            return
-        cmd = m.command(msg)
-        if cmd is None:
-            return
-        order = cmd[0]
-        print("command %s: %s %r" % (name, order, cmd[1]))
-        if order == "acquire":
-            self._poll_inputs(m)
-            now = time.ticks_ms()
-            for s in self.sensors:
-                if s[0] is m:
-                    s[4] = now
-        elif order == "frequency":
-            store.save("module_%s.json" % name, m.settings())
-            if m is self.device:
-                self.next_status = time.ticks_add(time.ticks_ms(), m.frequency * 1000)
-        elif order in ("restart", "reboot"):
-            self.state = "rebooting"
-            self.status(m)
-            time.sleep_ms(100)
-            machine.reset()
-        elif order == "upgrade":
-            print("upgrade: not in this firmware yet (part 2)")
-        for n in self.noises:
-            if n.m is m:  # its hardware's part: DAC threshold, counting period
-                n.order(self, cmd, time.ticks_ms())
-        if order in ("status", "frequency", "upgrade", "sensitivity", "threshold") and m not in self.wanted:
-            # Published by the loop once this message is done with: a device
-            # status is the loop's biggest transient, best not made on top
-            # of an MQTT message and its parsed order.
-            self.wanted.append(m)
+        try:
+            parts = topic.decode().split("/")
+            name = parts[-2] if len(parts) >= 3 else ""
+            parts = None  # not kept through the order's status: a device status is the loop's peak
+            for m in self.modules:
+                if m.name == name:
+                    break
+            else:
+                self.device.errors += 1
+                print("command on %s ignored: no module %r here" % (topic.decode(), name))
+                return
+            cmd = m.command(msg)
+            if cmd is None:
+                return
+            order = cmd[0]
+            print("command %s: %s %r" % (name, order, cmd[1]))
+            if order == "acquire":
+                self._poll_inputs(m)
+                now = time.ticks_ms()
+                for s in self.sensors:
+                    if s[0] is m:
+                        s[4] = now
+            elif order == "frequency":
+                store.save("module_%s.json" % name, m.settings())
+                if m is self.device:
+                    self.next_status = time.ticks_add(time.ticks_ms(), m.frequency * 1000)
+            elif order in ("restart", "reboot"):
+                # Carried out by the loop once this message is done with,
+                # whatever the status announcing it meets (see loop()).
+                self.state = "rebooting"
+            elif order == "upgrade":
+                print("upgrade: not in this firmware yet (part 2)")
+            for n in self.noises:
+                if n.m is m:  # its hardware's part: DAC threshold, counting period
+                    n.order(self, cmd, time.ticks_ms())
+            if order in ("status", "frequency", "upgrade", "sensitivity", "threshold", "restart",
+                         "reboot") and m not in self.wanted:
+                # Published by the loop once this message is done with: a device
+                # status is the loop's biggest transient, best not made on top
+                # of an MQTT message and its parsed order.
+                self.wanted.append(m)
+        except MemoryError:
+            # Raised here, the message was read whole: the link's stream is
+            # intact and only this order is lost (said, counted, not half done:
+            # a reset is carried out by the loop, a status sent by the loop).
+            link.nomem += 1
+            print("command dropped: out of memory")
 
     # -- sampling -----------------------------------------------------------------
     def _read(self, drv, q, now):
@@ -201,42 +209,59 @@ class App:
     def loop(self):
         backoff = 1000
         while True:
-            self.feed()
-            now = time.ticks_ms()
-            if not link.up:
-                if not wifi.connected():
-                    wifi.connect(self.wifi, 20000, self.feed)
-                if link.connect():
-                    backoff = 1000
-                    self._connected(time.ticks_ms())
-                else:
-                    pause(backoff, self.feed)
-                    backoff = min(backoff * 2, 60000)
-                    continue
-            now = time.ticks_ms()
-            if time.ticks_diff(now, self.wifi_check) >= 0:
-                # A dropped Wi-Fi link: drop MQTT too, rejoin, reconnect.
-                self.wifi_check = time.ticks_add(now, 2000)
-                if not wifi.connected():
-                    print("wifi: link lost")
-                    link.close()
-                    continue
-            link.poll()
-            while self.wanted:
-                self.status(self.wanted.pop(0))
-            now = time.ticks_ms()
-            if time.ticks_diff(now, self.next_status) >= 0:
-                self.next_status = time.ticks_add(now, self.device.frequency * 1000)
-                self.status(self.device)
-            if self.inputs:
-                self._poll_inputs()
-            for n in self.noises:
-                n.poll(self, now)
-            wait = self._sample(now)
-            # A collection every turn keeps the run-time objects that outlive
-            # a turn (windows, cached reads) low in the heap, next to each
-            # other: left to collect only when full, they end up strewn over
-            # all of it and a 200-byte block can no longer be found.
-            gc.collect()
-            if wait > 0:
-                time.sleep_ms(min(wait, 200))
+            try:
+                self.feed()
+                now = time.ticks_ms()
+                if not link.up:
+                    if self.state == "rebooting":
+                        break  # ordered, and no link left to announce it on
+                    if not wifi.connected():
+                        wifi.connect(self.wifi, 20000, self.feed)
+                    if link.connect():
+                        backoff = 1000
+                        self._connected(time.ticks_ms())
+                    else:
+                        pause(backoff, self.feed)
+                        backoff = min(backoff * 2, 60000)
+                        continue
+                now = time.ticks_ms()
+                if time.ticks_diff(now, self.wifi_check) >= 0:
+                    # A dropped Wi-Fi link: drop MQTT too, rejoin, reconnect.
+                    self.wifi_check = time.ticks_add(now, 2000)
+                    if not wifi.connected():
+                        print("wifi: link lost")
+                        link.close()
+                        continue
+                link.poll()
+                while self.wanted:
+                    self.status(self.wanted.pop(0))
+                if self.state == "rebooting":
+                    break
+                now = time.ticks_ms()
+                if time.ticks_diff(now, self.next_status) >= 0:
+                    self.next_status = time.ticks_add(now, self.device.frequency * 1000)
+                    self.status(self.device)
+                if self.inputs:
+                    self._poll_inputs()
+                for n in self.noises:
+                    n.poll(self, now)
+                wait = self._sample(now)
+                # A collection every turn keeps the run-time objects that outlive
+                # a turn (windows, cached reads) low in the heap, next to each
+                # other: left to collect only when full, they end up strewn over
+                # all of it and a 200-byte block can no longer be found.
+                gc.collect()
+                if wait > 0:
+                    time.sleep_ms(min(wait, 200))
+            except MemoryError:
+                # A transient that did not fit: this turn's work is dropped (a
+                # reading is taken again, a status sent at the next period)
+                # and counted; the loop goes on.
+                link.nomem += 1
+                print("loop: out of memory")
+                gc.collect()
+                if self.state == "rebooting":
+                    break
+        # A restart order: reset, whether or not its status found the room to go out.
+        time.sleep_ms(100)
+        machine.reset()

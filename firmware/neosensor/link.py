@@ -43,8 +43,11 @@ base = None
 up = False
 connects = 0
 errors = 0
+nomem = 0     # messages (in or out) and loop turns dropped for want of memory
 _sent = 0
-_head = bytearray(b"\x30\0\0\0\0")  # PUBLISH, QoS 0; 4 length bytes at most
+# PUBLISH, QoS 0: up to 4 bytes of remaining length, then the topic's length.
+_head = bytearray(7)
+_head[0] = 0x30
 
 
 def setup(creds, mac, topic_base, on_message, will):
@@ -97,11 +100,12 @@ def close():
 def publish(topic, parts):
     """QoS 0 PUBLISH of a payload given as a list of str parts, written one
     by one (umqtt's publish takes the whole payload in one buffer: one
-    block of a few hundred bytes that a fragmented heap may not have)."""
-    global _sent
+    block of a few hundred bytes that a fragmented heap may not have).
+    Out of memory before the first byte is written, the message is dropped
+    and the link kept; once writing, nothing is allocated."""
+    global _sent, nomem
     if not up:
         return False
-    c = client
     h = _head
     try:
         n = 2 + len(topic)
@@ -109,16 +113,23 @@ def publish(topic, parts):
             # The wire length counts UTF-8 bytes: each part's bytes are
             # made, counted and dropped, never all of them at once.
             n += len(p.encode())
-        i = 1
-        while n > 0x7F:
-            h[i] = (n & 0x7F) | 0x80
-            n >>= 7
-            i += 1
-        h[i] = n
-        c.sock.write(h, i + 1)
-        c._send_str(topic)
+    except MemoryError:
+        nomem += 1
+        return False
+    i = 1
+    while n > 0x7F:
+        h[i] = (n & 0x7F) | 0x80
+        n >>= 7
+        i += 1
+    h[i] = n
+    h[i + 1] = len(topic) >> 8
+    h[i + 2] = len(topic) & 0xFF
+    try:
+        s = client.sock
+        s.write(h, i + 3)
+        s.write(topic)
         for p in parts:
-            c.sock.write(p)  # a str is a buffer of its UTF-8 bytes on MicroPython
+            s.write(p)  # a str is a buffer of its UTF-8 bytes on MicroPython
     except Exception as e:
         _lost(e)
         return False
@@ -146,7 +157,9 @@ def poll():
 
 
 def _lost(e):
-    global errors
+    global errors, nomem
     errors += 1
+    if isinstance(e, MemoryError):
+        nomem += 1
     print("mqtt: link lost (%r)" % (e,))
     close()

@@ -5,7 +5,7 @@ from machine import _power
 
 
 def soft_reset():
-    _power("soft")
+    _power(b"soft 0")
 
 
 def lightsleep(ms=0):
