@@ -1,8 +1,13 @@
 """Shared by the tests/test_crosscheck_*.py files: public drivers written elsewhere
 (Adafruit's CircuitPython drivers through Blinka, smbus2-based PyPI packages) run
 against drivers/sim models through SimBus, passed directly as their bus object."""
+import importlib
 import os
 import time
+
+import pytest
+
+from harness import IN_CI
 
 # Blinka detects the board when busio/digitalio are imported. Nothing here opens a real
 # bus (SimBus is the i2c object), so pin detection to a generic PC: the import then
@@ -39,3 +44,15 @@ def on_bus_time(monkeypatch, module, bus, name="time"):
     clock = BusTime(bus)
     monkeypatch.setattr(module, name, clock if name == "time" else clock.sleep)
     return clock
+
+
+def public_driver(name):
+    """Import a public driver module of the `test` extra: skipped when missing, except
+    in CI (CI=true), where a missing one fails instead of hiding its cross-check."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        reason = "%s is not installed (%s): pip install -e '.[test]'" % (name, e)
+        if IN_CI:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason, allow_module_level=True)

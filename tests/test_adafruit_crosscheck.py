@@ -2,7 +2,8 @@
 (adafruit_bme280.basic, adafruit_tsl2591) run against BME280Model and TSL2591Model
 through SimBus -- passed directly as the busio.I2C object -- and must read back the
 quantities set, within the chips' datasheet accuracy. Our drivers must agree with
-them on the same simulated chip. CPython only (Blinka)."""
+them on the same simulated chip. CPython only (Blinka). The other chips' public
+drivers are checked in tests/test_crosscheck_<chip>.py."""
 import os
 
 import pytest

@@ -5,10 +5,10 @@ read_byte_data, i2c_rdwr), at each resolution over the datasheet's -40..125 C an
 0..100 %RH; our driver agrees on the same chip. CPython only."""
 import pytest
 
-from crosscheck_support import on_bus_time  # first: Blinka's board pinning
+from crosscheck_support import on_bus_time, public_driver  # first: Blinka's board pinning
 
-adafruit_htu21d = pytest.importorskip("adafruit_htu21d")
-sht20_module = pytest.importorskip("sht20.sht20")
+adafruit_htu21d = public_driver("adafruit_htu21d")
+sht20_module = public_driver("sht20.sht20")
 
 from drivers.sht2x import SHT2X  # noqa: E402
 from drivers.sim import SimBus  # noqa: E402

@@ -11,9 +11,9 @@ is a copy of the high one: readings off by up to 15 of 255 mantissa counts, whic
 tests below predict exactly; our driver reads both registers and is within a count."""
 import pytest
 
-import crosscheck_support  # noqa: F401  (Blinka board pinning, before the driver import)
+from crosscheck_support import public_driver  # first: Blinka's board pinning
 
-adafruit_max44009 = pytest.importorskip("adafruit_max44009")
+adafruit_max44009 = public_driver("adafruit_max44009")
 
 from drivers.max44009 import MAX44009  # noqa: E402
 from drivers.sim import SimBus  # noqa: E402

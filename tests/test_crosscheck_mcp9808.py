@@ -4,9 +4,9 @@ MCP9808Model through SimBus: readings at every resolution over the datasheet's
 CPython only (Blinka)."""
 import pytest
 
-import crosscheck_support  # noqa: F401  (Blinka board pinning, before the driver import)
+from crosscheck_support import public_driver  # first: Blinka's board pinning
 
-adafruit_mcp9808 = pytest.importorskip("adafruit_mcp9808")
+adafruit_mcp9808 = public_driver("adafruit_mcp9808")
 
 from drivers.mcp9808 import MCP9808  # noqa: E402
 from drivers.sim import SimBus  # noqa: E402

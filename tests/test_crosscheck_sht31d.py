@@ -5,9 +5,9 @@ ART, heater, status and serial number, over the datasheet's -40..125 C and
 0..100 %RH; our driver on the same chip. CPython only (Blinka)."""
 import pytest
 
-from crosscheck_support import on_bus_time  # first: Blinka's board pinning
+from crosscheck_support import on_bus_time, public_driver  # first: Blinka's board pinning
 
-adafruit_sht31d = pytest.importorskip("adafruit_sht31d")
+adafruit_sht31d = public_driver("adafruit_sht31d")
 
 from drivers.sht3x import SHT3X  # noqa: E402
 from drivers.sim import SimBus  # noqa: E402

@@ -4,9 +4,9 @@ datasheet's 0.1 lx low end to its 40,000 lx top; our driver on the same chip.
 CPython only (Blinka)."""
 import pytest
 
-import crosscheck_support  # noqa: F401  (Blinka board pinning, before the driver import)
+from crosscheck_support import public_driver  # first: Blinka's board pinning
 
-adafruit_tsl2561 = pytest.importorskip("adafruit_tsl2561")
+adafruit_tsl2561 = public_driver("adafruit_tsl2561")
 
 from drivers.sim import SimBus  # noqa: E402
 from drivers.sim.tsl2561 import TSL2561Model  # noqa: E402
