@@ -10,9 +10,13 @@
    rate over Mosquitto's delivery rate is the figure that matters.
 
     .venv/bin/python bench/registry.py --devices 500 --devices 2000 --messages 20000
+    .venv/bin/python bench/registry.py --quick      # 50 devices, 500 messages: seconds
 
 Client and server share this machine's cores, so the client's own cost is
-inside every figure.
+inside every figure. Exits 1 when a figure could not be measured (a stub that
+does not start, no handshake that succeeds, nothing delivered or stored), each
+with its reason (the traceback's last line), so that a change that breaks the
+bench fails tests/test_bench_quick.py instead of printing zeros.
 """
 import argparse
 import asyncio
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 import aiohttp
 import paho.mqtt.client as mqtt
@@ -31,6 +36,17 @@ import paho.mqtt.client as mqtt
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from provisioning.stub_process import StubServer  # noqa: E402
+
+
+class Unmeasured(Exception):
+    """A figure came out empty (nothing succeeded, nothing arrived)."""
+
+
+def why(e):
+    """The last line of e's traceback (an Unmeasured says it plainly)."""
+    if isinstance(e, Unmeasured):
+        return str(e)
+    return traceback.format_exception_only(type(e), e)[-1].strip()
 
 
 def mac_of(i, prefix=0x02):
@@ -136,6 +152,8 @@ def run_storm(n, broker, prefix):
              (" " + json.dumps(errors)) if errors else ""), flush=True)
     print("  CPU during the storm: server %.2f s (%.2f ms per handshake), simulated devices %.2f s, on %d cores"
           % (server_cpu, 1000 * server_cpu / n, cpu[2] - cpu[1], os.cpu_count()), flush=True)
+    if not ok:
+        raise Unmeasured("no handshake succeeded: %s" % json.dumps(errors))
 
 
 # -- collector ingest -------------------------------------------------------------
@@ -219,9 +237,15 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
           "bare subscriber %d received, %.0f msg/s; collector %d stored, %.0f msg/s; "
           "collector/bare = %.2f" % (qos, "Mosquitto" if broker == "mosquitto" else "the embedded amqtt broker", messages, t_pub, messages / t_pub, bare_n, bare_rate, stored, coll_rate,
                                       coll_rate / bare_rate if bare_rate else 0), flush=True)
+    if not bare_n:
+        raise Unmeasured("the bare subscriber received none of the %d messages" % messages)
+    if not stored:
+        raise Unmeasured("the collector stored none of the %d messages" % messages)
 
 
-def run_ingest(messages, broker="mosquitto"):
+def run_ingest(messages, broker, missing):
+    """Both QoS runs on one stub; a failed run is added to `missing` and the
+    next one still runs."""
     import requests
     with StubServer(broker=broker, timeout=60) as stub:
         mac = mac_of(1, 0x06)
@@ -231,29 +255,55 @@ def run_ingest(messages, broker="mosquitto"):
                             timeout=10).json()["topics"][0]
         time.sleep(0.5)  # the broker's files are reloaded ~0.1 s after the credentials call
         for qos in (0, 1):
-            ingest(stub, qos, messages, cred["login"], cred["password"], base, broker)
+            try:
+                ingest(stub, qos, messages, cred["login"], cred["password"], base, broker)
+            except Exception as e:
+                print("ingest QoS %d: not measured: %s" % (qos, why(e)), flush=True)
+                missing.append(("ingest QoS %d" % qos, why(e)))
         counters = stub.admin.collector()["counters"]
         print("collector counters: %s" % json.dumps(counters), flush=True)
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--devices", type=int, action="append", help="boot storm size (repeatable; default 500 and 2000)")
+    ap.add_argument("--devices", type=int, action="append",
+                    help="boot storm size (repeatable; default 500 and 2000, 50 with --quick)")
     ap.add_argument("--broker", choices=["embedded", "mosquitto"], default="embedded",
                     help="broker of the stub during the boot storm")
-    ap.add_argument("--messages", type=int, default=20000, help="messages per QoS in the ingest run")
+    ap.add_argument("--messages", type=int, default=None,
+                    help="messages per QoS in the ingest run (default 20000, 500 with --quick)")
     ap.add_argument("--ingest-broker", choices=["mosquitto", "embedded"], default="mosquitto",
                     help="broker of the ingest run (the issue's figure is through Mosquitto)")
     ap.add_argument("--skip-storm", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="small sizes: one storm of 50 devices, 500 messages")
+    args = ap.parse_args(argv)
+    devices = args.devices or ([50] if args.quick else [500, 2000])
+    messages = args.messages or (500 if args.quick else 20000)
     tempfile.tempdir = tempfile.gettempdir()
+    t0 = time.monotonic()
+    missing = []
     if not args.skip_storm:
-        for k, n in enumerate(args.devices or [500, 2000]):
-            run_storm(n, args.broker, 0x02 + 2 * k)
+        for k, n in enumerate(devices):
+            try:
+                run_storm(n, args.broker, 0x02 + 2 * k)
+            except Exception as e:
+                print("boot storm N=%d: not measured: %s" % (n, why(e)), flush=True)
+                missing.append(("boot storm N=%d" % n, why(e)))
     if not args.skip_ingest:
-        run_ingest(args.messages, args.ingest_broker)
+        try:
+            run_ingest(messages, args.ingest_broker, missing)
+        except Exception as e:  # the stub, its broker or the device's handshake
+            print("ingest: not measured: %s" % why(e), flush=True)
+            missing.append(("ingest", why(e)))
+    print("run time %.1f s" % (time.monotonic() - t0))
+    if missing:
+        print("NOT MEASURED (%d figures):" % len(missing))
+        for what, reason in missing:
+            print("  %s: %s" % (what, reason))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
