@@ -7,7 +7,7 @@
 # tests/test_firmware_manifest.py checks this list against what deploy() ships.
 include("$(PORT_DIR)/boards/manifest.py")
 package("neosensor", base_path=".")
-package("umqtt", files=("simple.py", "robust.py"), base_path="lib")
+package("umqtt", files=("simple.py",), base_path="lib")
 package("neocampus", base_path="..")
 package("drivers", base_path="..", files=(
     "__init__.py", "_busio.py", "_smbus.py", "bme280.py", "bus.py", "crc.py", "max44009.py", "mcp47x6.py",

@@ -1,9 +1,11 @@
-"""Reproduce firmware/lib/umqtt from micropython-lib's registry packages.
+"""Compare firmware/lib/umqtt/simple.py, a fork, with micropython-lib's upstream.
 
 pip cannot build the `micropython-umqtt.*` sdists (they are MicroPython
-packages), so this fetches each archive through the registry's JSON API,
-checks it against the digest the registry publishes, and copies the module
-files out unmodified. VENDORED.md records where every file came from.
+packages), so this fetches the archive through the registry's JSON API,
+checks it against the digest the registry publishes and against the digests
+VENDORED.md records, and prints the diff from upstream to the fork. The fork
+is never overwritten: moving to a newer upstream is done by hand, with this
+diff (and VENDORED.md's list of changes) as the guide.
 """
 import argparse
 import hashlib
@@ -20,7 +22,6 @@ INDEX = "https://pypi.org/pypi/%s/json"
 # (distribution, version, file inside the archive's umqtt/ folder)
 SOURCES = [
     ("micropython-umqtt.simple", "1.3.4", "simple.py"),
-    ("micropython-umqtt.robust", "1.0", "robust.py"),
 ]
 
 
@@ -43,34 +44,32 @@ def extract(data, member_name):
     raise SystemExit("umqtt/%s not found in archive" % member_name)
 
 
+def recorded(table):
+    """{file: (archive sha256, upstream file sha256)} from VENDORED.md."""
+    import re
+    rows = re.findall(r"^\| (\w+\.py) \|.*\| ([0-9a-f]{64}) \| ([0-9a-f]{64}) \|$", table, re.M)
+    return {name: (archive, upstream) for name, archive, upstream in rows}
+
+
 def main(argv=None):
+    import difflib
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=pathlib.Path, default=DEST)
+    parser.add_argument("--dest", type=pathlib.Path, default=DEST, help="the folder holding the fork")
     args = parser.parse_args(argv)
-    args.dest.mkdir(parents=True, exist_ok=True)
-    rows = []
+    known = recorded((args.dest / "VENDORED.md").read_text())
+    status = 0
     for name, version, member in SOURCES:
         filename, archive_digest, data = fetch_sdist(name, version)
-        content = extract(data, member)
-        (args.dest / member).write_bytes(content)
-        rows.append((member, name, version, filename, archive_digest, hashlib.sha256(content).hexdigest()))
-        print("vendored %s from %s" % (member, filename))
-    lines = [
-        "# Vendored: micropython-lib umqtt",
-        "",
-        "Unmodified copies of micropython-lib's `umqtt.simple` and `umqtt.robust`, MIT licence",
-        "(see LICENSE). Reproduce with `make vendor` (tools/vendor_umqtt.py), which fetches the",
-        "registry sdists through the JSON API and checks their published sha256.",
-        "",
-        "The firmware does not rely on `umqtt.robust` (it dies on broker restarts, leaks the old",
-        "socket on reconnect and hangs on a lost QoS 1 ack); it keeps its own reconnect loop.",
-        "",
-        "| file | distribution | version | archive | archive sha256 | file sha256 |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += ["| %s | %s | %s | %s | %s | %s |" % row for row in rows]
-    (args.dest / "VENDORED.md").write_text("\n".join(lines) + "\n")
-    return 0
+        upstream = extract(data, member)
+        want = known.get(member)
+        got = (archive_digest, hashlib.sha256(upstream).hexdigest())
+        if want != got:
+            print("%s: upstream %s is not what VENDORED.md records (%s, want %s)" % (member, filename, got, want))
+            status = 1
+        fork = (args.dest / member).read_text().splitlines(keepends=True)
+        sys.stdout.writelines(difflib.unified_diff(upstream.decode().splitlines(keepends=True), fork,
+                                                   "upstream/umqtt/" + member, "fork/umqtt/" + member))
+    return status
 
 
 if __name__ == "__main__":

@@ -1,42 +1,19 @@
-# The board's ONE MQTT connection (umqtt.simple, vendored): connect with a
-# last will on <base>/device, one subscription to <base>/+/command, keepalive
-# pings, and reconnection that closes the socket it replaces. One per board,
-# so a module, not a class: its state is module globals (a class and its
-# instance would keep ~300 B more of heap).
-# MQTT over TLS on port 8883 (or with "tls" in config.json's broker): umqtt
-# 1.3.4 wraps its socket with `ussl.wrap_socket`, a module MicroPython 1.29
-# no longer has; this module stands in for it too, with neosensor.tls (the
-# https client's, verifying the broker when ca.pem is on the flash).
-import socket as _socket
-import sys
+# The board's ONE MQTT connection, over umqtt.simple (forked: see
+# lib/umqtt/VENDORED.md; its socket timeout, TLS through any object with
+# wrap_socket(), and publish_parts() are what this module uses): connect with
+# a last will on <base>/device, one subscription to <base>/+/command,
+# keepalive pings, and reconnection that closes the socket it replaces. One
+# per board, so a module, not a class: its state is module globals (a class
+# and its instance would keep ~300 B more of heap).
+# MQTT over TLS on port 8883 (or with "tls" in config.json's broker) goes
+# through neosensor.tls, the https client's, which verifies the broker when
+# ca.pem is on the flash.
 import time
 from micropython import const
 from umqtt import simple
 
 _TIMEOUT = const(10)  # s: connect and CONNACK/SUBACK waits end well before the watchdog
 _KEEPALIVE = const(60)
-getaddrinfo = _socket.getaddrinfo
-
-
-def socket(*args):
-    # A socket with a timeout, so that a broker that blackholes the
-    # connection cannot hang the board until the watchdog fires (umqtt
-    # itself never sets one).
-    s = _socket.socket(*args)
-    s.settimeout(_TIMEOUT)
-    return s
-
-
-def wrap_socket(sock, server_hostname=None):
-    from neosensor.tls import wrap
-    return wrap(sock, server_hostname)
-
-
-# This module is what umqtt.simple sees as its `socket` module (getaddrinfo,
-# socket), and as `ussl` (wrap_socket) when the link is TLS: one module's
-# names instead of a class of its own.
-simple.socket = sys.modules[__name__]
-
 
 client = None
 base = None
@@ -45,22 +22,18 @@ connects = 0
 errors = 0
 nomem = 0     # messages (in or out) and loop turns dropped for want of memory
 _sent = 0
-# PUBLISH, QoS 0: up to 4 bytes of remaining length, then the topic's length.
-_head = bytearray(7)
-_head[0] = 0x30
 
 
 def setup(creds, mac, topic_base, on_message, will):
     global client, base
     server = creds.get("mqtt_server") or "neocampus.univ-tlse3.fr"
     port = creds.get("mqtt_port") or 1883
-    tls = bool(creds.get("mqtt_tls")) or port == 8883
+    tls = None
+    if creds.get("mqtt_tls") or port == 8883:
+        from neosensor import tls  # only where it serves
     client = simple.MQTTClient("neOSensor_" + mac.replace(":", ""), server, port=port,
                                user=creds["mqtt_login"], password=creds["mqtt_passwd"],
-                               keepalive=_KEEPALIVE, ssl=tls)
-    if tls:  # only where it serves: each takes room in a table
-        client.ssl_params = {"server_hostname": server}
-        sys.modules["ussl"] = sys.modules[__name__]
+                               keepalive=_KEEPALIVE, ssl=tls, timeout=_TIMEOUT)
     client.set_callback(on_message)
     client.set_last_will(topic_base + "/device", will)
     base = topic_base
@@ -98,38 +71,18 @@ def close():
 
 
 def publish(topic, parts):
-    """QoS 0 PUBLISH of a payload given as a list of str parts, written one
-    by one (umqtt's publish takes the whole payload in one buffer: one
-    block of a few hundred bytes that a fragmented heap may not have).
-    Out of memory before the first byte is written, the message is dropped
-    and the link kept; once writing, nothing is allocated."""
+    """QoS 0 PUBLISH of a payload given as a list of str parts (a device
+    status is a few hundred bytes that a fragmented heap may not have in one
+    block). Out of memory before the first byte, the message is dropped and
+    the link kept; a failure while writing loses the link."""
     global _sent, nomem
     if not up:
         return False
-    h = _head
     try:
-        n = 2 + len(topic)
-        for p in parts:
-            # The wire length counts UTF-8 bytes: each part's bytes are
-            # made, counted and dropped, never all of them at once.
-            n += len(p.encode())
+        client.publish_parts(topic, parts)
     except MemoryError:
-        nomem += 1
+        nomem += 1   # raised while counting: nothing was written
         return False
-    i = 1
-    while n > 0x7F:
-        h[i] = (n & 0x7F) | 0x80
-        n >>= 7
-        i += 1
-    h[i] = n
-    h[i + 1] = len(topic) >> 8
-    h[i + 2] = len(topic) & 0xFF
-    try:
-        s = client.sock
-        s.write(h, i + 3)
-        s.write(topic)
-        for p in parts:
-            s.write(p)  # a str is a buffer of its UTF-8 bytes on MicroPython
     except Exception as e:
         _lost(e)
         return False

@@ -26,3 +26,8 @@ def wrap(s, host):
         # mbedTLS reports a refused certificate as ValueError: to the caller it
         # is a network failure like any other (retried, never a crash).
         raise OSError("TLS: " + str(e).strip())
+
+
+def wrap_socket(sock, server_hostname=None):
+    """As an SSLContext's: what umqtt.simple (forked) calls for MQTT over TLS."""
+    return wrap(sock, server_hostname)

@@ -1,14 +1,20 @@
-import usocket as socket
-import ustruct as struct
-from ubinascii import hexlify
+# umqtt.simple 1.3.4 from micropython-lib, forked for the neOSensor firmware:
+# the changes are listed in VENDORED.md (each marked "fork:" below).
+import socket
+import struct
 
 class MQTTException(Exception):
     pass
 
 class MQTTClient:
 
+    # fork: `ssl` is None or an object with wrap_socket(sock, server_hostname=)
+    # (an SSLContext, or neosensor.tls), in place of a flag and ssl_params for
+    # `ussl`, which MicroPython 1.29 no longer has; `timeout` (seconds) is set
+    # on the socket: without one a broker that blackholes the connection hangs
+    # the client for good.
     def __init__(self, client_id, server, port=0, user=None, password=None, keepalive=0,
-                 ssl=False, ssl_params={}):
+                 ssl=None, timeout=None):
         if port == 0:
             port = 8883 if ssl else 1883
         self.client_id = client_id
@@ -16,7 +22,7 @@ class MQTTClient:
         self.server = server
         self.port = port
         self.ssl = ssl
-        self.ssl_params = ssl_params
+        self.timeout = timeout
         self.pid = 0
         self.cb = None
         self.user = user
@@ -26,6 +32,9 @@ class MQTTClient:
         self.lw_msg = None
         self.lw_qos = 0
         self.lw_retain = False
+        # fork: publish_parts()'s header (PUBLISH, QoS 0; up to 4 bytes of
+        # remaining length, then the topic's length), made once.
+        self._pkt = bytearray(b"\x30\0\0\0\0\0\0")
 
     def _send_str(self, s):
         self.sock.write(struct.pack("!H", len(s)))
@@ -54,11 +63,12 @@ class MQTTClient:
 
     def connect(self, clean_session=True):
         self.sock = socket.socket()
+        if self.timeout is not None:
+            self.sock.settimeout(self.timeout)
         addr = socket.getaddrinfo(self.server, self.port)[0][-1]
         self.sock.connect(addr)
         if self.ssl:
-            import ussl
-            self.sock = ussl.wrap_socket(self.sock, **self.ssl_params)
+            self.sock = self.ssl.wrap_socket(self.sock, server_hostname=self.server)
         premsg = bytearray(b"\x10\0\0\0\0\0")
         msg = bytearray(b"\x04MQTT\x04\x02\0\0")
 
@@ -140,6 +150,28 @@ class MQTTClient:
                         return
         elif qos == 2:
             assert 0
+
+    # fork: a QoS 0 PUBLISH of a payload given as a list of str parts, written
+    # one by one: no contiguous block for the whole payload. The UTF-8 length
+    # of each part is counted first; a MemoryError then leaves nothing written
+    # (the stream is whole). From the first byte on, nothing is allocated.
+    def publish_parts(self, topic, parts):
+        n = 2 + len(topic)
+        for p in parts:
+            n += len(p.encode())
+        pkt = self._pkt
+        i = 1
+        while n > 0x7f:
+            pkt[i] = (n & 0x7f) | 0x80
+            n >>= 7
+            i += 1
+        pkt[i] = n
+        pkt[i + 1] = len(topic) >> 8
+        pkt[i + 2] = len(topic) & 0xFF
+        self.sock.write(pkt, i + 3)
+        self.sock.write(topic)
+        for p in parts:
+            self.sock.write(p)  # a str is a buffer of its UTF-8 bytes on MicroPython
 
     def subscribe(self, topic, qos=0):
         assert self.cb is not None, "Subscribe callback is not set"
