@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast venv deps vendor bench clean help
+.PHONY: demo test test-fast venv deps vendor chips bench clean help
 
 help:
 	@echo "make demo      closed-loop demo on embedded defaults (server stub + virtual board)"
 	@echo "make test      install everything and run the whole test suite"
 	@echo "make test-fast the suite without the slow end-to-end tests"
 	@echo "make vendor    re-fetch micropython-lib umqtt from the registry into firmware/lib"
+	@echo "make chips     regenerate drivers/candidates.py (the I2C scan's table) from the drivers"
 	@echo "make bench     run the benchmarks under bench/"
 
 $(STAMP): pyproject.toml
@@ -44,6 +45,11 @@ test-fast: venv
 
 vendor: venv
 	$(BIN)/python tools/vendor_umqtt.py
+
+# The scan's address table is derived from the driver classes (ADDRESSES,
+# _IDENTITY); tests/test_chip_table.py fails when it is stale.
+chips: venv
+	$(BIN)/python tools/gen_chip_table.py
 
 bench: venv deps
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

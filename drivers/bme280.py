@@ -40,6 +40,7 @@ class BME280(I2CDevice):
     CHIP = "BME280"
     QUANTITIES = ("temperature", "humidity", "pressure")
     ADDRESSES = (0x76, 0x77)
+    _IDENTITY = const(3)  # chip ID register 0xD0 = 0x60, calibration not blank
 
     def __init__(self, bus, address=0x76, oversampling=(1, 1, 1)):
         """oversampling = (temperature, pressure, humidity) samples, each 1/2/4/8/16

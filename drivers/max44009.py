@@ -32,6 +32,7 @@ class MAX44009(I2CDevice):
     CHIP = "MAX44009"
     QUANTITIES = ("lux",)
     ADDRESSES = (0x4A, 0x4B)
+    _IDENTITY = const(1)  # register pattern only: no ID register (repeat, reserved bits 0)
 
     def __init__(self, bus, address=0x4A, integration_ms=None, cdr=False, continuous=False):
         if integration_ms is not None:

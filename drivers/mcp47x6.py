@@ -37,6 +37,7 @@ class MCP47X6(I2CDevice):
     CHIP = "MCP47x6"
     QUANTITIES = ()
     ADDRESSES = (0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67)
+    _IDENTITY = const(0)  # no ID register: only that its memory read parses
 
     def __init__(self, bus, address=0x60, bits=12):
         if bits != 8 and bits != 10 and bits != 12:

@@ -28,6 +28,7 @@ class MCP9808(I2CDevice):
     CHIP = "MCP9808"
     QUANTITIES = ("temperature",)
     ADDRESSES = (0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F)
+    _IDENTITY = const(3)  # manufacturer ID 0x0054 and device ID 0x04: three fixed bytes
 
     def __init__(self, bus, address=0x18, resolution=0.0625):
         I2CDevice.__init__(self, bus, address)

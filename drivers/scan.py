@@ -6,42 +6,21 @@
         print(sensor.CHIP, hex(sensor.address), sensor.read())
     # unknown: [(0x50, "no driver for this address"), ...]
 
-Each acknowledging address is matched against CANDIDATES; every candidate
-driver for it is tried in order, and construction checks the chip's identity
-(ID register, serial number, status word with CRC...), so a shared address
-(0x29: TSL2591 or TSL2561) is settled by what the chip answers, never by a
-guess. Driver modules are imported only when their address answers, so a
-board loads just the drivers for what it has; a module not on the board is
-skipped like a candidate that does not match.
+Each acknowledging address is matched against CANDIDATES (drivers/candidates.py,
+generated from the driver classes' ADDRESSES and _IDENTITY by `make chips`);
+every candidate driver for it is tried in order, strongest identity check
+first, and construction checks the chip's identity (ID register, serial
+number, status word with CRC...), so a shared address (0x29: TSL2591 or
+TSL2561; 0x62: SCD4x or the MCP47x6 DAC) is settled by what the chip answers,
+never by a guess. Driver modules are imported only when their address
+answers, so a board loads just the drivers for what it has; a module not on
+the board is skipped like a candidate that does not match.
 """
 import sys
 
 from drivers import SensorError
 from drivers.bus import I2CDevice, describe
-
-_MCP = (("drivers.mcp9808", "MCP9808"),)
-_TSL2561 = (("drivers.tsl2561", "TSL2561"),)
-_SHT3X = (("drivers.sht3x", "SHT3X"),)
-_MAX = (("drivers.max44009", "MAX44009"),)
-_BME = (("drivers.bme280", "BME280"),)
-_DAC = (("drivers.mcp47x6", "MCP47X6"),)
-
-# address -> candidates, most specific identity probe first.
-CANDIDATES = {
-    0x18: _MCP, 0x19: _MCP, 0x1A: _MCP, 0x1B: _MCP, 0x1C: _MCP, 0x1D: _MCP, 0x1E: _MCP, 0x1F: _MCP,
-    # TSL2591 (ID register 0x12 = 0x50) before TSL2561 (ID register 0x0A, part number nibble).
-    0x29: (("drivers.tsl2591", "TSL2591"),) + _TSL2561,
-    0x39: _TSL2561,
-    0x49: _TSL2561,
-    0x40: (("drivers.sht2x", "SHT2X"),),
-    0x44: _SHT3X, 0x45: _SHT3X,
-    0x4A: _MAX, 0x4B: _MAX,
-    # The MCP47x6 DAC (noise threshold) has no ID register: at 0x62 the SCD4x,
-    # whose serial number has CRCs, is tried first.
-    0x60: _DAC, 0x61: _DAC, 0x62: (("drivers.scd4x", "SCD4X"),) + _DAC, 0x63: _DAC,
-    0x64: _DAC, 0x65: _DAC, 0x66: _DAC, 0x67: _DAC,
-    0x76: _BME, 0x77: _BME,
-}
+from drivers.candidates import CANDIDATES
 
 
 def _driver_class(module, name):

@@ -27,6 +27,7 @@ class SCD4X(I2CDevice):
     CHIP = "SCD4x"
     QUANTITIES = ("co2", "temperature", "humidity")
     ADDRESSES = (0x62,)
+    _IDENTITY = const(3)  # 48-bit serial number, each word CRC-checked
 
     def __init__(self, bus, address=0x62, mode="periodic"):
         if mode != "periodic" and mode != "single":

@@ -12,11 +12,17 @@ after a soft reset the user register must read the documented reset state.
 from drivers.bus import I2CDevice
 from drivers.crc import word
 
+# const() for CPython only: MicroPython folds it away when it compiles, and an
+# imported name would take a slot of this module's globals in the loop's heap.
+if __import__("sys").implementation.name != "micropython":
+    const = int
+
 
 class SHT2X(I2CDevice):
     CHIP = "SHT2x"
     QUANTITIES = ("temperature", "humidity")
     ADDRESSES = (0x40,)
+    _IDENTITY = const(2)  # user register's documented state after a soft reset
 
     def __init__(self, bus, address=0x40, resolution=(12, 14)):
         # User register bits 7,0 -> (RH bits, T bits) (SHT21 datasheet table 8) and the

@@ -30,6 +30,7 @@ class TSL2561(I2CDevice):
     CHIP = "TSL2561"
     QUANTITIES = ("lux",)
     ADDRESSES = (0x29, 0x39, 0x49)
+    _IDENTITY = const(2)  # part number nibble of ID register 0x0A (0x5x)
 
     def __init__(self, bus, address=0x39, gain=1, integration_ms=402):
         if integration_ms * 10 == 137:   # 13.7 (a float constant would be a heap object)

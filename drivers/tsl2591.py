@@ -30,6 +30,7 @@ class TSL2591(I2CDevice):
     CHIP = "TSL2591"
     QUANTITIES = ("lux",)
     ADDRESSES = (0x29,)
+    _IDENTITY = const(3)  # ID register 0x12 = 0x50: a whole fixed byte
 
     def __init__(self, bus, address=0x29, gain=25, integration_ms=100):
         if gain != 1 and gain != 25 and gain != 428 and gain != 9876:
