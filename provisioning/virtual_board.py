@@ -23,6 +23,7 @@ settable while it runs.
     board.start(); board.wait_for(r"^mqtt: connected"); board.set(0x18, temperature=25)
     board.stop()
 """
+import ast
 import ctypes
 import ctypes.util
 import fcntl
@@ -47,6 +48,20 @@ from neoc.mpy import compile_tree
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 VIRTUAL = FIRMWARE / "virtual"
+
+
+def frame_ops():
+    """{name: op code} of the frames between the fakes and this runner, read
+    from the fakes' own table (vboard.py's top-level NAME = int lines; the
+    module itself connects to a runner when imported, so it is parsed)."""
+    tree = ast.parse((VIRTUAL / "vboard.py").read_text())
+    return {node.targets[0].id: node.value.value for node in tree.body
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id.isupper() and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, int)}
+
+
+OPS = frame_ops()
 
 # Heap the firmware gets by default: the ESP8266's budget (it leaves ~36 KB
 # to Python code). With the code in ROMFS (costing only its function, class
@@ -384,7 +399,7 @@ class Hardware:
     def handle(self, op, addr, data, nread, flags):
         """One frame from the VM's fakes -> reply bytes (or None)."""
         with self.lock:
-            if op == ord("X"):
+            if op == OPS["I2C"]:
                 self._apply(addr)
                 try:
                     # The public machine.I2C API of SimBus: a write without
@@ -395,14 +410,14 @@ class Hardware:
                 except OSError as e:
                     return bytes((e.errno if isinstance(e.errno, int) and 0 < e.errno < 256 else 5,))
                 return b"\0" + got
-            if op == ord("S"):
+            if op == OPS["SCAN"]:
                 found = self.bus.scan()
                 return bytes((len(found),)) + bytes(found)
-            if op == ord("P"):
+            if op == OPS["PIN"]:
                 return bytes((self.pins.get(addr, 0),))
-            if op == ord("C"):
+            if op == OPS["EDGES"]:
                 return self._pulses(addr)
-            if op == ord("N"):
+            if op == OPS["RADIO"]:
                 return bytes((("ok", "fail", "down").index(self.wifi) | (0 if self.ntp else 8),))
         return None
 
@@ -637,7 +652,7 @@ class VirtualBoard:
             if len(buf) < 6 + nw:
                 break
             data, buf = buf[6:6 + nw], buf[6 + nw:]
-            if op == ord("E"):
+            if op == OPS["EVENT"]:
                 self._event(data.decode(errors="replace"), proc)
                 continue
             reply = self.hw.handle(op, addr, data, nread, flags)

@@ -22,16 +22,6 @@ def reset_cause():
     return ("power", "reset", "wdt", "deepsleep", "soft").index(vboard.board.get("cause", "power")) + 1
 
 
-def _power(event):
-    # The runner kills us on this event; waiting keeps the firmware from
-    # running on, as after a real reset. A constant event allocates nothing:
-    # a board's reset() works on a full heap, so must this one.
-    import time
-    vboard.request(69, 0, event)  # "E"
-    time.sleep(3)
-    raise SystemExit(200)  # no runner listening: end anyway
-
-
 def disable_irq():
     return 0  # IRQs reach handlers only at a feed here: nothing to hold off
 
@@ -41,11 +31,11 @@ def enable_irq(state=0):
 
 
 def reset():
-    _power(b"reset 0")
+    vboard.power(b"reset 0")
 
 
 def deepsleep(ms=0):
-    _power(b"deepsleep %d" % ms)
+    vboard.power(b"deepsleep %d" % ms)
 
 
 def __getattr__(name):
@@ -98,7 +88,7 @@ class Pin:
         elif self.mode == 1:
             return self._v
         else:
-            return vboard.request(80, self.id, reply=1)[0]  # "P"
+            return vboard.request(vboard.PIN, self.id, reply=1)[0]
 
     __call__ = value
 
@@ -126,7 +116,7 @@ class I2C:
     def _xfer(self, addr, out, nread, stop, into=None):
         if not self._wired:
             raise OSError(19)  # ENODEV: nobody acknowledges
-        vboard.request(88, addr, out, nread, stop)  # "X"
+        vboard.request(vboard.I2C, addr, out, nread, stop)
         status = vboard.read_into(bytearray(1))[0]
         if status:
             raise OSError(status)
@@ -147,7 +137,7 @@ class I2C:
     def scan(self):
         if not self._wired:
             return []
-        n = vboard.request(83, reply=1)[0]  # "S"
+        n = vboard.request(vboard.SCAN, reply=1)[0]
         return list(vboard.read_into(bytearray(n))) if n else []
 
     def writeto(self, addr, buf, stop=True):
@@ -180,6 +170,6 @@ class WDT:
         vboard.event("wdt %d" % timeout)
 
     def feed(self):
-        vboard.request(69, 0, b"feed")
+        vboard.request(vboard.EVENT, 0, b"feed")
         if vboard.irqs:
             vboard.deliver()

@@ -1,11 +1,10 @@
 # The rarely used part of the fake `machine`, loaded on first use.
 import time
 import vboard
-from machine import _power
 
 
 def soft_reset():
-    _power(b"soft 0")
+    vboard.power(b"soft 0")
 
 
 def lightsleep(ms=0):

@@ -48,7 +48,7 @@ class _WLAN:
         if self._if:
             return STAT_GOT_IP if self._on else STAT_IDLE
         if self._st in (STAT_CONNECTING, STAT_GOT_IP):
-            radio = vboard.request(78, reply=1)[0] & 3  # "N": 0 ok, 1 fail, 2 down
+            radio = vboard.request(vboard.RADIO, reply=1)[0] & 3  # 0 ok, 1 fail, 2 down
             late = time.ticks_diff(time.ticks_ms(), self._t)
             if self._st == STAT_GOT_IP:
                 if radio:

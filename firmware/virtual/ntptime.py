@@ -5,5 +5,5 @@ import vboard
 
 
 def settime():
-    if vboard.request(78, reply=1)[0]:  # "N": radio not ok, or bit 3: NTP unreachable
+    if vboard.request(vboard.RADIO, reply=1)[0]:  # radio not ok, or bit 3: NTP unreachable
         raise OSError(110)  # ETIMEDOUT, what the real one raises

@@ -6,15 +6,19 @@
 # real board's built-in modules would not take at all.
 # Nothing in firmware/ imports this module: only the fakes do.
 #
-# Frame to the runner: op, address, n_write, n_read, flags, 0, then n_write
-# bytes. Ops: X (I2C transfer; flags bit 0 = STOP; reply: status byte, 0 or
-# an errno, then n_read bytes), S (scan; reply: count, addresses), P (pin
-# level; address = pin), N (radio: reply 0 ok, 1 fail, 2 down; bit 3 = NTP
-# unreachable), C (rising edges on pin `address` since the last C: 2 bytes,
-# big endian), E (event line to the runner, no reply).
 import json
 import os
 import socket
+
+# The frames' op codes: this one table, which the runner reads from this file
+# too (provisioning/virtual_board.py, frame_ops()). A frame: op, address,
+# n_write, n_read, flags, 0, then n_write bytes.
+I2C = 88    # "X": a transfer; flags bit 0 = STOP; reply: status (0 or an errno), then n_read bytes
+SCAN = 83   # "S": reply: count, then the addresses that ACK
+PIN = 80    # "P": level of input pin `address`; reply: 0 or 1
+RADIO = 78  # "N": reply: 0 ok, 1 fail, 2 down; bit 3 set: NTP unreachable
+EDGES = 67  # "C": rising edges on pin `address` since the last C; reply: 2 bytes, big endian
+EVENT = 69  # "E": an event line for the runner (reset, soft, deepsleep, wdt, feed, rtcmem); no reply
 
 with open((os.getenv("NEOC_VBOARD") or ".") + "/board.json") as _f:
     board = json.load(_f)
@@ -52,13 +56,23 @@ def read_into(buf):
 
 
 def event(text):
-    request(69, 0, text.encode())  # "E"
+    request(EVENT, 0, text.encode())
+
+
+def power(event):
+    # The runner kills the VM on this event; waiting keeps the firmware from
+    # running on, as after a real reset. A constant event allocates nothing:
+    # a board's reset() works on a full heap, so must this one.
+    import time
+    request(EVENT, 0, event)
+    time.sleep(3)
+    raise SystemExit(200)  # no runner listening: end anyway
 
 
 def deliver():
     """Hand each IRQ pin's edges counted by the runner to its handler."""
     for pin, handler in irqs:
-        b = request(67, pin.id, reply=2)  # "C"
+        b = request(EDGES, pin.id, reply=2)
         if handler is not None:
             for _ in range((b[0] << 8) | b[1]):
                 handler(pin)
