@@ -1,0 +1,1 @@
+"""Runners for the MicroPython VMs the project measures and tests in."""
