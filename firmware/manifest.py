@@ -5,11 +5,13 @@
 # ~36 KB (loaded from .mpy files, as `neoc flash` deploys them, the same code
 # lives in the heap). boot.py, main.py and config.json stay on the filesystem.
 # tests/test_firmware_manifest.py checks this list against what deploy() ships.
+import os
+
 include("$(PORT_DIR)/boards/manifest.py")
 package("neosensor", base_path=".")
 package("umqtt", files=("simple.py",), base_path="lib")
 package("neocampus", base_path="..")
-package("drivers", base_path="..", files=(
-    "__init__.py", "_busio.py", "_smbus.py", "bme280.py", "bus.py", "crc.py", "max44009.py", "mcp47x6.py",
-    "mcp9808.py", "scan.py", "scd4x.py", "sht2x.py", "sht3x.py", "tsl2561.py", "tsl2591.py",
-))
+# Every module of drivers/ (a new chip's file is frozen as soon as it is
+# there), not its chip models in drivers/sim/. makemanifest runs this file
+# with the manifest's folder as the current directory, hence "../drivers".
+package("drivers", base_path="..", files=sorted(f for f in os.listdir("../drivers") if f.endswith(".py")))
