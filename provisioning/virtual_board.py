@@ -33,6 +33,7 @@ import os
 import pathlib
 import pty
 import re
+import runpy
 import select
 import shutil
 import signal
@@ -42,6 +43,7 @@ import termios
 import threading
 import time
 
+from drivers.sim.registry import models
 from neoc import micropython as upy
 from neoc.mpy import compile_tree
 
@@ -71,9 +73,11 @@ OPS = frame_ops()
 # the ESP8266), pointers are 8 bytes and floats are heap objects: a 32-bit
 # board has more room left than these runs. `--heap` shows where it fails.
 DEFAULT_HEAP = "36k"
-BOARDS = {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
-CHIPS = ("mcp9808", "sht3x", "sht2x", "htu21d", "scd4x", "tsl2561", "tsl2591", "max44009", "bme280",
-         "mcp47x6")
+# The firmware's own pin table, read as data; the chip names from drivers/sim's models.
+BOARDS = {board: {"sda": sda, "scl": scl}
+          for board, (sda, scl) in runpy.run_path(str(FIRMWARE / "neosensor" / "pins.py"))["PINS"].items()}
+MODELS = models()
+CHIPS = tuple(MODELS)
 _PR_SET_PDEATHSIG = 1
 try:
     _PRCTL = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "prctl", None)
@@ -312,18 +316,6 @@ BOOTSTRAP = ("_r=bytearray(%d)\n"
 
 
 # -- the hardware around the VM -------------------------------------------------
-MODELS = {
-    "mcp9808": ("drivers.sim.mcp9808", "MCP9808Model"),
-    "sht3x": ("drivers.sim.sht3x", "SHT3XModel"),
-    "sht2x": ("drivers.sim.sht2x", "SHT2XModel"),
-    "htu21d": ("drivers.sim.sht2x", "SHT2XModel"),
-    "scd4x": ("drivers.sim.scd4x", "SCD4XModel"),
-    "tsl2561": ("drivers.sim.tsl2561", "TSL2561Model"),
-    "tsl2591": ("drivers.sim.tsl2591", "TSL2591Model"),
-    "max44009": ("drivers.sim.max44009", "MAX44009Model"),
-    "bme280": ("drivers.sim.bme280", "BME280Model"),
-    "mcp47x6": ("drivers.sim.mcp47x6", "MCP47X6Model"),
-}
 # The noise front end: a microphone's envelope (`noise`, a fraction of the
 # DAC's reference) against the comparator threshold the MCP47x6 sets; the
 # comparator's rising edges reach the GPIO given as the chip's `pin`
@@ -348,13 +340,11 @@ class Hardware:
     pins, the radio. Lives in the runner, survives the VM's resets."""
 
     def __init__(self, chips):
-        import importlib
         from drivers.sim.bus import SimBus
         self.bus = SimBus()
         self.specs = {}
         for chip, addr, values in chips:
-            mod, cls = MODELS[chip]
-            self.bus.attach(addr, getattr(importlib.import_module(mod), cls)())
+            self.bus.attach(addr, MODELS[chip]())
             self.specs[addr] = dict(values)
         self.pins = {}
         self.irq = {}            # pin -> [time of the last count, fraction of a pulse carried]
