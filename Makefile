@@ -14,7 +14,7 @@ help:
 	@echo "make test      install everything and run the whole test suite"
 	@echo "make test-fast the suite without the slow end-to-end tests"
 	@echo "make vendor    re-fetch micropython-lib umqtt from the registry into firmware/lib"
-	@echo "make chips     regenerate drivers/candidates.py (the I2C scan's table) from the drivers"
+	@echo "make chips     regenerate the I2C scan's table in drivers/scan.py from the drivers"
 	@echo "make bench     run the benchmarks under bench/"
 	@echo "make upy32     install the 32-bit MicroPython (WebAssembly port, npm) into .npm-upy/"
 

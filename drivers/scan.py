@@ -6,8 +6,8 @@
         print(sensor.CHIP, hex(sensor.address), sensor.read())
     # unknown: [(0x50, "no driver for this address"), ...]
 
-Each acknowledging address is matched against CANDIDATES (drivers/candidates.py,
-generated from the driver classes' ADDRESSES and _IDENTITY by `make chips`);
+Each acknowledging address is matched against CANDIDATES (below, generated
+from the driver classes' ADDRESSES and _IDENTITY by `make chips`);
 every candidate driver for it is tried in order, strongest identity check
 first, and construction checks the chip's identity (ID register, serial
 number, status word with CRC...), so a shared address (0x29: TSL2591 or
@@ -20,7 +20,42 @@ import sys
 
 from drivers import SensorError
 from drivers.bus import I2CDevice, describe
-from drivers.candidates import CANDIDATES
+
+# -- begin of the generated table: tools/gen_chip_table.py (`make chips`); do not edit --
+# From the driver classes' ADDRESSES and _IDENTITY. I2C address -> candidate
+# (driver module, class) in probe order, the strongest identity check first.
+# A driver's tuple is written alike at each of its addresses: the compiler
+# (MicroPython's as CPython's) keeps one constant for equal tuples in a
+# module, so it is one object, with no global name (a qstr) to share it.
+CANDIDATES = {
+    0x18: (("drivers.mcp9808", "MCP9808"),),
+    0x19: (("drivers.mcp9808", "MCP9808"),),
+    0x1A: (("drivers.mcp9808", "MCP9808"),),
+    0x1B: (("drivers.mcp9808", "MCP9808"),),
+    0x1C: (("drivers.mcp9808", "MCP9808"),),
+    0x1D: (("drivers.mcp9808", "MCP9808"),),
+    0x1E: (("drivers.mcp9808", "MCP9808"),),
+    0x1F: (("drivers.mcp9808", "MCP9808"),),
+    0x29: (("drivers.tsl2591", "TSL2591"), ("drivers.tsl2561", "TSL2561"),),
+    0x39: (("drivers.tsl2561", "TSL2561"),),
+    0x40: (("drivers.sht2x", "SHT2X"),),
+    0x44: (("drivers.sht3x", "SHT3X"),),
+    0x45: (("drivers.sht3x", "SHT3X"),),
+    0x49: (("drivers.tsl2561", "TSL2561"),),
+    0x4A: (("drivers.max44009", "MAX44009"),),
+    0x4B: (("drivers.max44009", "MAX44009"),),
+    0x60: (("drivers.mcp47x6", "MCP47X6"),),
+    0x61: (("drivers.mcp47x6", "MCP47X6"),),
+    0x62: (("drivers.scd4x", "SCD4X"), ("drivers.mcp47x6", "MCP47X6"),),
+    0x63: (("drivers.mcp47x6", "MCP47X6"),),
+    0x64: (("drivers.mcp47x6", "MCP47X6"),),
+    0x65: (("drivers.mcp47x6", "MCP47X6"),),
+    0x66: (("drivers.mcp47x6", "MCP47X6"),),
+    0x67: (("drivers.mcp47x6", "MCP47X6"),),
+    0x76: (("drivers.bme280", "BME280"),),
+    0x77: (("drivers.bme280", "BME280"),),
+}
+# -- end of the generated table --
 
 
 def _driver_class(module, name):

@@ -33,7 +33,6 @@ import os
 import pathlib
 import pty
 import re
-import runpy
 import select
 import shutil
 import signal
@@ -73,9 +72,23 @@ OPS = frame_ops()
 # the ESP8266), pointers are 8 bytes and floats are heap objects: a 32-bit
 # board has more room left than these runs. `--heap` shows where it fails.
 DEFAULT_HEAP = "36k"
-# The firmware's own pin table, read as data; the chip names from drivers/sim's models.
+
+
+def firmware_literal(path, name):
+    """The value of `name = <literal>` at the top level of a firmware file,
+    read, not imported (the firmware's modules import what only a board has)."""
+    for node in ast.parse(pathlib.Path(path).read_text(), str(path)).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                raise ValueError("%s: %s is no literal" % (path, name)) from None
+    raise ValueError("%s: no top-level %s = ..." % (path, name))
+
+
+# The firmware's own pin table; the chip names from drivers/sim's models.
 BOARDS = {board: {"sda": sda, "scl": scl}
-          for board, (sda, scl) in runpy.run_path(str(FIRMWARE / "neosensor" / "pins.py"))["PINS"].items()}
+          for board, (sda, scl) in firmware_literal(FIRMWARE / "neosensor" / "setup.py", "PINS").items()}
 MODELS = models()
 CHIPS = tuple(MODELS)
 _PR_SET_PDEATHSIG = 1

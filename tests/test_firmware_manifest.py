@@ -49,7 +49,7 @@ def test_manifest_freezes_what_deploy_ships(tmp_path):
             rel = pathlib.PurePosixPath(*rel.parts[1:])
         shipped.add(rel.as_posix())
     assert {"boot.py", "main.py"} <= shipped
-    assert {"drivers/candidates.py", "drivers/scan.py", "drivers/mcp9808.py", "neosensor/pins.py"} <= shipped
+    assert {"drivers/scan.py", "drivers/mcp9808.py", "neosensor/setup.py"} <= shipped
     assert not any(p.startswith("drivers/sim/") for p in shipped)
     assert not (flash / "manifest.py").exists() and not (flash / "README.md").exists()
     assert frozen_files() == shipped - {"boot.py", "main.py"}

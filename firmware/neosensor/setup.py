@@ -10,22 +10,18 @@ from neosensor import pause, store, unload, wifi
 
 PLAN = "plan.json"
 PLAN_MODULE = "plan_%d.json"  # 0: [pins, chips]; 1..plan["modules"]: [quantity, module config]
+# board -> I2C (SDA, SCL): the neOSensor ESP8266 wiring and the ESP32's usual
+# pins. The one pin table: the virtual board reads this literal from here
+# (provisioning/virtual_board.py), so keep it a literal.
+PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
 # module -> the quantity a driver must list in QUANTITIES to feed it.
 QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
             "airquality": "co2"}
 
 
-def _pins(board):
-    """(SDA, SCL) of the board's I2C bus; an unknown board is wired as an ESP8266."""
-    from neosensor.pins import PINS
-    pins = (PINS.get(board) if isinstance(board, str) else None) or PINS["esp8266"]
-    unload("neosensor.pins")  # the table is read once: no room kept for it
-    return pins
-
-
-def _chips(pins):
+def _chips(board):
     """[(driver module, class name, address, QUANTITIES)] of the chips found."""
-    sda, scl = pins
+    sda, scl = PINS.get(board, PINS["esp8266"])
     from neosensor import chips
     from drivers.scan import CANDIDATES
     found = chips.find(machine.SoftI2C(scl=machine.Pin(scl), sda=machine.Pin(sda)))
@@ -101,8 +97,7 @@ def run():
     # The bus first: its drivers are dropped (plain data kept) before the
     # handshake loads its own code, so the two never share the heap.
     board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
-    pins = _pins(board)
-    chips = _chips(pins)
+    chips = _chips(board)
     from neosensor import handshake
     creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
     # Plain data only: a Config instance would keep its module alive.
@@ -117,7 +112,7 @@ def run():
     # The plan in files that the loop phase reads one at a time (parsed
     # whole, it was 3.5 KB there): the bus, one per module, then plan.json,
     # written last, which says the set-up is done.
-    store.save(PLAN_MODULE % 0, [pins, [c[:3] for c in chips]])
+    store.save(PLAN_MODULE % 0, [PINS.get(board, PINS["esp8266"]), [c[:3] for c in chips]])
     device, n = _modules(cfg, mac, modules, chips)
     modules = None
     store.save(PLAN, {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,

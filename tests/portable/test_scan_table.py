@@ -1,7 +1,7 @@
-# The scan's generated table (drivers/candidates.py) as the board loads it:
+# The scan's generated table (CANDIDATES in drivers/scan.py) as the board loads it:
 # one tuple per driver whatever the number of its addresses, and the probe
 # order at the shared addresses.
-from drivers.candidates import CANDIDATES
+from drivers.scan import CANDIDATES
 
 
 def test_each_drivers_tuple_is_one_object_across_its_addresses():
