@@ -46,8 +46,8 @@ class TableError(ValueError):
 
 
 def _declares_addresses(path):
-    # Read, not imported: scan.py (which imports this table) and the bus
-    # adapters are not drivers, and a driver must not need the table to load.
+    # Read, not imported: scan.py (which holds this table) and the bus
+    # adapters are not drivers, and nothing here may need the table to load.
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ClassDef):
             for stmt in node.body:
