@@ -500,9 +500,10 @@ class Full:
         # The peak live heap is read from this field (gc.mem_free() after a
         # gc.collect(), firmware/neosensor/app.py): no field, no figure.
         heaps = [st["heap"] for st in device if isinstance(st.get("heap"), int)]
-        if len(heaps) < len(device):
-            return False, ("a device status without an integer `heap` field (fields: %s): "
-                           "the peak live heap cannot be read" % ", ".join(sorted(device[-1])))
+        for st in device:
+            if not isinstance(st.get("heap"), int):
+                return False, ("a device status without an integer `heap` field (fields: %s): "
+                               "the peak live heap cannot be read" % ", ".join(sorted(st)))
         setup = [int(m.group(1)) for m in map(SETUP_FREE.search, board.lines) if m]
         figures.update(heap_free=heaps, setup_free=min(setup) if setup else None,
                        readings=readings, rounds=rounds,
