@@ -8,6 +8,9 @@ blocks as on the ESP8266, so heap figures taken in it are a board's.
 What differs from a board, and what a caller must allow for:
   * its heap grows on demand (`heapsize` is the first area, not a cap): a
     MemoryError will not come; measure gc.mem_alloc() instead;
+  * gc.collect() inside running code only asks for a collection, done when
+    control is back at the top level (between two runPython calls): a job
+    that needs collections at chosen points runs in steps (`repeat`);
   * no socket, machine or network modules: a scenario brings in-VM fakes
     (put them in sys.modules before the code under test imports them);
   * files are written into the VM's in-memory filesystem before the code
@@ -74,20 +77,29 @@ def unavailable_reason(prefix=PREFIX):
     return None
 
 
-def run(code, *, files=(), romfs=None, args=(), cwd="/", heap=DEFAULT_HEAP, pystack=8192,
-        timeout=120, prefix=PREFIX):
+def run(code, *, files=(), romfs=None, args=(), cwd="/", save=(), repeat=None, max_repeat=100000,
+        heap=DEFAULT_HEAP, pystack=8192, timeout=120, prefix=PREFIX):
     """Run `code` in a fresh VM; return a CompletedProcess (text).
 
     files: (path in the VM, path on this host) pairs, written before the code
     runs (their folders made); romfs: path of a ROMFS image mounted at /rom;
-    args: sys.argv; heap: bytes of the first heap area; pystack: words."""
+    args: sys.argv; cwd: the VM's working directory (made if missing);
+    repeat: code run after `code`, again and again while the global `_more`
+    is true (at most max_repeat times), each time as a top-level call: the
+    port collects garbage only between top-level calls (its gc.collect()
+    inside running code only asks for one), so that is how a job gets a
+    collection at chosen points;
+    save: (folder in the VM, folder on this host) pairs copied out after the
+    run (a board's flash for its next phase); heap: bytes of the first heap
+    area; pystack: words."""
     reason = unavailable_reason(prefix)
     if reason:
         raise RuntimeError(reason)
     job = {"module": (package_dir(prefix) / "micropython.mjs").as_uri(), "heapsize": int(heap),
            "pystack": int(pystack), "files": [[str(d), str(s)] for d, s in files],
            "romfs": str(romfs) if romfs else None, "argv": [str(a) for a in args],
-           "cwd": cwd, "code": code}
+           "cwd": cwd, "save": [[str(v), str(h)] for v, h in save], "code": code,
+           "repeat": repeat, "max_repeat": int(max_repeat)}
     return subprocess.run([find_node(), str(RUNNER)], input=json.dumps(job), capture_output=True,
                           text=True, timeout=timeout)
 
