@@ -19,6 +19,11 @@ tests/test_bench_quick.py instead of printing holes.
 --quick (tests/test_bench_quick.py): 20 readings per trial instead of 200 and
 a bisection in 32 KB steps (4 KB for the baseline), same figures, coarser.
 
+Then the loop phase's heap as a 32-bit board counts it (bench/heap32.py: the
+same in-VM scenario in the 32-bit WebAssembly port and the 64-bit unix port,
+the 24 KB budget line and its 64-bit equivalent). Without Node.js or the npm
+package (`make upy32`) that table says so and the rest is unchanged.
+
 Everything is real: the MicroPython 1.29 unix port, a Mosquitto broker with
 password authentication and ACL, paho as the observer.
 
@@ -41,6 +46,7 @@ if str(ROOT) not in sys.path:
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
+from bench import heap32  # noqa: E402
 from neoc import micropython as upy  # noqa: E402
 from neoc.mpy import compile_file  # noqa: E402
 from provisioning.mosquitto import Acl, Mosquitto, MosquittoError, free_port  # noqa: E402
@@ -898,10 +904,12 @@ def main(argv=None):
                 full = {"why": "could not be run (%s)" % why(e)}
         finally:
             rig.close()
+    heap = heap32.measure(quick=args.quick)
     report(base, sizes, full, mode)
+    heap32.report(heap)
     print()
     print("run time %.0f s%s" % (time.monotonic() - t0, " (--quick)" if args.quick else ""))
-    missing = unmeasured(base, sizes, full)
+    missing = unmeasured(base, sizes, full) + heap32.unmeasured(heap)
     if missing:
         print("NOT MEASURED (%d figures):" % len(missing))
         for what, reason in missing:
