@@ -23,6 +23,8 @@ a tuple for a command and ValueError for its errors.
 """
 import json
 
+from neocampus import table
+
 MAX_SIZE = 512
 
 
@@ -30,10 +32,8 @@ CommandError = ValueError  # a name, not a class of its own
 
 
 def orders_for(module):
-    # Split at each call (commands are rare): as a constant, the tuple would
-    # keep ~190 B of heap. Laid out so that each module's orders are a slice.
-    o = "sensitivity threshold acquire status frequency restart reboot upgrade".split()
-    return tuple(o[3:] if module == "device" else o[:5] if module == "noise" else o if module is None else o[2:5])
+    """The orders `module` takes (neocampus.table); None: every known order."""
+    return (table.ALL_ORDERS if module is None else table.row(module)[table.ORDERS]).split()
 
 
 def parse(payload, unit_ids, module=None):

@@ -21,7 +21,7 @@ Malformed commands print a console line and count in `errors`; commands for
 another unit count in `foreign`; both appear in the status.
 """
 from neocampus import payload
-from neocampus.policy import SensorPolicy, clamp_frequency
+from neocampus.policy import S_IGNORED, SensorPolicy, clamp_frequency
 
 
 class Module:
@@ -106,7 +106,7 @@ class Module:
         labels = []
         for s in self.sensors:
             labels.append("%s@%s" % (s[1] or self.name, s[0]))
-        if self.cfg[8]:
-            extra["ignored_params"] = self.cfg[8]
+        if self.cfg[S_IGNORED]:
+            extra["ignored_params"] = self.cfg[S_IGNORED]
         return payload.status(self.name, self.frequency, labels, time_str, self.unit_id, False, fields,
                               cmd_errors=self.errors, **extra)

@@ -7,49 +7,45 @@ listed as ignored (for the status), never an exception. Set-up work only: a
 board runs it in its set-up phase (checked() goes into its plan) and never
 loads it in its loop.
 """
-from neocampus.policy import _NUM
+from neocampus import policy
 
-# name: (default, low, high); seconds and percent as in the config.
+# name: (default, low, high, index in policy's settings layout); seconds and
+# percent as in the config.
 PARAMS = {
-    "stable_reads": (7, 2, 50),
-    "stable_pct": (1.5, 0, 50),
-    "stable_abs": (0.15, 0, 1000),
-    "delta": (0.15, 0, 100000),
-    "forced": (1800, 60, 86400),
-    "read_period": (1.25, 0.05, 60),
-    "burst_period": (0.15, 0.02, 5),
-    "burst_time": (2, 0, 30),
+    "stable_reads": (7, 2, 50, policy.S_READS),
+    "stable_pct": (1.5, 0, 50, policy.S_PCT),
+    "stable_abs": (0.15, 0, 1000, policy.S_ABS),
+    "delta": (0.15, 0, 100000, policy.S_DELTA),
+    "forced": (1800, 60, 86400, policy.S_FORCED),
+    "read_period": (1.25, 0.05, 60, policy.S_READ),
+    "burst_period": (0.15, 0.02, 5, policy.S_BURST),
+    "burst_time": (2, 0, 30, policy.S_BURST_TIME),
 }
 # Integer-valued sensors jitter by whole units in the dark or in clean air.
 _ABS_FLOOR = {"luminosity": 1, "airquality": 1}
+_MS = ("forced", "read_period", "burst_period", "burst_time")
 
 
 def settings(module, params=None):
-    """The module's params, checked once: (stable_reads, stable_pct as a
-    fraction, stable_abs, delta, forced_ms, read_ms, burst_ms, burst_time_ms,
-    names of the params ignored). A Module shares one among its sensors."""
+    """The module's params, checked once, in the layout policy.py names
+    (S_READS ... S_IGNORED): times in integer ms, stable_pct a fraction, and
+    the names of the params ignored. A Module shares one among its sensors."""
     params = params or {}
+    out = [None] * (policy.S_IGNORED + 1)
     ignored = []
-    out = []
-    for name in _ORDER:
-        d, low, high = PARAMS[name]
+    for name in sorted(PARAMS):
+        d, low, high, index = PARAMS[name]
         if name == "stable_abs":
             d = _ABS_FLOOR.get(module, d)
         v = params.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, _NUM) or not low <= v <= high):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high):
             ignored.append(name)
             v = None
         v = d if v is None else v
-        # Times in integer ms; stable_reads a count; stable_pct a fraction.
-        out.append(int(v) if name == "stable_reads" else v / 100 if name == "stable_pct"
-                   else int(v * 1000) if name in _MS else v)
-    out.append(ignored)
+        out[index] = (int(v) if name == "stable_reads" else v / 100 if name == "stable_pct"
+                      else int(v * 1000) if name in _MS else v)
+    out[policy.S_IGNORED] = ignored
     return tuple(out)
-
-
-_ORDER = ("stable_reads", "stable_pct", "stable_abs", "delta", "forced", "read_period", "burst_period",
-          "burst_time")
-_MS = ("forced", "read_period", "burst_period", "burst_time")
 
 
 def checked(name, mac, conf=None):

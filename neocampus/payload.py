@@ -20,14 +20,7 @@ characters, float or tuple constant). Hence no private helpers (their few
 lines are repeated instead), errors sharing "%s must be %s, not %r", and
 names split from a string rather than kept as a constant tuple.
 """
-
-UNITS = {
-    "temperature": "celsius",
-    "humidity": "%r.H.",
-    "luminosity": "lux",
-    "noise": "pulses",
-    "airquality": "ppm",  # "µg/m3" for particle subIDs, see reading()
-}
+from neocampus import table
 
 
 def fixed3(v):
@@ -104,16 +97,17 @@ def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, joine
     of parts whose concatenation is the text."""
     if not isinstance(unit_id, str) or not unit_id:
         raise ValueError("%s must be %s, not %r" % ("unit_id", "a name", unit_id))
-    units = UNITS.get(module)
+    row = table.MODULES.get(module)
+    fmt = row and row[table.VALUE]
+    if not fmt:
+        raise ValueError("%s must be %s, not %r" % ("module", "known", module))
+    units = row[table.UNITS]
     if module == "airquality":
         if sub_id is None:
             raise ValueError("%s must be %s, not %r" % ("subID", "a name", sub_id))
-        name = str(sub_id).lower()
-        units = "µg/m3" if name.startswith("pm") else "ppm"
-        whole = name == "co2"
-    else:
-        whole = module == "humidity" or module == "luminosity" or module == "noise"
-    if whole:
+        if str(sub_id).lower().startswith("pm"):  # particles: the table's row is CO2's
+            units, fmt = "µg/m3", "float3"
+    if fmt == "int":
         if isinstance(value, float):
             if value - value != 0:
                 raise ValueError("%s must be %s, not %r" % ("value", "finite", value))
@@ -122,14 +116,12 @@ def reading(module, value, unit_id, sub_id=None, seq=None, timestamp=None, joine
         elif isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("%s must be %s, not %r" % ("value", "a number", value))
         text = "%d" % value
-    elif module == "temperature" or module == "airquality":
+    elif fmt == "float3":
         text = fixed3(value)
-    elif module == "digital":
+    else:  # "bool"
         if not isinstance(value, bool):
             raise ValueError("%s must be %s, not %r" % ("value", "a bool", value))
         text = encode(value)
-    else:
-        raise ValueError("%s must be %s, not %r" % ("module", "known", module))
     pin = extra.pop("input", None)
     kind = extra.pop("type", None)
     if pin is None and (module == "noise" or module == "digital"):

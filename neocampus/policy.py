@@ -25,14 +25,16 @@ percent), checked by neocampus.params.settings(): a param of the wrong type
 or out of range keeps its default and its name is listed in `ignored` (for
 the status), never an exception. That check is set-up work, kept out of this
 module: a board does it in its set-up phase and never loads it in its loop.
+This module owns the layout of the checked settings (the S_* indexes below);
+params.settings() builds it; the import goes one way, params -> policy.
 
-Changes from core_contract.md (additive): SensorPolicy(module, params=None,
-now=0, frequency=None), where params is a config dict or the tuple that
-params.settings(module, params) returns (a Module checks its params once and
-shares the tuple); methods start(now), set_frequency(s), property frequency;
-attributes cfg (that tuple) and ignored. noise and digital are event-driven:
-only clamp_frequency/RANGES apply to them. Stabilizer is an alias of
-SensorPolicy.
+Changes from core_contract.md: SensorPolicy(module, settings, now=0,
+frequency=None), where settings is the tuple that params.settings(module,
+params) returns (a Module checks its params once and shares the tuple);
+methods start(now), set_frequency(s), property frequency; attributes cfg
+(that tuple) and ignored. noise and digital are event-driven: only
+clamp_frequency applies to them (ranges: neocampus.table). Stabilizer is an
+alias of SensorPolicy.
 """
 # CPython fallbacks as builtins, not functions of ours: a def costs a board
 # its code object even when the branch never runs.
@@ -46,23 +48,26 @@ try:
 except ImportError:
     from operator import sub as _diff
 
-# module: (min, default, max) frequency in seconds.
-RANGES = {
-    "temperature": (30, 60, 1800),
-    "humidity": (30, 60, 1800),
-    "airquality": (30, 60, 1800),
-    "luminosity": (15, 30, 1800),
-    "noise": (300, 2700, 3600),
-    "device": (900, 1800, 21600),
-}
-_SENSOR_RANGE = (30, 60, 1800)  # modules without a row (digital, display)
+from neocampus import table
+
+# The checked settings, a tuple (params.settings() builds it): times in ms.
+S_READS = const(0)       # stable_reads: reads in a stable window
+S_PCT = const(1)         # stable_pct, as a fraction
+S_ABS = const(2)         # stable_abs, in the module's unit
+S_DELTA = const(3)       # delta: change that publishes
+S_FORCED = const(4)      # forced: publish at least this often
+S_READ = const(5)        # read_period
+S_BURST = const(6)       # burst_period
+S_BURST_TIME = const(7)  # burst_time
+S_IGNORED = const(8)     # names of the params ignored
 _LONG_AGO = const(0x3FFFFFFF)  # elapsed time when the clock went back or wrapped twice
 _NUM = (int, float)  # built once: a tuple literal of names is rebuilt at every call
 
 
 def clamp_frequency(module, seconds=None):
     """Seconds clamped to the module's range; None or junk gives the default."""
-    low, default, high = RANGES.get(module, _SENSOR_RANGE)
+    r = table.row(module)
+    low, default, high = r[table.FREQ_MIN], r[table.FREQ_DEFAULT], r[table.FREQ_MAX]
     if isinstance(seconds, bool) or not isinstance(seconds, _NUM) or seconds - seconds != 0:
         return default
     return int(max(low, min(high, seconds)))
@@ -91,13 +96,10 @@ _SUM = const(10)
 
 
 class SensorPolicy:
-    def __init__(self, module, params=None, now=0, frequency=None):
+    def __init__(self, module, settings, now=0, frequency=None):
         self.module = module
-        if not isinstance(params, tuple):
-            from neocampus.params import settings
-            params = settings(module, params)
-        self.cfg = params
-        self.ignored = self.cfg[8]
+        self.cfg = settings
+        self.ignored = settings[S_IGNORED]
         self.s = [0, None, None, None, 0, False, 0, 0, 0, 0, 0]
         self.set_frequency(frequency)
         self.start(now)
@@ -126,7 +128,7 @@ class SensorPolicy:
         self.s[_FORCE] = True
 
     def bursting(self, now):
-        return self.s[_OFFICIAL] is None and _elapsed(now, self.s[_START]) < self.cfg[7]
+        return self.s[_OFFICIAL] is None and _elapsed(now, self.s[_START]) < self.cfg[S_BURST_TIME]
 
     def sample_interval(self, now):
         """Milliseconds until the next read."""
@@ -135,11 +137,11 @@ class SensorPolicy:
             return 0
         cfg = self.cfg
         if self.bursting(now):
-            return cfg[6]
-        read = cfg[5]
+            return cfg[S_BURST]
+        read = cfg[S_READ]
         if s[_OFFICIAL] is not None and s[_N] == 0:
             left = s[_FREQ] - _elapsed(now, s[_OFFICIAL])
-            idle = left - (cfg[0] - 1) * read
+            idle = left - (cfg[S_READS] - 1) * read
             if idle > read:
                 return idle
         return read
@@ -148,8 +150,8 @@ class SensorPolicy:
         s = self.s
         s[_OFFICIAL] = now
         s[_N] = 0
-        if (s[_SENT] is None or abs(value - s[_SENT]) >= self.cfg[3]
-                or _elapsed(now, s[_SENT_T]) >= self.cfg[4]):
+        if (s[_SENT] is None or abs(value - s[_SENT]) >= self.cfg[S_DELTA]
+                or _elapsed(now, s[_SENT_T]) >= self.cfg[S_FORCED]):
             s[_SENT] = value
             s[_SENT_T] = now
             return value
@@ -170,8 +172,8 @@ class SensorPolicy:
         if n:
             lo = min(s[_LO], value)
             hi = max(s[_HI], value)
-            tol = self.cfg[1] * max(abs(lo), abs(hi))
-            ab = self.cfg[2]
+            tol = self.cfg[S_PCT] * max(abs(lo), abs(hi))
+            ab = self.cfg[S_ABS]
             if hi - lo <= (tol if tol > ab else ab):
                 s[_LO] = lo
                 s[_HI] = hi
@@ -186,7 +188,7 @@ class SensorPolicy:
             s[_SUM] = 0
             n = 1
         s[_N] = n
-        if n < self.cfg[0]:
+        if n < self.cfg[S_READS]:
             return None
         if s[_OFFICIAL] is not None and _elapsed(now, s[_OFFICIAL]) < s[_FREQ]:
             return None

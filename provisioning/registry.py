@@ -10,14 +10,11 @@ import re
 import sqlite3
 import time
 
+from neocampus import table
 from neocampus.ids import login_for, mac_stored
 from provisioning import acl, passwords
 
 KINDS = ("neosensor", "rpi")
-# Default `frequency` (seconds) per module, from the historic neOSensor's table;
-# other module names are accepted (new sensors) with 60 s.
-DEFAULT_FREQUENCY = {"temperature": 60, "humidity": 60, "airquality": 60, "luminosity": 30, "noise": 2700,
-                     "device": 1800}
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _UNIT_NAME = re.compile(r"^[a-z0-9_]{1,32}$")  # it becomes part of unitIDs: `<unit>_xxxx`
 
@@ -132,7 +129,7 @@ def clean_modules(modules):
                 isinstance(p, dict) and isinstance(p.get("param"), str) and "value" in p for p in params):
             raise RegistryError("params of %s must be [{\"param\": NAME, \"value\": ...}]" % name)
         entry = {"module": name, "unit": unit,
-                 "frequency": freq if freq is not None else DEFAULT_FREQUENCY.get(name, 60)}
+                 "frequency": freq if freq is not None else table.row(name)[table.FREQ_DEFAULT]}
         if driver:
             entry["driver"] = driver
         entry["params"] = [{"param": p["param"], "value": p["value"]} for p in params]

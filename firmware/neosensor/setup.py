@@ -14,9 +14,6 @@ PLAN_MODULE = "plan_%d.json"  # 0: [pins, chips]; 1..plan["modules"]: [quantity,
 # pins. The one pin table: the virtual board reads this literal from here
 # (provisioning/virtual_board.py), so keep it a literal.
 PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
-# module -> the quantity a driver must list in QUANTITIES to feed it.
-QUANTITY = {"temperature": "temperature", "humidity": "humidity", "luminosity": "lux",
-            "airquality": "co2"}
 
 
 def _chips(board):
@@ -46,6 +43,7 @@ def _modules(cfg, mac, modules, chips):
     it is checked, so only one is in the heap at a time. The others are said
     on the console and left out. Returns (device config, number of files)."""
     from neocampus.params import checked as check
+    from neocampus.table import MODULES, QUANTITY
 
     def checked(name, mac, mc):
         # Only the keys the loop phase reads: a smaller plan to load there.
@@ -57,11 +55,11 @@ def _modules(cfg, mac, modules, chips):
     if cfg.get("sandbox") and not modules:
         # No registry in sandbox mode: a module for each quantity on the bus.
         for name in ("temperature", "humidity", "luminosity", "airquality"):
-            if any(QUANTITY[name] in c[3] for c in chips):
+            if any(MODULES[name][QUANTITY] in c[3] for c in chips):
                 modules.append({"module": name, "params": {}})
     for mc in modules:
         name = mc.get("module")
-        q = QUANTITY.get(name)
+        q = MODULES[name][QUANTITY] if name in MODULES else None
         if name == "device":
             device = checked(name, mac, mc)
             continue

@@ -113,10 +113,24 @@ def test_format_time():
     assert payload.format_time((2026, 1, 2, 3, 4, 5), -210) == "2026-01-02 03:04:05 -0330"
 
 
-def test_units_table():
-    assert payload.UNITS["temperature"] == "celsius"
-    assert payload.UNITS["humidity"] == "%r.H."
-    assert payload.UNITS["luminosity"] == "lux"
+def test_units_and_value_formats_come_from_the_module_table():
+    from neocampus import table
+    assert table.MODULES["temperature"][table.UNITS] == "celsius"
+    assert table.MODULES["humidity"][table.UNITS] == "%r.H."
+    assert table.MODULES["luminosity"][table.UNITS] == "lux"
+    for module in table.MODULES:
+        row = table.MODULES[module]
+        if row[table.VALUE] in ("int", "float3"):
+            text = payload.reading(module, 21.5, "auto_92f8", 24, input=4)
+            want = ('"value": 22' if row[table.VALUE] == "int" else '"value": 21.5') + ", "
+            assert text.startswith("{" + want), text
+            assert ('"value_units": "%s"' % row[table.UNITS]) in text, text
+    try:
+        payload.reading("device", 1, "aa:bb:cc:dd:92:f8")
+    except ValueError as e:
+        assert "module must be known" in str(e)
+    else:
+        raise AssertionError("a device reading was made")
 
 
 def test_parts_concatenate_to_the_text_and_stay_small():

@@ -1,7 +1,14 @@
 MICROPYTHON_MPY = "neocampus, self"
 
-from neocampus.params import PARAMS
-from neocampus.policy import RANGES, SensorPolicy, clamp_frequency
+from neocampus import table
+from neocampus.params import PARAMS, settings
+from neocampus.policy import SensorPolicy as _SensorPolicy
+from neocampus.policy import clamp_frequency
+
+
+def SensorPolicy(module, params, now=0, frequency=None):
+    """A policy from a config's params, checked as a Module checks them."""
+    return _SensorPolicy(module, settings(module, params), now, frequency)
 
 
 def simulate(policy, value_at, start, end, reads=None):
@@ -24,9 +31,10 @@ def const(v):
 
 
 def test_ranges_and_clamping():
-    assert RANGES["temperature"] == (30, 60, 1800)
-    assert RANGES["luminosity"] == (15, 30, 1800)
-    assert RANGES["noise"] == (300, 2700, 3600)
+    for module, want in (("temperature", (30, 60, 1800)), ("luminosity", (15, 30, 1800)),
+                         ("noise", (300, 2700, 3600)), ("device", (900, 1800, 21600))):
+        r = table.MODULES[module]
+        assert (r[table.FREQ_MIN], r[table.FREQ_DEFAULT], r[table.FREQ_MAX]) == want
     assert clamp_frequency("temperature", 5) == 30
     assert clamp_frequency("temperature", 99999) == 1800
     assert clamp_frequency("luminosity", 10) == 15
