@@ -23,6 +23,16 @@ another unit count in `foreign`; both appear in the status.
 from neocampus import payload
 from neocampus.policy import S_IGNORED, SensorPolicy, clamp_frequency
 
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
+# Module.sensors: one list per sensor.
+_SUB_ID = const(0)   # its subID: I2C address, or a name ("co2")
+_LABEL = const(1)    # its chip, for the status ("MCP9808@24")
+_POLICY = const(2)   # its SensorPolicy
+
 
 class Module:
     def __init__(self, name, mac, conf=None, now=0, log=print):
@@ -34,7 +44,7 @@ class Module:
         self.unit_id = conf["unit_id"]
         self.cfg = tuple(conf["cfg"])  # shared by the sensors' policies
         self.frequency = clamp_frequency(name, conf.get("frequency"))
-        self.sensors = []  # [sub_id, label, policy]
+        self.sensors = []  # records, _SUB_ID, _LABEL, _POLICY
         self.errors = 0
         self.foreign = 0
         self.log = log
@@ -49,28 +59,30 @@ class Module:
 
     def start(self, now):
         for s in self.sensors:
-            s[2].start(now)
+            s[_POLICY].start(now)
 
-    def sample_interval(self, now):
-        """Milliseconds until some sensor wants a read."""
+    def sample_interval(self, now, index=None):
+        """Milliseconds until sensor `index` (None: any sensor) wants a read."""
+        if index is not None:
+            return self.sensors[index][_POLICY].sample_interval(now)
         best = None
         for s in self.sensors:
-            d = s[2].sample_interval(now)
+            d = s[_POLICY].sample_interval(now)
             if best is None or d < best:
                 best = d
         return best
 
     def feed(self, index, value, now, seq=None, timestamp=None, **extra):
         s = self.sensors[index]
-        v = s[2].feed(value, now)
+        v = s[_POLICY].feed(value, now)
         if v is None:
             return None
-        return payload.reading(self.name, v, self.unit_id, s[0], seq, timestamp, False, **extra)
+        return payload.reading(self.name, v, self.unit_id, s[_SUB_ID], seq, timestamp, False, **extra)
 
     def set_frequency(self, seconds):
         self.frequency = clamp_frequency(self.name, seconds)
         for s in self.sensors:
-            s[2].set_frequency(self.frequency)
+            s[_POLICY].set_frequency(self.frequency)
         return self.frequency
 
     def settings(self):
@@ -94,18 +106,19 @@ class Module:
         if cmd is None:
             self.foreign += 1
             return None
-        if cmd[0] == "acquire":
+        order, value = cmd
+        if order == "acquire":
             for s in self.sensors:
-                s[2].force()
-        elif cmd[0] == "frequency":
-            cmd = cmd[0], self.set_frequency(cmd[1])
+                s[_POLICY].force()
+        elif order == "frequency":
+            cmd = order, self.set_frequency(value)
         return cmd
 
     def status(self, time_str, fields=(), **extra):
         """Status payload parts; `fields` as payload.status()."""
         labels = []
         for s in self.sensors:
-            labels.append("%s@%s" % (s[1] or self.name, s[0]))
+            labels.append("%s@%s" % (s[_LABEL] or self.name, s[_SUB_ID]))
         if self.cfg[S_IGNORED]:
             extra["ignored_params"] = self.cfg[S_IGNORED]
         return payload.status(self.name, self.frequency, labels, time_str, self.unit_id, False, fields,

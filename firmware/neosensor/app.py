@@ -1,5 +1,5 @@
-# The loop phase of a boot: built from the plan that setup.py wrote (and
-# build.py takes), it samples the chips by the policy of neocampus/, publishes
+# The loop phase of a boot: built from the boot plan that setup.py wrote (and
+# assemble.py takes), it samples the chips by the policy of neocampus/, publishes
 # on ONE MQTT link and obeys commands. Everything it writes to flash is
 # atomic (store.py).
 import gc
@@ -14,6 +14,23 @@ from neosensor import link, pause, store, unload, wifi
 _REVISION = const(261201)  # firmware revision, YYMMDD as the OTA manifests
 _SEQ_BLOCK = const(64)     # seq persisted once per block, not per publish
 
+# App.sensors: one list per (sensor, module) it feeds.
+_S_MODULE = const(0)       # the Module
+_S_INDEX = const(1)        # the sensor's index in that Module
+_S_DRIVER = const(2)
+_S_QUANTITY = const(3)     # the key of driver.read()'s dict
+_S_DUE = const(4)          # ticks_ms of its next read
+# App.inputs: one list per digital input.
+_I_MODULE = const(0)
+_I_PIN = const(1)          # machine.Pin
+_I_GPIO = const(2)         # its number, in the payload
+_I_TYPE = const(3)         # presence, on_off, open_close
+_I_LEVEL = const(4)        # last level published, None: publish the next
+# App._cache: the last chip read, shared by the modules it feeds.
+_C_DRIVER = const(0)
+_C_VALUES = const(1)       # driver.read()'s dict, None when the read failed
+_C_WHEN = const(2)
+
 
 def run():
     wdt = machine.WDT(timeout=30000)
@@ -23,10 +40,10 @@ def run():
     # it was measured worse (36-38k failed in the loop instead of at 37k).
     import neocampus.commands
     import neocampus.module
-    from neosensor import build
-    app = build.app(App, wdt.feed)
-    del build
-    unload("neosensor.build")
+    from neosensor import assemble
+    app = assemble.app(App, wdt.feed)
+    del assemble
+    unload("neosensor.assemble", "neosensor.plan")
     app.loop()
 
 
@@ -38,8 +55,8 @@ class App:
         self.base, self.board = plan["base"], plan["board"]
         self.device = None
         self.modules = []
-        self.sensors = []  # [module, index, driver, quantity, due]
-        self.inputs = []   # [module, Pin, gpio, type, last level]
+        self.sensors = []  # records, _S_* indexes
+        self.inputs = []   # records, _I_* indexes
         self.noises = []   # neosensor.noise.Noise, one per noise module
         self.wanted = []   # modules whose status an order asked for
         self.state = "starting"
@@ -47,16 +64,23 @@ class App:
         # Reading counter, kept across reboots: its limit is reserved on the
         # flash a block ahead, so a reboot skips at most _SEQ_BLOCK numbers.
         self.seq = self.seq_end = store.load("seq.json", 0) or 0
-        self._cache = [None, None, 0]   # driver, its last read(), when
+        self._cache = [None, None, 0]   # _C_* indexes
+
+    def add_sensor(self, m, index, driver, quantity, now):
+        self.sensors.append([m, index, driver, quantity, now])
+
+    def add_input(self, m, pin, gpio, kind):
+        self.inputs.append([m, pin, gpio, kind, None])
 
     def _poll_inputs(self, force_module=None):
         for d in self.inputs:
-            v = bool(d[1].value())
-            if v != d[4] or d[0] is force_module:
-                d[4] = v
-                m = d[0]
+            v = bool(d[_I_PIN].value())
+            if v != d[_I_LEVEL] or d[_I_MODULE] is force_module:
+                d[_I_LEVEL] = v
+                m = d[_I_MODULE]
                 self.publish(m.topic(self.base), payload.reading(
-                    "digital", v, m.unit_id, None, self._next_seq(), self._stamp(), False, input=d[2], type=d[3]))
+                    "digital", v, m.unit_id, None, self._next_seq(), self._stamp(), False,
+                    input=d[_I_GPIO], type=d[_I_TYPE]))
 
     def _next_seq(self):
         n = self.seq
@@ -121,14 +145,14 @@ class App:
             cmd = m.command(msg)
             if cmd is None:
                 return
-            order = cmd[0]
-            print("command %s: %s %r" % (name, order, cmd[1]))
+            order, value = cmd
+            print("command %s: %s %r" % (name, order, value))
             if order == "acquire":
                 self._poll_inputs(m)
                 now = time.ticks_ms()
                 for s in self.sensors:
-                    if s[0] is m:
-                        s[4] = now
+                    if s[_S_MODULE] is m:
+                        s[_S_DUE] = now
             elif order == "frequency":
                 store.save("module_%s.json" % name, m.settings())
                 if m is self.device:
@@ -159,30 +183,31 @@ class App:
     def _read(self, drv, q, now):
         c = self._cache
         # One chip read serves every module it feeds (SHT3x: temperature and humidity).
-        if c[0] is not drv or time.ticks_diff(now, c[2]) > 100:
+        if c[_C_DRIVER] is not drv or time.ticks_diff(now, c[_C_WHEN]) > 100:
             try:
-                c[1] = drv.read()
+                c[_C_VALUES] = drv.read()
             except Exception as e:  # SensorError, or a bus OSError: no made-up value
                 print("%s@0x%02x: %s" % (drv.CHIP, drv.address, e))
-                c[1] = None
-            c[0], c[2] = drv, now
-        return c[1][q] if c[1] else None
+                c[_C_VALUES] = None
+            c[_C_DRIVER], c[_C_WHEN] = drv, now
+        values = c[_C_VALUES]
+        return values[q] if values else None
 
     def _sample(self, now):
         soonest = 200
         for s in self.sensors:
-            m, i, drv, q, due = s
-            left = time.ticks_diff(due, now)
+            left = time.ticks_diff(s[_S_DUE], now)
             if left > 0:
                 soonest = min(soonest, left)
                 continue
-            value = self._read(drv, q, now)
+            m, i = s[_S_MODULE], s[_S_INDEX]
+            value = self._read(s[_S_DRIVER], s[_S_QUANTITY], now)
             parts = m.feed(i, value, now, seq=self.seq, timestamp=self._stamp())
             if parts is not None:
                 self._next_seq()
                 self.publish(m.topic(self.base), parts)
-            wait = m.sensors[i][2].sample_interval(now)
-            s[4] = time.ticks_add(now, wait)
+            wait = m.sample_interval(now, i)
+            s[_S_DUE] = time.ticks_add(now, wait)
             soonest = min(soonest, wait)
         return soonest
 
@@ -190,9 +215,9 @@ class App:
         for m in self.modules:
             m.start(now)
         for s in self.sensors:
-            s[4] = now
+            s[_S_DUE] = now
         for d in self.inputs:
-            d[4] = None  # the current levels go out again on each connection
+            d[_I_LEVEL] = None  # the current levels go out again on each connection
         self.status(self.device)
         self.next_status = time.ticks_add(now, self.device.frequency * 1000)
         if self.state == "starting":

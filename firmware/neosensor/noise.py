@@ -2,7 +2,7 @@
 # threshold an MCP47x6 DAC sets; the comparator's rising edges are counted on
 # a GPIO by an interrupt. A reading is the number of pulses over one period
 # (the module's frequency, 300..3600 s) or since the last one (acquire).
-# Loaded by build.py only for a board that has a noise module.
+# Loaded by assemble.py only for a board that has a noise module.
 import time
 import machine
 from neocampus import payload

@@ -1,15 +1,13 @@
 # The set-up phase of a boot: Wi-Fi, NTP, the I2C scan and the sensOCampus
-# handshake. What the loop needs is written to plan.json, then a soft reset
-# starts the loop phase (app.py) on a fresh heap: none of this code, its
+# handshake. What the loop needs is written as the boot plan (plan.py), then
+# a soft reset starts the loop phase (assemble.py, app.py) on a fresh heap: none of this code, its
 # documents, its qstrs or the holes they leave are in the loop's heap. A
 # board keeps its Wi-Fi association and its clock across a soft reset.
 import gc
 import sys
 import machine
-from neosensor import pause, store, unload, wifi
+from neosensor import pause, plan, store, unload, wifi
 
-PLAN = "plan.json"
-PLAN_MODULE = "plan_%d.json"  # 0: [pins, chips]; 1..plan["modules"]: [quantity, module config]
 # board -> I2C (SDA, SCL): the neOSensor ESP8266 wiring and the ESP32's usual
 # pins. The one pin table: the virtual board reads this literal from here
 # (provisioning/virtual_board.py), so keep it a literal.
@@ -38,8 +36,8 @@ def _chips(board):
 
 def _modules(cfg, mac, modules, chips):
     """The device module's checked config; every module this firmware can
-    feed is written to its own plan file (PLAN_MODULE % 1.., [quantity,
-    checked config], quantity None for digital and noise, fed by GPIOs) as
+    feed is written to its own plan file (plan.write_module(1.., quantity,
+    checked config), quantity None for digital and noise, fed by GPIOs) as
     it is checked, so only one is in the heap at a time. The others are said
     on the console and left out. Returns (device config, number of files)."""
     from neocampus.params import checked as check
@@ -69,7 +67,7 @@ def _modules(cfg, mac, modules, chips):
         if q is not None and not any(q in c[3] for c in chips):
             print("module %s: no chip for it on the bus" % name)  # in the status, publishes nothing
         n += 1
-        store.save(PLAN_MODULE % n, (q, checked(name, mac, mc)))
+        plan.write_module(n, q, checked(name, mac, mc))
     return device, n
 
 
@@ -107,14 +105,13 @@ def run():
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
         base = "_unconfigured/" + mac.replace(":", "")
-    # The plan in files that the loop phase reads one at a time (parsed
-    # whole, it was 3.5 KB there): the bus, one per module, then plan.json,
-    # written last, which says the set-up is done.
-    store.save(PLAN_MODULE % 0, [PINS.get(board, PINS["esp8266"]), [c[:3] for c in chips]])
+    # The bus, one file per module, then the file that says the set-up is done.
+    plan.write_bus(PINS.get(board, PINS["esp8266"]), [c[:3] for c in chips])
     device, n = _modules(cfg, mac, modules, chips)
     modules = None
-    store.save(PLAN, {"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
-                      "wifi": cfg.get("wifi"), "device": device, "modules": n})
+    plan.write_done({"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
+                     "wifi": cfg.get("wifi"), "device": device, "modules": n})
+    unload("neosensor.plan")
     feed()
     print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())
     machine.soft_reset()

@@ -1,20 +1,24 @@
-# The loop phase's set-up: an App's modules, MQTT link, drivers and inputs,
-# built from the plan that setup.py wrote. app.py unloads this module once the
-# App is built: the loop keeps none of this code.
+# Assembles the loop phase: an App's modules, MQTT link, drivers and inputs,
+# built from the boot plan (plan.py) that setup.py wrote. app.py unloads this
+# module and plan.py once the App is built: the loop keeps none of this code.
 import gc
 import time
 import machine
 from neocampus import payload
 from neocampus.module import Module
-from neosensor import link, store
+from neosensor import link, plan, store
 
 
 def _drivers(chips, pins):
-    # The chips the set-up's scan identified, built again at their addresses
-    # (their constructors check the identity once more).
+    # The chips the set-up's scan identified, built at their addresses. The
+    # constructor configures the chip (resolution, gain, mode) and, as it
+    # always does, checks its identity: a few bytes on the bus that also
+    # catch a chip gone between the phases. No driver is tried at an
+    # address: the class the scan settled on is the one built.
     i2c = machine.SoftI2C(scl=machine.Pin(pins[1]), sda=machine.Pin(pins[0]))
     found = []
-    for path, name, address in chips:
+    for chip in chips:
+        path, name, address = chip[plan.PATH], chip[plan.CLASS], chip[plan.ADDRESS]
         gc.collect()  # each driver's module in one piece, not strewn in the holes
         try:
             found.append(getattr(__import__(path, None, None, (name,)), name)(i2c, address))
@@ -30,7 +34,7 @@ def _digital(app, m, params):
     kind = params.get("type") or "presence"
     for pin in (pins if isinstance(pins, list) else [pins]):
         if isinstance(pin, int) and not isinstance(pin, bool):
-            app.inputs.append([m, machine.Pin(pin, machine.Pin.IN), pin, kind, None])
+            app.add_input(m, machine.Pin(pin, machine.Pin.IN), pin, kind)
         else:
             m.errors += 1
             print("module digital: bad input param %r" % (pin,))
@@ -53,68 +57,33 @@ def _noise(app, m, params, found, now):
 
 
 def app(cls, feed):
-    """The App (class `cls`) built from the plan setup.py wrote, which is
-    taken (its files removed): a reset from here on goes through the set-up
-    phase again. The plan is in files read one at a time, each dropped once
-    used: plan_0.json the bus and its chips, plan.json the board (mac, topic,
-    credentials, Wi-Fi, device module), plan_1.json... one module each. Read
-    whole, the plan was a 3.5 KB peak on top of everything built from it."""
+    """The App (class `cls`) built from the boot plan, which is taken (its
+    files removed): a reset from here on goes through the set-up again."""
     # The drivers first, while the heap above the loop's code is still clear:
     # their code is among the biggest things the loop keeps.
-    chips = _take("plan_0.json")
-    found = _drivers(chips[1], chips[0])
-    chips = None
-    plan = store.load("plan.json")
-    if not isinstance(plan, dict):
-        _again("plan.json", plan)
-    _remove("plan.json")
+    bus = plan.take_bus()
+    found = _drivers(bus[plan.CHIPS], bus[plan.PINS])
+    bus = None
+    board = plan.take_done()
     now = time.ticks_ms()
-    a = cls(plan, feed, now)
-    _parts(a, plan, found, now)
+    a = cls(board, feed, now)
+    _parts(a, board, found, now)
     return a
 
 
-def _remove(name):
-    import os
-    try:
-        os.remove(name)
-    except OSError:
-        pass
-
-
-def _again(name, what):
-    # A plan file missing or garbage (a power cut while the set-up wrote them
-    # or while this took them, a bad write): not a crash, and no board left
-    # running without part of its plan. The set-up writes them all again.
-    print("%s unreadable (%r): set-up again" % (name, what))
-    _remove("plan.json")
-    machine.soft_reset()
-
-
-def _take(name):
-    """A [x, y] plan file's content, the file removed (set-up again if it is
-    not what setup.py writes)."""
-    entry = store.load(name)
-    _remove(name)
-    if not isinstance(entry, list) or len(entry) != 2:
-        _again(name, entry)
-    return entry
-
-
-def _parts(app, plan, found, now):
-    mac = plan["mac"]
-    app.device = dev = Module("device", mac, plan.pop("device"), now)
+def _parts(app, board, found, now):
+    mac = board["mac"]
+    app.device = dev = Module("device", mac, board.pop("device"), now)
     dev.restore(store.load("module_device.json"))
     app.modules.append(dev)
     # The MQTT client (its tables are among the biggest blocks the board
     # keeps) before the modules' transients can split the free space.
-    link.setup(plan.pop("creds"), mac, app.base, app._on_message,
+    link.setup(board.pop("creds"), mac, app.base, app._on_message,
                payload.status("device", dev.frequency, 0, "", mac, status="offline"))
-    for i in range(1, plan["modules"] + 1):
-        name = "plan_%d.json" % i
-        q, mc = _take(name)
-        if not isinstance(mc, dict) or "module" not in mc:
-            _again(name, mc)
+    for i in range(1, board["modules"] + 1):
+        entry = plan.take_module(i)
+        q, mc = entry[plan.QUANTITY], entry[plan.CONFIG]
+        entry = None
         name = mc["module"]
         m = Module(name, mac, mc, now)
         m.restore(store.load("module_%s.json" % name))
@@ -128,4 +97,4 @@ def _parts(app, plan, found, now):
                 if q in d.QUANTITIES:
                     # airquality names its sensors by gas (subID "co2"), others by I2C address.
                     sub = q if name == "airquality" else d.address
-                    app.sensors.append([m, m.add_sensor(sub, d.CHIP, now), d, q, now])
+                    app.add_sensor(m, m.add_sensor(sub, d.CHIP, now), d, q, now)

@@ -1,8 +1,9 @@
-# Started by main.py: runs a boot's set-up phase (setup.py: Wi-Fi,
-# sensOCampus, I2C scan, then plan.json and a soft reset), then its loop
-# phase (app.py, from that plan); never lets either brick the board.
-# plan.json is taken (removed) when the loop phase starts: any other reset
-# than setup's own soft reset goes through the set-up again.
+# Supervises a boot, started by main.py: runs its set-up phase (setup.py:
+# Wi-Fi, sensOCampus, I2C scan, then the boot plan and a soft reset), then
+# its loop phase (assemble.py builds app.py's App from that plan); never lets
+# either brick the board. The plan is taken (removed) when the loop phase
+# starts: any other reset than setup's own soft reset goes through the
+# set-up again.
 # crash.count counts crashes in a row (an exception out of the app, or a
 # watchdog reset: a hang); the first working MQTT link clears it. After
 # _SAFE_AFTER of them the board stays in safe mode (set-up access point and
@@ -41,15 +42,16 @@ def run():
         safe.run()
         return
     try:
-        import os
-        try:
-            os.stat("plan.json")
-        except OSError:
-            from neosensor import setup
-            setup.run()
-        else:
+        from neosensor import plan, unload
+        ready = plan.ready()
+        del plan
+        unload("neosensor.plan")  # the phases load it again, where they use it
+        if ready:
             from neosensor import app
             app.run()
+        else:
+            from neosensor import setup
+            setup.run()
     except KeyboardInterrupt:
         raise
     except Exception as e:
