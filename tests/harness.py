@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from neoc import micropython as upy
+from provisioning.virtual_board import DEFAULT_HEAP
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -35,7 +36,7 @@ class MicroPythonRunner:
     def __init__(self, flash_dir):
         self.flash_dir = pathlib.Path(flash_dir)
 
-    def run(self, script=None, *, code=None, module=None, args=(), heap="36k", path=(),
+    def run(self, script=None, *, code=None, module=None, args=(), heap=DEFAULT_HEAP, path=(),
             cwd=None, timeout=60, check=True, env=None, portable=True):
         """portable=False leaves the project's sources off the import path, so
         only what `path` names (e.g. compiled .mpy) can be imported."""
@@ -80,7 +81,7 @@ class PortableModule(pytest.Module):
             return reason
         source = self.path.read_text()
         m = HEAP_RE.search(source)
-        heap = m.group(1) if m else "36k"
+        heap = m.group(1) if m else DEFAULT_HEAP
         proc = run_portable(self.path, heap)
         results = {}
         current = None
