@@ -304,10 +304,10 @@ def figures(v):
     }
 
 
-def measure(quick=False, work=None):
+def measure(quick=False, work=None, rounds=None):
     """{"32": figures or None, "64": figures or None, "why32", "why64": reasons,
     "rounds"}. Never raises for a VM that cannot run: the reason is given."""
-    rounds = ROUNDS["quick" if quick else "full"]
+    rounds = rounds or ROUNDS["quick" if quick else "full"]
     out = {"rounds": rounds, "32": None, "64": None}
     reasons = {"32": wasm.unavailable_reason(), "64": upy.unavailable_reason()}
     tmp = tempfile.TemporaryDirectory(prefix="neoc-heap32-") if work is None else None
