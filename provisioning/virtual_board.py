@@ -243,7 +243,8 @@ print(gc.mem_alloc() + gc.mem_free(), a - gc.mem_alloc(), free)
 FAKES_ROOM = 24 * 1024
 
 
-def _bytes(heap):
+def heap_bytes(heap):
+    """A heap size such as "45k" in bytes."""
     heap = parse_heap(heap)
     return int(heap[:-1]) * (1024 if heap[-1] == "k" else 1048576) if heap[-1] in "km" else int(heap)
 
@@ -264,7 +265,7 @@ def vm_heap(heap, images):
                 raise BoardError("heap probe failed: %s" % (out.stderr or out.stdout)[-300:])
             return tuple(int(w) for w in out.stdout.split())
         want, _, free = probe(heap, ())  # what the firmware would have with no images
-        size = _bytes(heap) + probe("4m", sizes)[1]
+        size = heap_bytes(heap) + probe("4m", sizes)[1]
         for _ in range(8):
             total, taken, _ = probe(size, sizes)
             if total - taken >= want:
