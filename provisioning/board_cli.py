@@ -45,9 +45,9 @@ def _split_pair(value, what, sep=":"):
                    "reference; the comparator pulses GPIO `pin` while it is above the DAC's threshold). "
                    "Repeatable.")
 @click.option("--heap", default=DEFAULT_HEAP, show_default=True,
-              help="Heap the firmware gets. The default is an ESP8266's budget (~36k), which the full "
-                   "firmware fits on this 64-bit port (measured: 36k passes, 35k fails), although its "
-                   "objects take about twice the room of a 32-bit board's. The VM's -X heapsize adds "
+              help="Heap the firmware gets. The default is the firmware's budget, 24 KB as a 32-bit "
+                   "board counts it, turned into this 64-bit port's bytes by the ratio bench/heap32.py "
+                   "measures (1.84: objects take nearly twice the room here). The VM's -X heapsize adds "
                    "the exact size of the buffers holding the ROM images (they stand for flash), so the "
                    "firmware has exactly this much; the runner prints both figures.")
 @click.option("--repl", metavar="socket://HOST:PORT", help="Offer the serial console (REPL) over TCP, "
