@@ -288,7 +288,7 @@ def figures(v):
         "after_build": la["after_build"],         # objects once the App is built
         "rest": la["rest"],                       # objects between turns (code objects included)
         "runtime": la["rest"] - rom,              # of which run-time objects
-        "build": la["build"],                     # peak of mem_alloc over build.py and its imports
+        "build": la["build"],                     # peak of mem_alloc over assemble.py and its imports
         "peak": la["peak"],                       # peak of mem_alloc in a loop turn
         "transient": la["peak"] - la["rest"],
         "budget": max(la["peak"], la["build"], la["after_build"]),
@@ -379,7 +379,7 @@ ROWS = (("code objects (imports, code in ROMFS)", "code_objects"),
         ("  of which run-time objects", "runtime"),
         ("loop: peak of gc.mem_alloc() in a turn", "peak"),
         ("  of which the turn's allocations", "transient"),
-        ("loop's set-up (build.py): peak mem_alloc", "build"),
+        ("loop's set-up (assemble.py): peak mem_alloc", "build"),
         ("loop phase: objects + peak (budget)", "budget"),
         ("loop: peak live, sampled (64-bit only)", "live_peak"),
         ("set-up phase (sandbox): peak mem_alloc", "setup"),

@@ -132,7 +132,7 @@ def advance_loop():
     m = state["meter"]
     if s == 1:
         _begin()
-        # The loop phase's own set-up (build.py, the MQTT client, the
+        # The loop phase's own set-up (assemble.py, the MQTT client, the
         # drivers): app.run() up to its loop's first feed.
         from neosensor import app
         held = state["held"] = []
