@@ -3,14 +3,12 @@ PUBLISH header: checked from the MicroPython VM against real Mosquitto, with a
 non-ASCII unit (the length counts UTF-8 bytes) and a payload over 127 bytes
 (a two-byte remaining length). A publish that finds no memory is dropped whole
 and the link, its stream intact, carries the next one."""
-import threading
-
-import paho.mqtt.client as mqtt
 import pytest
 
 from harness import ROOT
 from neoc.mpy import compile_tree
 from provisioning.mosquitto import Acl
+from support.mqtt_observer import Observer
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.micropython]
 
@@ -39,25 +37,12 @@ def test_parts_arrive_as_one_payload_with_the_right_length(micropython, mosquitt
     code = tmp_path / "code"
     compile_tree(ROOT / "firmware" / "lib", code)
     compile_tree(ROOT / "firmware" / "neosensor", code / "neosensor")
-    received = []
-    two = threading.Event()
-    subscribed = threading.Event()
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    sub.username_pw_set("collector", "c-pass")
-    sub.on_connect = lambda c, u, f, rc, p: c.subscribe("u4/#")
-    sub.on_subscribe = lambda *a: subscribed.set()
-    sub.on_message = lambda c, u, m: (received.append(m.payload), len(received) >= 2 and two.set())
-    sub.connect(broker.host, broker.port)
-    sub.loop_start()
-    try:
-        assert subscribed.wait(5)
+    with Observer(broker.host, broker.port, "collector", "c-pass") as sub:
+        assert sub.subscribe("u4/#") in (0, 1)
         out = micropython.run(code=SCRIPT % broker.port, path=[code], heap="36k", portable=False)
         assert out.stdout.split("\n", 1)[1].split() == ["sent", "True", "locked", "False", "True", "1",
                                                          "sent", "True"], out.stdout
-        assert two.wait(5), received
+        received = [m.payload for m in sub.wait_for(None, 5, count=2, what="the two publishes")]
         first = '{"value": 12.25, "value_units": "\u00b5g/m3", "pad": "%s"}' % ("x" * 150)
         # (the last will, "offline", follows: close() drops the socket without DISCONNECT)
         assert received[:2] == [first.encode(), b'{"value": 1}'], received
-    finally:
-        sub.loop_stop()
-        sub.disconnect()

@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from harness import need  # noqa: E402
-from support.stub_helpers import Client, handshake  # noqa: E402
+from support.stub_helpers import mqtt_client, handshake  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
     assert page.locator("#rooms").inner_text().strip() == "no reading yet"
     assert "collector connected" in page.locator("#collector").inner_text()
 
-    dev = Client(stub, login, password)
+    dev = mqtt_client(stub, login, password)
     for seq, value in enumerate([21.0, 21.5, 22.25], 1):
         dev.publish(base + "/temperature", {"value": value, "value_units": "celsius", "subID": "24",
                                             "unitID": "auto_4455", "seq": seq})

@@ -15,7 +15,7 @@ from provisioning.stub_process import StubServer
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from harness import need  # noqa: E402
-from support.stub_helpers import Client, handshake, try_login, wait_until  # noqa: E402
+from support.stub_helpers import mqtt_client, handshake, try_login, wait_until  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -52,10 +52,10 @@ def device(stub):
 
 
 def connect(stub, login, password, timeout=5.0):
-    """Connect, retrying while a Mosquitto reload may still be pending; -> Client."""
+    """Connect, retrying while a Mosquitto reload may still be pending; -> Observer."""
     deadline = time.monotonic() + timeout
     while True:
-        c = Client(stub, login, password)
+        c = mqtt_client(stub, login, password)
         if c.accepted or time.monotonic() > deadline:
             return c
         c.close()
@@ -93,14 +93,14 @@ def test_device_reading_lands_in_api(stub, device):
 
 def test_publishing_to_another_room_is_refused(stub, device):
     mac, login, password, base = device
-    observer = Client(stub, *stub.collector_credentials())
+    observer = mqtt_client(stub, *stub.collector_credentials())
     assert observer.subscribe("+/+/+") in (0, 1)
     c = connect(stub, login, password)
     c.publish("u4/elsewhere/temperature", reading(99.0, 1))
     c.publish(base + "/temperature", reading(20.0, 2))  # a marker that does get through
     assert observer.wait_for(lambda t, p: t == base + "/temperature")
     time.sleep(0.3)
-    topics = [t for t, _ in observer.messages]
+    topics = [m.topic for m in observer.messages]
     observer.close()
     c.close()
     assert "u4/elsewhere/temperature" not in topics
@@ -130,7 +130,7 @@ def test_subscribing_to_another_rooms_commands_is_refused(stub, device):
     c.close()
     other.close()
     # Overlapping subscriptions may deliver the marker twice (MQTT 3.1.1 allows it).
-    assert {t for t, _ in c.messages} == {base + "/device/command"}
+    assert {m.topic for m in c.messages} == {base + "/device/command"}
 
 
 def test_device_does_not_receive_other_rooms_commands(stub, device):
@@ -143,8 +143,8 @@ def test_device_does_not_receive_other_rooms_commands(stub, device):
     assert c.wait_for(lambda t, p: t == base + "/device/command")
     time.sleep(0.2)
     c.close()
-    assert [t for t, _ in c.messages] == [base + "/device/command"]
-    assert json.loads(c.messages[0][1]) == {"dest": mac.upper(), "order": "frequency", "value": 120}
+    assert [m.topic for m in c.messages] == [base + "/device/command"]
+    assert json.loads(c.messages[0].payload) == {"dest": mac.upper(), "order": "frequency", "value": 120}
 
 
 def _other_device(stub):
@@ -193,8 +193,12 @@ def test_anonymous_and_wrong_password_refused(stub, device):
     assert not try_login(stub, "senso_ffffffffffff", password)
 
 
-def test_device_status_is_recorded(stub, device):
+def test_device_status_is_recorded_and_moves_last_seen_to_its_receive_time(stub, device):
+    """The handshake already set last_seen (credentials and config calls touch
+    the device): the status must move it on, to the time the collector received it."""
     mac, login, password, base = device
+    after_handshake = stub.admin.device(mac)["last_seen"]
+    assert after_handshake is not None
     c = connect(stub, login, password)
     status = {"unitID": mac.lower(), "status": "running", "heap": 23456, "frequency": 1800,
               "modules": ["temperature"], "firmware": "260101", "time": "2026-11-25 12:00:00 +0000"}
@@ -202,7 +206,9 @@ def test_device_status_is_recorded(stub, device):
     got = wait_until(lambda: stub.admin.status(mac)["device"])
     c.close()
     assert got["status"] == "running" and got["heap"] == 23456
-    assert stub.admin.device(mac)["last_seen"] is not None
+    last_seen = stub.admin.device(mac)["last_seen"]
+    assert last_seen > after_handshake
+    assert last_seen == got["received_at"]
     assert stub.admin.readings(topic=base) == []  # a status is not a reading
 
 
@@ -230,7 +236,7 @@ def test_bad_payloads_are_counted_not_stored(stub, device):
 
 def test_collector_account_observes_everything(stub, device):
     mac, login, password, base = device
-    observer = Client(stub, *stub.collector_credentials())
+    observer = mqtt_client(stub, *stub.collector_credentials())
     assert observer.accepted
     assert observer.subscribe("+/+/+") in (0, 1)
     c = connect(stub, login, password)
@@ -304,7 +310,7 @@ def test_module_orders_go_to_the_module_topic_and_unit(stub):
     assert c.wait_for(lambda t, p: t == base + "/luminosity/command")
     time.sleep(0.2)
     c.close()
-    got = {t: json.loads(p) for t, p in c.messages}
+    got = {m.topic: json.loads(m.payload) for m in c.messages}
     assert got == {
         base + "/temperature/command": {"dest": "auto_" + hexmac[-4:], "order": "acquire"},
         base + "/airquality/command": {"dest": "aq_" + hexmac[-4:], "order": "frequency", "value": 45},

@@ -9,7 +9,7 @@ import pytest
 from provisioning.stub_process import StubServer
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from support.stub_helpers import Client, handshake, wait_until  # noqa: E402
+from support.stub_helpers import mqtt_client, handshake, wait_until  # noqa: E402
 
 
 def neoc(stub, *args, env=None, check=True, auth="env"):
@@ -52,7 +52,7 @@ def test_order_and_readings_from_the_shell(stub):
     mac = "aa:bb:cc:00:00:02"
     neoc(stub, "device", "add", mac, "--location", "U4/302")
     login, password, cfg = handshake(stub, mac)
-    dev = Client(stub, login, password)
+    dev = mqtt_client(stub, login, password)
     dev.subscribe("u4/302/+/command")
     sent = json.loads(neoc(stub, "device", "order", mac, "frequency", "900", "--json").stdout)
     assert sent["topic"] == "u4/302/device/command"

@@ -14,7 +14,7 @@ from neocampus.ids import mac_wire, unit_id
 from provisioning.stub_process import StubServer
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from support.stub_helpers import Client, wait_until  # noqa: E402
+from support.stub_helpers import mqtt_client, wait_until  # noqa: E402
 
 MAC = "24:0A:C4:12:92:F8"
 
@@ -72,7 +72,7 @@ def test_boot_twice_publish_every_module_and_log(stub):
         ("airquality", payload.reading("airquality", 12.5, aq_id, sub_id="pm2_5", seq=6), 12.5, "µg/m3", "pm2_5"),
         ("airquality", payload.reading("airquality", 612, aq_id, sub_id="co2", seq=7), 612, "ppm", "co2"),
     ]
-    dev = Client(stub, creds["mqtt_login"], creds["mqtt_passwd"])
+    dev = mqtt_client(stub, creds["mqtt_login"], creds["mqtt_passwd"])
     assert dev.accepted
     for module, text, _, _, _ in sent:
         dev.publish(base + "/" + module, text.encode("utf-8"), qos=0)
@@ -94,12 +94,12 @@ def test_order_reaches_a_device_and_parses(stub):
     stub.admin.reset_credentials(MAC)
     creds, _ = sensocampus.credentials(http, stub.url, MAC, creds)
     base = sensocampus.config(http, stub.url, creds["mqtt_login"], creds["mqtt_passwd"]).base_topic
-    dev = Client(stub, creds["mqtt_login"], creds["mqtt_passwd"])
+    dev = mqtt_client(stub, creds["mqtt_login"], creds["mqtt_passwd"])
     dev.subscribe(base + "/+/command")
     stub.admin.order(MAC, "frequency", 900)
     assert dev.wait_for(lambda t, p: t == base + "/device/command")
     dev.close()
-    raw = dev.messages[0][1]
+    raw = dev.messages[0].payload
     assert json.loads(raw) == {"dest": "24:0A:C4:12:92:F8", "order": "frequency", "value": 900}
     # The device module's unitID is the MAC in wire form: the uppercase dest must still match.
     cmd = commands.parse(raw, mac_wire(MAC), module="device")

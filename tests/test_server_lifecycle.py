@@ -14,7 +14,7 @@ from provisioning.stub_process import StubServer
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from harness import need  # noqa: E402
-from support.stub_helpers import Client, handshake, try_login, wait_until  # noqa: E402
+from support.stub_helpers import mqtt_client, handshake, try_login, wait_until  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_restart_keeps_devices_passwords_and_readings(tmp_path):
     with StubServer(tmp_path / "d") as stub:
         stub.admin.add_device(mac, location="u4/302", modules=["temperature"])
         login, password, _ = handshake(stub, mac)
-        c = Client(stub, login, password)
+        c = mqtt_client(stub, login, password)
         c.publish("u4/302/temperature", {"value": 20.5, "unitID": "auto_0001", "seq": 1})
         assert wait_until(lambda: stub.admin.readings())
         c.close()
@@ -64,7 +64,7 @@ def test_external_broker_gets_files_and_works_after_its_own_reload(tmp_path):
             assert not try_login(stub, login, password)  # not reloaded yet: the stub does not own it
             broker.send_signal(signal.SIGHUP)
             assert wait_until(lambda: try_login(stub, login, password))
-            c = Client(stub, login, password)
+            c = mqtt_client(stub, login, password)
             c.publish("u4/302/humidity", {"value": 44, "value_units": "%r.H.", "unitID": "auto_0002"})
             assert wait_until(lambda: stub.admin.readings(topic="u4/302"))
             c.close()
@@ -83,7 +83,7 @@ def test_readings_follow_prints_new_readings(tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:
             time.sleep(1.5)  # let it print the (empty) history and start polling
-            c = Client(stub, login, password)
+            c = mqtt_client(stub, login, password)
             for seq in (1, 2):
                 c.publish("u4/302/temperature", {"value": 20 + seq, "unitID": "auto_0003", "seq": seq})
             c.close()
@@ -112,7 +112,7 @@ def test_a_killed_mosquitto_is_restarted_and_collection_resumes(tmp_path):
         assert wait_until(lambda: try_login(stub, login, password), timeout=10), stub.output()
         # The collector reconnects on its own (clean session: what was sent before is not replayed).
         assert wait_until(lambda: stub.admin.collector()["connected"], timeout=10), stub.output()
-        c = Client(stub, login, password)
+        c = mqtt_client(stub, login, password)
         c.publish("u4/302/temperature", {"value": 19.5, "unitID": "auto_0004"})
         assert wait_until(lambda: stub.admin.readings(topic="u4/302"), timeout=10), stub.output()
         c.close()
