@@ -37,7 +37,6 @@ import pathlib
 import re
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -45,12 +44,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-
 from bench import heap32  # noqa: E402
 from neoc import micropython as upy  # noqa: E402
 from neoc.mpy import compile_file  # noqa: E402
 from provisioning.mosquitto import Acl, Mosquitto, MosquittoError, free_port  # noqa: E402
+from tests.support.mqtt_observer import Observer  # noqa: E402
 from provisioning.virtual_board import DEFAULT_HEAP, heap_bytes  # noqa: E402
 
 UMQTT = ROOT / "firmware" / "lib" / "umqtt" / "simple.py"
@@ -97,57 +95,6 @@ def last_line(*texts):
 
 
 # -- broker and observer --------------------------------------------------------
-class Observer:
-    """A paho subscriber recording (receive time, topic, payload)."""
-
-    def __init__(self, host, port, user, password, topics=("#",)):
-        self.messages = []
-        self.cond = threading.Condition()
-        self.ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-observer")
-        self.client.username_pw_set(user, password)
-        self.topics = topics
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = lambda *a: self.ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
-        if not self.ready.wait(10):
-            raise RuntimeError("observer: no SUBACK from the broker")
-
-    def _on_connect(self, client, userdata, flags, reason_code, props):
-        client.subscribe([(t, 0) for t in self.topics])
-
-    def _on_message(self, client, userdata, msg):
-        with self.cond:
-            self.messages.append((time.monotonic(), msg.topic, msg.payload))
-            self.cond.notify_all()
-
-    def wait(self, predicate, timeout, start=0):
-        """First message at index >= start matching predicate(topic, payload),
-        as (index, (t, topic, payload)), or None after timeout."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            i = start
-            while True:
-                while i < len(self.messages):
-                    m = self.messages[i]
-                    if predicate(m[1], m[2]):
-                        return i, m
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(min(left, 0.2))
-
-    def publish(self, topic, payload):
-        self.client.publish(topic, payload if isinstance(payload, (str, bytes)) else json.dumps(payload))
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 # -- heap bisection ---------------------------------------------------------------
 def smallest_heap(trial, lo, hi, step=1, hi_known_ok=False):
     """Smallest heap (KB, multiple of `step` above lo) for which trial(kb) is
@@ -205,14 +152,14 @@ class Baseline:
                            heap="%dk" % kb, path=[self.lib], cwd=self.work, timeout=20)
         except Exception as e:  # TimeoutExpired
             return False, type(e).__name__
-        got = self.observer.wait(lambda t, p: t == topic and p == msg.encode(), 3, start)
+        got = self.observer.poll(lambda t, p: t == topic and p == msg.encode(), 3, start)
         if proc.returncode != 0:
             return False, last_line(proc.stderr, proc.stdout) or "exit %d" % proc.returncode
-        if got is None:
+        if not got:
             return False, "broker never got the reading"
         words = proc.stdout.split()
         self.last = {"peak_live": int(words[1]), "total": int(words[3]),
-                     "first_publish_s": got[1][0] - t0}
+                     "first_publish_s": got[0].time - t0}
         return True, ""
 
 
@@ -389,7 +336,7 @@ class Full:
         if value is not None:
             cmd["value"] = value
         self.orders += 1
-        self.rig.observer.publish("%s/%s/command" % (self.base, module), cmd)
+        self.rig.observer.publish("%s/%s/command" % (self.base, module), cmd, qos=0)
 
     def run(self, kb, rom=False):
         """One boot with `kb` KB of heap for the firmware, driven through the
@@ -448,16 +395,16 @@ class Full:
         deadline = t_start + self.trial_timeout
         board.start()
         # Boot to first reading, with no order sent: the firmware's own fast start.
-        first = None
-        while first is None:
+        first = []
+        while not first:
             bad = self._failed(board)
             if bad:
                 return False, "before the first publish: " + bad
             if time.monotonic() > deadline:
                 return False, "no reading within %.0f s" % self.trial_timeout
-            first = obs.wait(self._is_reading, 0.5, start)
+            first = obs.poll(self._is_reading, 0.5, start)
         t_boot = boot[0] if boot else t_start
-        figures = {"first_publish_s": first[1][0] - t_boot, "heap_free": [], "timeline": []}
+        figures = {"first_publish_s": first[0].time - t_boot, "heap_free": [], "timeline": []}
         for label, pattern in MILESTONES:
             for t, text in list(self.stamps):
                 if re.search(pattern, text):
@@ -484,7 +431,7 @@ class Full:
                 self._order(m, "acquire")
             rounds += 1
             # The next round once this one's 4 readings are in (or 3 s passed).
-            obs.wait(lambda t, p, c=[0]: self._is_reading(t, p) and _count(c) >= 4, 3.0, mark)
+            obs.poll(self._is_reading, 3.0, mark, count=4)
         self._order("device", "status")
         time.sleep(0.5)
         bad = self._failed(board)
@@ -608,11 +555,6 @@ def heap_breakdown(work, flash):
     return res, None
 
 
-def _count(c):
-    c[0] += 1
-    return c[0]
-
-
 def measure_variant(full, rom, mode, deadline):
     """Comfortable run (figures), bisection, then the explicit 24 KB run."""
     comfy = COMFORTABLE_KB
@@ -699,7 +641,12 @@ class Rig:
         acl = Acl().allow("bare", "write", "bench/bare/+").allow("observer", "readwrite", "#")
         self.broker = Mosquitto(self.work / "mosquitto", port=free_port(), users=self.passwords, acl=acl)
         self.broker.start()
-        self.observer = Observer(self.broker.host, self.broker.port, "observer", self.passwords["observer"])
+        self.observer = Observer(self.broker.host, self.broker.port, "observer", self.passwords["observer"],
+                                 client_id="bench-observer", clock=time.monotonic)
+        try:
+            self.observer.subscribe("#", qos=0)
+        except AssertionError as e:  # refused, or no SUBACK: this machine cannot run the bench
+            raise RuntimeError("observer: %s" % e)
 
     def close(self):
         self.observer.close()
