@@ -206,3 +206,16 @@ def make_tls_files(directory, name="localhost"):
     cert.cert_chain_pems[0].write_to_path(str(paths["cert"]))
     cert.private_key_pem.write_to_path(str(paths["key"]))
     return paths
+
+
+def wait_until(fn, timeout, what):
+    """fn()'s first truthy result within `timeout` s, polled every 0.2 s; else
+    an AssertionError naming `what` was awaited."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError("timed out (%.0f s) waiting for %s" % (timeout, what))

@@ -6,11 +6,10 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from harness import ROOT, need
+from harness import ROOT, need, wait_until
 from neoc import micropython as upy
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
@@ -38,16 +37,6 @@ def vms_in(flash):
             except OSError:
                 pass       # gone, or not ours to read
     return pids
-
-
-def wait_until(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("timed out (%.0f s) waiting for %s" % (timeout, what))
 
 
 def start_board(flash, *args, log):

@@ -56,14 +56,7 @@ def readings(stub, module=None):
     return [r for r in rows if module is None or r["module"] == module]
 
 
-def wait_until(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("timed out (%.0f s) waiting for %s" % (timeout, what))
+from harness import wait_until  # noqa: E402
 
 
 def on(module, where=None):
