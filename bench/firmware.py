@@ -45,11 +45,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import heap32  # noqa: E402
-from neoc import micropython as upy  # noqa: E402
-from neoc.mpy import compile_file  # noqa: E402
+from toolchain import micropython as upy  # noqa: E402
+from toolchain.mpy import compile_file  # noqa: E402
 from provisioning.mosquitto import Acl, Mosquitto, MosquittoError, free_port  # noqa: E402
 from tests.support.mqtt_observer import Observer  # noqa: E402
-from provisioning.virtual_board import DEFAULT_HEAP, heap_bytes  # noqa: E402
+from virtual_board import DEFAULT_HEAP, heap_bytes  # noqa: E402
 
 UMQTT = ROOT / "firmware" / "lib" / "umqtt" / "simple.py"
 ARCHS = ("xtensa", "xtensawin")
@@ -197,11 +197,11 @@ def mpy_sizes(files, arch, out_dir):
 
 
 def firmware_sizes(work):
-    """{arch: {file on the flash: bytes}} for what provisioning.virtual_board.deploy
+    """{arch: {file on the flash: bytes}} for what toolchain.deploy.deploy
     puts on a board (firmware/, neocampus/, drivers/ without sim). boot.py and
     main.py stay source on the board; they are counted compiled too, as the
     bare script is, so that both sides are measured the same way."""
-    from provisioning.virtual_board import deploy
+    from toolchain.deploy import deploy
     out = {}
     for arch in ARCHS:
         flash = pathlib.Path(work) / ("flash-" + arch)
@@ -245,38 +245,6 @@ BAD_LINES = ("MemoryError", "crashed", "safe mode", "Traceback")
 SETUP_FREE = re.compile(r"setup: done, (\d+) bytes free")
 
 
-# What a ROMFS board does at boot, done by boot.py here: the code partition
-# mounted at /rom, first on the import path, .mpy files run in place.
-ROM_PREAMBLE = """\
-import os, sys, vfs
-_b = bytearray(os.stat("rom.img")[6])
-with open("rom.img", "rb") as _f:
-    _f.readinto(_b)
-vfs.mount(vfs.VfsRom(_b), "/rom")
-sys.path.insert(0, "/rom")
-del _b, _f
-"""
-
-
-def build_rom(flash, dest):
-    """A ROMFS image (mpremote romfs build) of the deployed packages. The
-    virtual board's fakes stay out: vboot.py loads them before boot.py runs."""
-    import shutil
-    import subprocess
-    dest = pathlib.Path(dest)
-    src = dest.parent / "rom-src"
-    shutil.copytree(pathlib.Path(flash) / "neosensor", src / "neosensor")
-    for d in (pathlib.Path(flash) / "lib").iterdir():
-        if d.is_dir():
-            shutil.copytree(d, src / d.name, ignore=shutil.ignore_patterns("LICENSE"))
-    mpremote = pathlib.Path(sys.executable).with_name("mpremote")
-    proc = subprocess.run([str(mpremote), "romfs", "--no-mpy", "-o", str(dest), "build", str(src)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError("mpremote romfs build failed: %s" % (proc.stderr or proc.stdout)[-300:])
-    return dest
-
-
 class Full:
     """The firmware on the virtual board: Wi-Fi, sensOCampus handshake against
     the stub, MQTT to the rig's Mosquitto (the device's account and ACL from
@@ -284,7 +252,7 @@ class Full:
 
     def __init__(self, rig, stub, publishes, trial_timeout=90.0):
         from provisioning.acl import device_rules, location_topic
-        from provisioning.virtual_board import deploy, write_config
+        from toolchain.deploy import deploy, write_config
         import requests
         self.rig, self.stub, self.trial_timeout = rig, stub, trial_timeout
         self.publishes = publishes
@@ -306,26 +274,20 @@ class Full:
         deploy(self.template)
         write_config(self.template, stub.url, ("neocampus", "neocampus"))
         self.n = self.orders = 0
-        self.rom_template = None
+        self.rom_template = self.last = None
 
     def _rom_template(self):
-        """Flash for the ROMFS variant: boot.py, main.py, config.json and the
-        image; image_alloc = heap the image's bytearray takes (given on top)."""
-        import shutil
+        """Flash for the ROMFS variant, as the virtual board deploys by default
+        (toolchain.deploy, mode "romfs"): boot.py, main.py, config.json and
+        /romfs.img, which the board maps as flash, outside the firmware's heap."""
+        from toolchain.deploy import ROMFS_IMAGE, deploy, write_config
         if self.rom_template is None:
             t = self.rig.work / "flash-rom-template"
-            t.mkdir()
-            build_rom(self.template, t / "rom.img")
-            for name in ("main.py", "config.json"):
-                shutil.copy(self.template / name, t / name)
-            (t / "boot.py").write_text(ROM_PREAMBLE + (self.template / "boot.py").read_text())
-            n = (t / "rom.img").stat().st_size
-            out = upy.run(code="import gc;gc.collect();a=gc.mem_alloc();b=bytearray(%d);gc.collect();"
-                               "print(gc.mem_alloc()-a)" % n, heap="%dk" % COMFORTABLE_KB)
-            self.image_size, self.image_alloc = n, int(out.stdout.split()[0])
+            deploy(t, mode="romfs")
+            write_config(t, self.stub.url, ("neocampus", "neocampus"))
+            self.image_size = (t / ROMFS_IMAGE).stat().st_size
             self.rom_template = t
         return self.rom_template
-        self.last = None
 
     def _is_reading(self, topic, payload):
         return (topic.startswith(self.base + "/") and topic.count("/") == 2
@@ -340,18 +302,14 @@ class Full:
 
     def run(self, kb, rom=False):
         """One boot with `kb` KB of heap for the firmware, driven through the
-        scenario: (ok, note). rom: the code in a ROMFS image, whose bytearray
-        gets its own room on top of `kb`."""
-        from provisioning.virtual_board import VirtualBoard
+        scenario: (ok, note). rom: the code in a ROMFS image (the virtual
+        board maps it outside those `kb`, as a board's flash)."""
+        from virtual_board import VirtualBoard
         import shutil
         self.n += 1
         flash = self.rig.work / ("flash-%d" % self.n)
         heap = "%dk" % kb
-        if rom:
-            shutil.copytree(self._rom_template(), flash)
-            heap = str(kb * 1024 + self.image_alloc)
-        else:
-            shutil.copytree(self.template, flash)
+        shutil.copytree(self._rom_template() if rom else self.template, flash)
         (flash / "sensocampus.json").write_text(json.dumps(self.creds))
         obs = self.rig.observer
         start = len(obs.messages)
@@ -522,7 +480,8 @@ def heap_breakdown(work, flash):
     then the live heap each firmware module adds when imported, in load order.
     The fakes connect to the runner at import: a listening socket stands in."""
     import socket
-    from provisioning.virtual_board import BOARDS, build_virtual_lib
+    from virtual_board import BOARDS
+    from virtual_board.rom import build_virtual_lib
     work = pathlib.Path(work) / "fakes-probe"
     vlib = build_virtual_lib(work / "vlib")
     names = flash_modules(flash)
@@ -570,8 +529,9 @@ def measure_variant(full, rom, mode, deadline):
     if not ok:
         res["why"] = "did not complete even at %d KB: %s" % (comfy, note)
         return res
-    extra = full.image_alloc if rom else 0
-    total = heap_total(str(comfy * 1024 + extra)) - extra
+    # The virtual board trims the VM's heap to what a bare VM with `comfy`
+    # KB has, whatever its images take: the same total for both variants.
+    total = heap_total("%dk" % comfy)
     res["peak_live"] = total - min(full.last["heap_free"])
     if full.last["setup_free"] is not None:
         res["setup_used"] = total - full.last["setup_free"]
@@ -608,8 +568,8 @@ def measure_variant(full, rom, mode, deadline):
 
 
 def measure_full(rig, mode, budget_s):
-    """{"mpy": figures with the code loaded from .mpy files into the heap (as
-    deployed), "rom": the same with the code in a ROMFS image}."""
+    """{"mpy": figures with the code loaded from .mpy files into the heap,
+    "rom": the same with the code in a ROMFS image, as deployed by default}."""
     from provisioning.stub_process import StubServer
     t0 = time.monotonic()
     with StubServer(rig.work / "stub") as stub:
@@ -624,7 +584,7 @@ def measure_full(rig, mode, budget_s):
         try:
             full._rom_template()
             rom = measure_variant(full, True, mode, t0 + budget_s)
-            rom["image"] = (full.image_size, full.image_alloc)
+            rom["image"] = full.image_size
         except Exception as e:  # e.g. no VfsRom in this MicroPython build
             rom = {"why": "could not be run (%s)" % why(e)}
         res["rom"] = rom
@@ -719,12 +679,13 @@ def report(base, sizes, full, mode):
     row("boot -> first publish received", base.get("first_publish_s"), full.get("first_publish_s"),
         rom.get("first_publish_s"), lambda v: "%.3f s" % v)
     print()
-    print("full (.mpy): as `neoc flash` deploys it, the code in .mpy files that the VM loads into its heap.")
-    print("full (ROMFS): the same .mpy files in a ROMFS image (mpremote romfs build) mounted")
-    print("  by boot.py and run in place, as code in flash runs on a board; the image's own buffer is given")
-    print("  on top of the heap under test%s. Frozen code would save more: its qstrs and"
-          % (" (%d B image, %d B of heap)" % rom["image"] if rom.get("image") else ""))
-    print("  constants would not be copied into RAM either.")
+    print("full (.mpy): the code as .mpy files on the flash, which the VM loads into its heap on import")
+    print("  (the --deploy mpy of the virtual board, for a board without a ROMFS partition).")
+    print("full (ROMFS): as the virtual board deploys by default (toolchain.deploy, mode romfs): the same")
+    print("  .mpy files in /romfs.img (mpremote romfs build), mapped as flash outside the heap under test")
+    print("  and run in place, as code in flash runs on a board%s. Frozen code would save more: its"
+          % (" (%d B image)" % rom["image"] if rom.get("image") else ""))
+    print("  qstrs and constants would not be copied into RAM either.")
     print("Peak live heap: heap total minus the smallest free heap seen after a gc.collect() -- at the")
     print("  bare script's checkpoints; for the firmware, the loop phase's device status `heap` field")
     print("  (status order every 10 rounds). Sampled: the smallest heap is the bound. The set-up phase")

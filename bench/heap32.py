@@ -4,7 +4,7 @@ The virtual board and bench/firmware.py run the 64-bit unix port, whose
 objects take about twice a 32-bit board's room. This bench runs the
 firmware's phases in the 32-bit MicroPython 1.29 WebAssembly port
 (toolchain/wasm.py) and, for a like-with-like ratio, the very same in-VM
-scenario in the 64-bit unix port (neoc/micropython.py).
+scenario in the 64-bit unix port (toolchain/micropython.py).
 
 The scenario (bench/heap_vm/): one VM per phase of a boot, as a soft reset
 separates them on a board. The set-up phase (firmware/neosensor/setup.py) in
@@ -96,8 +96,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from neoc import micropython as upy  # noqa: E402
-from neoc.mpy import compile_tree  # noqa: E402
+from toolchain import micropython as upy  # noqa: E402
+from toolchain.mpy import compile_tree  # noqa: E402
 from toolchain import wasm  # noqa: E402
 
 VM_DIR = pathlib.Path(__file__).resolve().parent / "heap_vm"

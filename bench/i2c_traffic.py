@@ -203,8 +203,8 @@ print("RESULT", a1 - a0, a2 - a1, best)
 def micropython_figures(reads):
     """({chip: (import RAM, alloc per read) or "error: why", "__bus__": bytes}, None),
     or (None, why) when MicroPython cannot run here."""
-    from neoc import micropython as upy
-    from neoc.mpy import compile_tree
+    from toolchain import micropython as upy
+    from toolchain.mpy import compile_tree
     if upy.unavailable_reason():
         return None, upy.unavailable_reason()
     out = {}

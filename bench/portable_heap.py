@@ -25,7 +25,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from neoc import micropython as upy  # noqa: E402
+from toolchain import micropython as upy  # noqa: E402
 from tests import harness  # noqa: E402
 
 QUICK = ("test_ids.py", "test_drivers_mcp9808.py")

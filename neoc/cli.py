@@ -16,7 +16,7 @@ SUBCOMMANDS = {
     "server": ("provisioning.server_cli", "server", "Run the sensOCampus server stub (registry, broker auth, collector, live page)."),
     "device": ("provisioning.admin_cli", "device", "Register and manage devices on a sensOCampus stub."),
     "readings": ("provisioning.admin_cli", "readings", "Show (or follow) readings stored by the collector."),
-    "board": ("provisioning.board_cli", "board", "Run a virtual neOSensor board on the MicroPython unix port."),
+    "board": ("virtual_board.cli", "board", "Run a virtual neOSensor board on the MicroPython unix port."),
     "flash": ("provisioning.flash", "flash", "Deploy the firmware to a board with mpremote."),
     "agent": ("rpi_agent.cli", "agent", "Run the Raspberry Pi agent."),
     "image": ("noobs_image.cli", "image", "Build NOOBS/PINN cards, Imager lists and first-boot files."),

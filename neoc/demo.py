@@ -25,7 +25,7 @@ CHIPS = ["mcp9808@0x18:temperature=19..24/600s",
 def demo(duration, broker, heap, console):
     """Closed-loop demo: server stub, broker and a virtual neOSensor board."""
     from provisioning.stub_process import StubServer
-    from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
+    from virtual_board import DEFAULT_HEAP, VirtualBoard
 
     stub = StubServer(broker=broker)
     board = None

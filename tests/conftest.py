@@ -7,7 +7,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from harness import (IN_CI, MicroPythonRunner, PORTABLE_DIR, PortableModule,  # noqa: E402
                      make_tls_files, need)
-from neoc import micropython as upy  # noqa: E402
+from toolchain import micropython as upy  # noqa: E402
 from provisioning import mosquitto as mq  # noqa: E402
 
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from neoc import micropython as upy
-from provisioning.virtual_board import DEFAULT_HEAP
+from toolchain import micropython as upy
+from virtual_board import DEFAULT_HEAP
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -136,7 +136,7 @@ def compile_packages(source, dest, module=None):
     m = MPY_RE.search(source)
     if not m:
         return []
-    from neoc import mpy
+    from toolchain import mpy
     for name in m.group(1).split(","):
         name = name.strip()
         if name == "self":

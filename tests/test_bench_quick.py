@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from harness import need
-from neoc import micropython as upy
+from toolchain import micropython as upy
 from provisioning import mosquitto as mq
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness import ROOT, need
-from neoc import micropython as upy
+from toolchain import micropython as upy
 
 MODULES = (("temperature", "celsius"), ("humidity", "%r.H."), ("luminosity", "lux"))
 # A bound, not a window: the test goes on as soon as every module's line is

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from harness import ROOT, need, wait_until
-from neoc import micropython as upy
+from toolchain import micropython as upy
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from harness import ROOT, need
-from neoc import micropython as upy
-from neoc.mpy import compile_tree
-from provisioning.board_cli import board as board_cli
+from toolchain import micropython as upy
+from toolchain.mpy import compile_tree
+from virtual_board.cli import board as board_cli
 from provisioning.mosquitto import free_port
-from provisioning.virtual_board import BoardError, VirtualBoard, drift_value, parse_chip, parse_quantity
+from virtual_board import BoardError, VirtualBoard, drift_value, parse_chip, parse_quantity
 
 MAC = "aa:bb:cc:dd:ee:ff"
 
@@ -241,7 +241,7 @@ print("path", sys.path)
 def test_romfs_deploy_runs_the_code_in_place_with_exactly_the_heap_asked_for(tmp_path):
     if upy.unavailable_reason():
         need(upy.unavailable_reason())
-    from provisioning.virtual_board import deploy
+    from toolchain.deploy import deploy
     flash = tmp_path / "flash"
     deploy(flash, mode="romfs")
     assert (flash / "romfs.img").stat().st_size > 20000 and not (flash / "neosensor").exists()

@@ -134,7 +134,8 @@ def test_a_model_module_without_exactly_one_model_is_refused(monkeypatch):
 
 def test_board_run_knows_the_derived_names_and_lists_them_on_a_bad_one():
     from drivers.sim.registry import models
-    from provisioning.virtual_board import BoardError, Hardware, parse_chip
+    from virtual_board import BoardError, parse_chip
+    from virtual_board.hardware import Hardware
     with pytest.raises(BoardError) as info:
         parse_chip("nosuchchip@0x18")
     assert str(info.value) == "chip 'nosuchchip': known chips are " + ", ".join(models())
@@ -143,7 +144,8 @@ def test_board_run_knows_the_derived_names_and_lists_them_on_a_bad_one():
 
 
 def test_the_virtual_board_wires_i2c_where_the_firmware_looks(tmp_path):
-    from provisioning.virtual_board import BOARDS, firmware_literal
+    from toolchain.firmware import literal as firmware_literal
+    from virtual_board import BOARDS
     # The firmware's neOSensor wiring, as the virtual board gives it to the fakes.
     assert BOARDS == {"esp8266": {"sda": 14, "scl": 12}, "esp32": {"sda": 21, "scl": 22}}
     src = tmp_path / "setup.py"

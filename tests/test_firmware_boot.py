@@ -7,10 +7,10 @@ import time
 import pytest
 
 from harness import need
-from neoc import micropython as upy
+from toolchain import micropython as upy
 from provisioning.mosquitto import free_port
 from provisioning.stub_process import StubServer
-from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
+from virtual_board import DEFAULT_HEAP, VirtualBoard
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 MAC = "aa:bb:cc:00:33:44"
@@ -96,7 +96,7 @@ def test_digital_inputs_are_published_on_change(stub):
 def test_a_crash_loop_ends_in_safe_mode_not_a_brick(tmp_path):
     if upy.unavailable_reason():
         need(upy.unavailable_reason())
-    from provisioning.virtual_board import deploy, write_config
+    from toolchain.deploy import deploy, write_config
     flash = tmp_path / "flash"
     deploy(flash, mode="mpy")  # code as files: the broken update replaces one of them
     write_config(flash, "http://127.0.0.1:9", ("campus", "secret"))

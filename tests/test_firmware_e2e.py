@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from neoc import micropython as upy
+from toolchain import micropython as upy
 from provisioning.stub_process import StubServer
-from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
+from virtual_board import DEFAULT_HEAP, VirtualBoard
 from support.mqtt_observer import Observer
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
@@ -25,7 +25,7 @@ MAC = "aa:bb:cc:00:11:22"
 ROOM = "u4/302"
 # The heap the firmware gets in these runs (code deployed as a ROMFS image,
 # as flash-resident code costs a board no heap): DEFAULT_HEAP, the board's
-# budget on this 64-bit port (provisioning/virtual_board.py says how it is
+# budget on this 64-bit port (virtual_board/heap.py says how it is
 # derived). NEOC_E2E_HEAP and NEOC_E2E_DEPLOY only serve to measure the
 # smallest heap per deploy mode.
 HEAP = os.environ.get("NEOC_E2E_HEAP", DEFAULT_HEAP)

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from harness import ROOT
-from neoc.mpy import compile_file
+from toolchain.mpy import compile_file
 
 pytestmark = pytest.mark.micropython
 

@@ -5,7 +5,7 @@ import pathlib
 import shutil
 
 from harness import ROOT
-from provisioning.virtual_board import deploy
+from toolchain.deploy import deploy
 
 FIRMWARE = ROOT / "firmware"
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from harness import need
-from neoc import micropython as upy
-from provisioning.virtual_board import DEFAULT_HEAP, VirtualBoard
+from toolchain import micropython as upy
+from virtual_board import DEFAULT_HEAP, VirtualBoard
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 MAC = "aa:bb:cc:00:55:66"

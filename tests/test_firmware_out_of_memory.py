@@ -6,9 +6,9 @@ publish that could not be allocated (its stream stays whole)."""
 import pytest
 
 from harness import ROOT, need
-from neoc import micropython as upy
-from neoc.mpy import compile_tree
-from provisioning.virtual_board import VirtualBoard
+from toolchain import micropython as upy
+from toolchain.mpy import compile_tree
+from virtual_board import VirtualBoard
 
 pytestmark = [pytest.mark.slow, pytest.mark.micropython]
 

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from harness import need
-from neoc import micropython as upy
+from toolchain import micropython as upy
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -119,7 +119,7 @@ def test_collections_happen_between_top_level_calls_only():
 
 def test_files_romfs_argv_and_exit_status(tmp_path):
     _need_wasm()
-    from neoc.mpy import compile_file
+    from toolchain.mpy import compile_file
     src = tmp_path / "src"
     (src / "pkg").mkdir(parents=True)
     (src / "pkg" / "__init__.py").write_text("")

@@ -307,7 +307,7 @@ def _still_running(procs):
 
 @pytest.mark.slow
 def test_a_board_without_broker_setting_publishes_to_the_stubs_broker(tmp_path):
-    from neoc import micropython as upy
+    from toolchain import micropython as upy
     if upy.unavailable_reason():
         from harness import need
         need(upy.unavailable_reason())

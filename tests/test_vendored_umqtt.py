@@ -6,7 +6,7 @@ import re
 import pytest
 
 from harness import ROOT
-from neoc.mpy import compile_tree
+from toolchain.mpy import compile_tree
 from provisioning.mosquitto import Acl
 from support.mqtt_observer import Observer
 

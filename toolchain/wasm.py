@@ -1,6 +1,6 @@
 """Run code under a 32-bit MicroPython: the WebAssembly port under Node.js.
 
-The unix port (neoc/micropython.py) is 64-bit: its objects take about twice
+The unix port (toolchain/micropython.py) is 64-bit: its objects take about twice
 the heap of an ESP8266's (8-byte words; 100 two-attribute instances, 7,488 B
 there, 3,776 B here). The WebAssembly port has 4-byte words and 16-byte GC
 blocks as on the ESP8266, so heap figures taken in it are a board's.

@@ -10,7 +10,7 @@ from neosensor import pause, plan, store, unload, wifi
 
 # board -> I2C (SDA, SCL): the neOSensor ESP8266 wiring and the ESP32's usual
 # pins. The one pin table: the virtual board reads this literal from here
-# (provisioning/virtual_board.py), so keep it a literal.
+# (virtual_board/spec.py), so keep it a literal.
 PINS = {"esp8266": (14, 12), "esp32": (21, 22)}
 
 

@@ -1,5 +1,5 @@
 # The virtual board's wiring: the peripheral fakes (machine, network,
-# ntptime) reach the runner (provisioning/virtual_board.py) over one loopback
+# ntptime) reach the runner (virtual_board/, in CPython) over one loopback
 # socket. The runner holds the simulated chips (drivers.sim, in CPython), the
 # radio's state, the input pins, the watchdog and the power switch; the VM
 # holds only this small proxy, so the fakes take little of the heap that a
@@ -11,7 +11,7 @@ import os
 import socket
 
 # The frames' op codes: this one table, which the runner reads from this file
-# too (provisioning/virtual_board.py, frame_ops()). A frame: op, address,
+# too (virtual_board/hardware.py). A frame: op, address,
 # n_write, n_read, flags, 0, then n_write bytes.
 I2C = 88    # "X": a transfer; flags bit 0 = STOP; reply: status (0 or an errno), then n_read bytes
 SCAN = 83   # "S": reply: count, then the addresses that ACK

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 # `.frozen` keeps the port's frozen modules (asyncio, ...) importable.
 FROZEN = ".frozen"
 

@@ -6,7 +6,8 @@ import time
 
 import click
 
-from provisioning.virtual_board import BOARDS, DEFAULT_HEAP, DEPLOYS, BoardError, VirtualBoard, parse_chip
+from toolchain.deploy import DEPLOYS
+from virtual_board import BOARDS, DEFAULT_HEAP, BoardError, VirtualBoard, parse_chip
 
 CONTROL_HELP = """While it runs, type on stdin to act as the outside world:
   set ADDR QUANTITY=VALUE[,...]   e.g. `set 0x18 temperature=25` or `set 0x39 lux=100..900/60s`
