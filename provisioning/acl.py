@@ -36,6 +36,25 @@ def device_rules(login, location):
             (login, "read", location + "/+/command")]
 
 
+def display_rules(login, location, rooms):
+    """What a read-only display may do: read the readings of the rooms it shows, and,
+    as every device does, publish its own `device` status and listen to its device
+    orders at its own location. It publishes no readings and no commands."""
+    out = [(login, "write", location + "/device"),
+           (login, "read", location + "/device/command")]
+    out.extend((login, "read", room + "/+") for room in rooms)
+    return out
+
+
+def account_rules(login, location, enabled, rooms=None):
+    """rooms None: a sensor device; a list: a display showing those location topics."""
+    if not enabled or not location:
+        return []
+    if rooms is None:
+        return device_rules(login, location)
+    return display_rules(login, location, rooms)
+
+
 def collector_rules(user=COLLECTOR_USER):
     # The collector's connection also sends the registry's orders (device and module).
     return [(user, "read", "+/+/+"),
@@ -43,11 +62,11 @@ def collector_rules(user=COLLECTOR_USER):
 
 
 def rules(devices, collector_user=COLLECTOR_USER):
-    """devices: iterable of (login, location, enabled). A disabled device gets nothing."""
+    """devices: iterable of (login, location, enabled) or (login, location, enabled,
+    rooms) with rooms a list for a display. A disabled device gets nothing."""
     out = list(collector_rules(collector_user))
-    for login, location, enabled in devices:
-        if enabled and location:
-            out.extend(device_rules(login, location))
+    for entry in devices:
+        out.extend(account_rules(*entry))
     return out
 
 

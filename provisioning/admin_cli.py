@@ -73,6 +73,7 @@ DEVICE_COLUMNS = [("MAC", "mac"), ("LOGIN", "login"), ("TOPIC", "topic"), ("KIND
                   ("ENABLED", lambda d: "yes" if d["enabled"] else "no"),
                   ("PASSWORD", lambda d: "pending" if d["password_pending"] else "issued"),
                   ("MODULES", lambda d: ",".join(m["module"] for m in d["modules"]) or "-"),
+                  ("ROOMS", lambda d: ",".join(d.get("rooms") or []) or "-"),
                   ("LAST SEEN", lambda d: when(d["last_seen"]))]
 
 READING_COLUMNS = [("RECEIVED", lambda r: when(r["received_at"])), ("TOPIC", "topic"), ("UNIT", "unitID"),
@@ -99,7 +100,10 @@ def device():
 @device.command("add")
 @click.argument("mac")
 @click.option("--location", required=True, help="BUILDING/ROOM, e.g. 'U4/302' (sanitised into the topic).")
-@click.option("--kind", type=click.Choice(["neosensor", "rpi"]), default="neosensor", show_default=True)
+@click.option("--kind", type=click.Choice(["neosensor", "rpi", "display"]), default="neosensor",
+              show_default=True, help="display: a read-only account that subscribes to --rooms' readings.")
+@click.option("--rooms", "rooms", multiple=True, metavar="BUILDING/ROOM,...",
+              help="Rooms a display may read (comma-separated or repeated; default its --location).")
 @click.option("--module", "modules", multiple=True, metavar="NAME[:FREQUENCY]",
               help="A module of the device's zone, e.g. temperature:60 (repeatable).")
 @click.option("--mqtt-server", default=None, help="Per-device broker override sent with its credentials, "
@@ -107,10 +111,13 @@ def device():
 @click.option("--mqtt-port", type=click.IntRange(1, 65535), default=None,
               help="Port of that broker (alone: the advertised broker's host on this port).")
 @connection_options
-def add(client, as_json, mac, location, kind, modules, mqtt_server, mqtt_port):
+def add(client, as_json, mac, location, kind, modules, mqtt_server, mqtt_port, rooms):
     """Register MAC; its first credentials call will receive the password."""
+    shown = [r.strip() for group in rooms for r in group.split(",") if r.strip()]
+    if shown and kind != "display":
+        raise click.UsageError("--rooms is for --kind display")
     d = client.add_device(mac, location=location, kind=kind, modules=[parse_module(m) for m in modules],
-                          server=mqtt_server, port=mqtt_port)
+                          server=mqtt_server, port=mqtt_port, rooms=shown or None)
     emit(d, as_json, None if as_json else DEVICE_COLUMNS)
 
 

@@ -44,10 +44,13 @@ class AdminClient:
         return mac_stored(mac)
 
     # -- devices -------------------------------------------------------------
-    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None):
+    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None):
         """location: "building/room" or (building, room); modules: names or dicts
-        {"module", "frequency", "unit", "driver", "params": [{"param", "value"}]}."""
+        {"module", "frequency", "unit", "driver", "params": [{"param", "value"}]};
+        rooms (kind "display" only): the "building/room"s it may read, default its own."""
         body = {"mac": mac, "kind": kind, "modules": list(modules or [])}
+        if rooms is not None:
+            body["rooms"] = list(rooms)
         if isinstance(location, (tuple, list)):
             body["building"], body["room"] = location
         else:

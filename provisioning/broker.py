@@ -48,11 +48,10 @@ class Policy:
         row = registry.broker_account(login)
         if row is None:
             return
-        location, enabled, broker_hash = row
+        location, enabled, broker_hash, rooms = row
         if enabled and broker_hash:
             self.users[login] = broker_hash
-        rules = acl.rules([(login, location, enabled)], self.collector_user)
-        self.rules_by_user[login] = [r for r in rules if r[0] == login]
+        self.rules_by_user[login] = acl.account_rules(login, location, enabled, rooms)
 
     def flat_rules(self):
         return [r for rules in self.rules_by_user.values() for r in rules]

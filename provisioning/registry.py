@@ -14,7 +14,8 @@ from neocampus import table
 from neocampus.ids import login_for, mac_stored
 from provisioning import acl, passwords
 
-KINDS = ("neosensor", "rpi")
+KINDS = ("neosensor", "rpi", "display")
+MAX_ROOMS = 64
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _UNIT_NAME = re.compile(r"^[a-z0-9_]{1,32}$")  # it becomes part of unitIDs: `<unit>_xxxx`
 
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS devices (
     password_pending INTEGER NOT NULL DEFAULT 1,
     server TEXT,
     port INTEGER,
+    rooms TEXT,
     created_at REAL NOT NULL,
     last_seen REAL
 );
@@ -101,6 +103,26 @@ def clean_mac(mac):
         raise RegistryError(str(exc)) from None
 
 
+def clean_rooms(rooms, kind, location):
+    """The location topics a display shows, as a JSON list; None for other kinds.
+    rooms: "BUILDING/ROOM" strings or (building, room) pairs; a display without
+    any shows its own room."""
+    if kind != "display":
+        if rooms:
+            raise RegistryError("only a display has rooms (kind display)")
+        return None
+    if rooms is None or rooms == []:
+        return json.dumps([location])
+    if not isinstance(rooms, list) or len(rooms) > MAX_ROOMS:
+        raise RegistryError("rooms must be a list of at most %d BUILDING/ROOM" % MAX_ROOMS)
+    topics = []
+    for room in rooms:
+        topic = acl.location_topic(*parse_location(room))
+        if topic not in topics:
+            topics.append(topic)
+    return json.dumps(topics)
+
+
 def clean_modules(modules):
     if modules is None:
         return []
@@ -145,6 +167,9 @@ class Registry:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(devices)")}
+        if "rooms" not in columns:  # a registry made before display accounts
+            self.db.execute("ALTER TABLE devices ADD COLUMN rooms TEXT")
         # Called with the device login whenever its broker account or ACL changes.
         self.on_change = on_change
 
@@ -156,12 +181,13 @@ class Registry:
             self.on_change(login)
 
     # -- admin side -------------------------------------------------------
-    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None):
+    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None):
         mac = clean_mac(mac)
         building, room = parse_location(location)
         if kind not in KINDS:
             raise RegistryError("kind must be one of %s" % ", ".join(KINDS))
         mods = clean_modules(modules)
+        shown = clean_rooms(rooms, kind, acl.location_topic(building, room))
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
             raise RegistryError("port must be 1-65535")
         if server is not None and not isinstance(server, str):
@@ -169,26 +195,31 @@ class Registry:
         try:
             self.db.execute(
                 "INSERT INTO devices (mac, login, building, room, location, kind, modules, server, port,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " rooms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (mac, login_for(mac), building, room, acl.location_topic(building, room), kind,
-                 json.dumps(mods), server, port, time.time()))
+                 json.dumps(mods), server, port, shown, time.time()))
         except sqlite3.IntegrityError:
             raise RegistryError("device %s is already registered" % mac) from None
         self._changed(login_for(mac))
         return self.device(mac)
 
-    def update_device(self, mac, location=None, kind=None, modules=None, enabled=None):
+    def update_device(self, mac, location=None, kind=None, modules=None, enabled=None, rooms=None):
         row = self._row(mac)
         building, room = (row["building"], row["room"]) if location is None else parse_location(location)
         if kind is not None and kind not in KINDS:
             raise RegistryError("kind must be one of %s" % ", ".join(KINDS))
+        kind = kind or row["kind"]
         mods = row["modules"] if modules is None else json.dumps(clean_modules(modules))
         if enabled is not None and not isinstance(enabled, bool):
             raise RegistryError("enabled must be true or false")
+        if rooms is None and kind == "display" and row["rooms"]:
+            shown = row["rooms"]  # a display keeps its rooms unless given new ones
+        else:
+            shown = clean_rooms(rooms, kind, acl.location_topic(building, room))
         self.db.execute(
-            "UPDATE devices SET building=?, room=?, location=?, kind=?, modules=?, enabled=? WHERE mac=?",
-            (building, room, acl.location_topic(building, room), kind or row["kind"], mods,
-             row["enabled"] if enabled is None else int(enabled), row["mac"]))
+            "UPDATE devices SET building=?, room=?, location=?, kind=?, modules=?, enabled=?, rooms=? WHERE mac=?",
+            (building, room, acl.location_topic(building, room), kind, mods,
+             row["enabled"] if enabled is None else int(enabled), shown, row["mac"]))
         self._changed(row["login"])
         return self.device(row["mac"])
 
@@ -220,7 +251,7 @@ class Registry:
             "mac": row["mac"], "login": row["login"], "building": row["building"], "room": row["room"],
             "topic": row["location"], "kind": row["kind"], "modules": json.loads(row["modules"]),
             "enabled": bool(row["enabled"]), "password_pending": bool(row["password_pending"]),
-            "server": row["server"], "port": row["port"], "created_at": row["created_at"],
+            "server": row["server"], "port": row["port"], "rooms": rooms_of(row), "created_at": row["created_at"],
             "last_seen": row["last_seen"],
         }
 
@@ -291,7 +322,11 @@ class Registry:
     def config(self, row):
         mods = json.loads(row["modules"])
         zones = [{"topic": row["location"], "modules": mods}] if mods else []
-        return {"topics": [row["location"]], "zones": zones}
+        answer = {"topics": [row["location"]], "zones": zones}
+        if row["kind"] == "display":
+            # Beyond the protocol: what a display may subscribe to (`<room>/+`).
+            answer["rooms"] = rooms_of(row)
+        return answer
 
     def touch(self, mac, when=None):
         self.db.execute("UPDATE devices SET last_seen=? WHERE mac=?", (when or time.time(), mac))
@@ -336,10 +371,11 @@ class Registry:
         return [r[0] for r in self.db.execute("SELECT login FROM devices")]
 
     def broker_account(self, login):
-        """(location, enabled, mosquitto-format hash or None) of a device login, or None."""
-        r = self.db.execute("SELECT location, enabled, broker_hash FROM devices WHERE login=?",
+        """(location, enabled, mosquitto-format hash or None, rooms) of a device login,
+        or None; rooms is the list a display shows, None for other kinds."""
+        r = self.db.execute("SELECT location, enabled, broker_hash, kind, rooms FROM devices WHERE login=?",
                             (login,)).fetchone()
-        return None if r is None else (r["location"], bool(r["enabled"]), r["broker_hash"])
+        return None if r is None else (r["location"], bool(r["enabled"]), r["broker_hash"], rooms_of(r))
 
     # -- collector side ---------------------------------------------------
     def store_readings(self, rows):
@@ -414,6 +450,13 @@ class Registry:
 
     def count_readings(self):
         return self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+
+
+def rooms_of(row):
+    """The rooms a display shows (location topics), None for other kinds."""
+    if row["kind"] != "display":
+        return None
+    return json.loads(row["rooms"]) if row["rooms"] else [row["location"]]
 
 
 def reading_dict(r):

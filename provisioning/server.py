@@ -421,7 +421,7 @@ class Stub:
             raise RegistryError("mac is required")
         device = self.registry.add_device(body["mac"], location, kind=body.get("kind", "neosensor"),
                                           modules=body.get("modules"), server=body.get("server"),
-                                          port=body.get("port"))
+                                          port=body.get("port"), rooms=body.get("rooms"))
         await self.broker_synced()
         return web.json_response(device, status=201)
 
@@ -433,12 +433,12 @@ class Stub:
         location = body.get("location")
         if location is None and "building" in body:
             location = (body.get("building"), body.get("room"))
-        unknown = set(body) - {"location", "building", "room", "kind", "modules", "enabled"}
+        unknown = set(body) - {"location", "building", "room", "kind", "modules", "enabled", "rooms"}
         if unknown:
             raise RegistryError("cannot update %s" % ", ".join(sorted(unknown)))
         device = self.registry.update_device(
             request.match_info["mac"], location=location, kind=body.get("kind"), modules=body.get("modules"),
-            enabled=body.get("enabled"))
+            enabled=body.get("enabled"), rooms=body.get("rooms"))
         await self.broker_synced()
         return web.json_response(device)
 
