@@ -1,0 +1,3 @@
+from rpi_agent.cli import agent
+
+agent(prog_name="python -m rpi_agent")

@@ -1,0 +1,136 @@
+"""The on-disk outbox: every reading is stored here before it is published
+(QoS 1) and leaves only when the broker's PUBACK for it came back.
+
+One SQLite file in WAL mode. paho keeps nothing across a restart and drops
+QoS 0 while disconnected; this file keeps readings through a broker outage,
+`kill -9`, a reboot and (with sync = "full", the default) a power cut. Rows
+are sent oldest first, with the seq and timestamp they were made with; when
+the outbox holds more than `max_readings`, the oldest are dropped and counted
+(`dropped`, kept in the file too).
+
+The reading counter (seq) lives in the same file and moves in the same
+transaction as the row it numbers: a seq is never used twice, even across a
+power cut.
+
+Thread use: the agent's loop adds and takes, paho's network thread acks; one
+connection behind a lock. Acks are batched (ack() notes the id, flush()
+deletes): one fsync per batch, not per reading.
+"""
+import os
+import sqlite3
+import threading
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+                                     payload BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('dropped', 0);
+"""
+
+
+class Outbox:
+    def __init__(self, path, max_readings=1000000, sync="full"):
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self.max = max_readings
+        self._lock = threading.Lock()
+        self._acked = []
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=%s" % ("FULL" if sync == "full" else "NORMAL"))
+        self.db.executescript(_SCHEMA)
+        self._count = self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+
+    # -- counters --------------------------------------------------------------
+    def _meta(self, key):
+        return self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]
+
+    @property
+    def dropped(self):
+        with self._lock:
+            return self._meta("dropped")
+
+    def __len__(self):
+        return self._count
+
+    # -- producer side ---------------------------------------------------------
+    @property
+    def seq(self):
+        """The seq the next stored reading takes (the loop that stores is the only writer)."""
+        with self._lock:
+            return self._meta("seq")
+
+    def add(self, topic, payload, seq, created, protect=()):
+        """Store one reading numbered `seq` (which must be self.seq)."""
+        self.add_many([(seq, topic, payload)], created, protect)
+
+    def add_many(self, items, created, protect=()):
+        """Store [(seq, topic, payload text)], seqs consecutive from self.seq, in
+        one transaction; drops the oldest rows beyond max_readings (never the
+        ids in `protect`, those in flight)."""
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                seq = self._meta("seq")
+                for s, topic, text in items:
+                    if s != seq:
+                        raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
+                    db.execute("INSERT INTO readings (topic, payload, created) VALUES (?,?,?)",
+                               (topic, text.encode() if isinstance(text, str) else text, created))
+                    seq += 1
+                db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
+                over = self._count + len(items) - self.max
+                dropped = self._drop(over, protect) if over > 0 else 0
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._count += len(items) - dropped
+
+    def _drop(self, n, protect):
+        ids = [r[0] for r in self.db.execute(
+            "SELECT id FROM readings ORDER BY id LIMIT ?", (n + len(protect),)) if r[0] not in protect][:n]
+        self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
+        self.db.execute("UPDATE meta SET value=value+? WHERE key='dropped'", (len(ids),))
+        return len(ids)
+
+    # -- publisher side --------------------------------------------------------
+    def after(self, last_id, limit=100):
+        """[(id, topic, payload bytes)] oldest first, ids above last_id."""
+        with self._lock:
+            return self.db.execute("SELECT id, topic, payload FROM readings WHERE id>? ORDER BY id LIMIT ?",
+                                   (last_id, limit)).fetchall()
+
+    def ack(self, row_id):
+        """The broker has it (PUBACK): noted now, deleted at the next flush()."""
+        with self._lock:
+            self._acked.append(row_id)
+
+    def flush(self):
+        """Delete the acked rows; returns how many."""
+        with self._lock:
+            if not self._acked:
+                return 0
+            ids, self._acked = self._acked, []
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
+            self.db.execute("COMMIT")
+            n = cur.rowcount if cur.rowcount >= 0 else len(ids)
+            self._count -= n
+            return n
+
+    def size_bytes(self):
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.path.getsize(self.path + suffix)
+            except OSError:
+                pass
+        return total
+
+    def close(self):
+        self.flush()
+        with self._lock:
+            self.db.close()

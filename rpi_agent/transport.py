@@ -1,0 +1,135 @@
+"""The agent's one MQTT connection (paho-mqtt 2.x, CallbackAPIVersion.VERSION2):
+the firmware's last will on <base>/device, keepalive 60, TLS with a CA file,
+reconnection with backoff, the <base>/+/command subscription, and the
+outbox drained at QoS 1 in order.
+
+paho resends its own unacknowledged QoS 1 messages after a reconnect, in
+order, so a row is handed to paho once per process (ids above `_sent_id`)
+within a window of `window` unacked messages; each PUBACK acks its row in the
+outbox. After a restart the outbox starts again from its oldest row.
+"""
+import logging
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+
+log = logging.getLogger("rpi_agent.mqtt")
+
+
+class Transport:
+    def __init__(self, outbox, client_id, server, port, login, password, will_topic, will_payload,
+                 tls=False, ca_file=None, keepalive=60, backoff_max=60, window=64, on_message=None,
+                 on_connect=None, metrics=None):
+        self.outbox = outbox
+        self.server, self.port = server, port
+        self.window = window
+        self.on_message = on_message
+        self.on_connected = on_connect
+        self.metrics = metrics
+        self.connected = threading.Event()
+        self.connects = 0
+        self.sent = 0
+        self.subscriptions = []
+        self._lock = threading.Lock()
+        self._inflight = {}   # paho mid -> outbox row id
+        self._sent_id = 0     # highest row id handed to paho in this process
+        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                      protocol=mqtt.MQTTv311)
+        c.username_pw_set(login, password)
+        c.will_set(will_topic, will_payload, qos=0, retain=False)
+        if tls:
+            ctx = ssl.create_default_context(cafile=ca_file)
+            c.tls_set_context(ctx)
+        c.reconnect_delay_set(1, int(backoff_max))
+        # The window is ours; paho's own cap would queue the rest unseen.
+        c.max_inflight_messages_set(window)
+        c.max_queued_messages_set(0)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        self.keepalive = keepalive
+
+    def start(self):
+        self.client.connect_async(self.server, self.port, keepalive=self.keepalive)
+        self.client.loop_start()
+
+    def stop(self, status_topic=None, status_payload=None):
+        """Say goodbye cleanly: the last status (as the will would), then DISCONNECT."""
+        if status_topic and self.connected.is_set():
+            info = self.client.publish(status_topic, status_payload, qos=1)
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- paho callbacks (network thread) ----------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.error("broker %s:%d refused the connection: %s", self.server, self.port, reason_code)
+            return
+        self.connects += 1
+        if self.metrics:
+            self.metrics.connected(self.connects)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        log.info("connected to %s:%d (connection %d)", self.server, self.port, self.connects)
+        self.connected.set()
+        if self.on_connected:
+            self.on_connected()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.connected.is_set():
+            log.warning("link to %s:%d lost: %s", self.server, self.port, reason_code)
+        self.connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self._lock:
+            row = self._inflight.pop(mid, None)
+        if row is not None:
+            self.outbox.ack(row)
+            self.sent += 1
+            if self.metrics:
+                self.metrics.sent.inc()
+
+    def _on_message(self, client, userdata, msg):
+        if self.on_message:
+            self.on_message(msg.topic, msg.payload)
+
+    # -- agent loop side ----------------------------------------------------------
+    def subscribe(self, topic):
+        self.subscriptions.append(topic)
+        if self.connected.is_set():
+            self.client.subscribe(topic, qos=1)
+
+    def inflight(self):
+        with self._lock:
+            return set(self._inflight.values())
+
+    def pump(self):
+        """Hand the next outbox rows to paho, up to the window. Returns how many."""
+        if not self.connected.is_set():
+            return 0
+        with self._lock:
+            room = self.window - len(self._inflight)
+        if room <= 0:
+            return 0
+        n = 0
+        for row_id, topic, payload in self.outbox.after(self._sent_id, room):
+            with self._lock:
+                info = self.client.publish(topic, payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # link went down meanwhile: the row stays for later
+                self._inflight[info.mid] = row_id
+            self._sent_id = row_id
+            n += 1
+        return n
+
+    def publish_now(self, topic, payload):
+        """Statuses: QoS 1 when connected, not stored (a stale status is no news)."""
+        if not self.connected.is_set():
+            return False
+        return self.client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
