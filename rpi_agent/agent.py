@@ -272,7 +272,7 @@ class Agent:
         self.transport.pump()
         self.outbox.flush()
         while self.wanted:
-            self.publish_status(self.wanted.pop(0))
+            self.publish_status(self.wanted.popleft())
         if now >= self.next_status and self.state != "starting":
             self.next_status = now + self.device.frequency * 1000
             self.publish_status(self.device)
@@ -290,7 +290,11 @@ class Agent:
         try:
             while not stop.is_set() and self.exit is None:
                 now = ms()
-                self.step(now)
+                try:
+                    self.step(now)
+                except Exception:  # a bug met in one turn: said, counted; the loop goes on
+                    self.device.errors += 1
+                    log.exception("loop turn failed")
                 if wd and now >= next_wd:
                     self.notifier.watchdog()
                     next_wd = now + int(wd * 1000)
