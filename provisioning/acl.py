@@ -12,6 +12,10 @@ import re
 import unicodedata
 
 COLLECTOR_USER = "neoc_collector"
+# Reads what the collector reads, under a login of its own: tests, benches and
+# tools watch the broker without taking the collector's session (client ids
+# belong to their login, so two clients of one login would push each other out).
+OBSERVER_USER = "neoc_observer"
 
 _NON_WORD = re.compile(r"[^0-9a-z_]")
 
@@ -59,6 +63,19 @@ def collector_rules(user=COLLECTOR_USER):
     # The collector's connection also sends the registry's orders (device and module).
     return [(user, "read", "+/+/+"),
             (user, "write", "+/+/+/command")]
+
+
+def client_id_allowed(login, client_id):
+    """Whether `client_id` belongs to `login`: it holds the login's MAC (a device:
+    the firmware's `neOSensor_<hex>`, the login `senso_<hex>`) or the login itself
+    (the stub's own accounts). An empty id is the broker's to make up. No login can
+    then take the session of another, whose id holds a different MAC or name."""
+    if not isinstance(login, str) or not login or not isinstance(client_id, str):
+        return False
+    if not client_id:
+        return True
+    token = login[len("senso_"):] if login.startswith("senso_") else login
+    return token.lower() in client_id.lower()
 
 
 def rules(devices, collector_user=COLLECTOR_USER):

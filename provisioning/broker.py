@@ -8,6 +8,7 @@
   someone else runs (and reloads); the stub only connects to it.
 """
 import asyncio
+import collections
 import dataclasses
 import logging
 from typing import Any
@@ -24,16 +25,23 @@ class Policy:
     Updated per device as the registry changes, so a boot storm of credential
     calls costs one row read each, not a rebuild of everything."""
 
-    def __init__(self, collector_user, collector_password):
+    def __init__(self, collector_user, collector_password, observer_password=None):
         self.collector_user = collector_user
-        self.collector_hash = passwords.mosquitto_hash(collector_password)
-        self.users = {collector_user: self.collector_hash}
-        self.rules_by_user = {collector_user: acl.collector_rules(collector_user)}
+        # The stub's own accounts: login -> (hash, rules); the observer reads as the collector does.
+        self.own = {collector_user: (passwords.mosquitto_hash(collector_password),
+                                     acl.collector_rules(collector_user))}
+        if observer_password:
+            self.own[acl.OBSERVER_USER] = (passwords.mosquitto_hash(observer_password),
+                                           acl.collector_rules(acl.OBSERVER_USER))
+        self._own_only()
         self.version = 0
 
+    def _own_only(self):
+        self.users = {user: h for user, (h, _) in self.own.items()}
+        self.rules_by_user = {user: list(r) for user, (_, r) in self.own.items()}
+
     def refresh_all(self, registry):
-        self.users = {self.collector_user: self.collector_hash}
-        self.rules_by_user = {self.collector_user: acl.collector_rules(self.collector_user)}
+        self._own_only()
         for login in registry.logins():
             self._load(registry, login)
         self.version += 1
@@ -62,6 +70,14 @@ class Policy:
 
     def allowed(self, username, action, topic):
         return acl.allowed(self.rules_by_user.get(username, ()), username, action, topic)
+
+    def connect_refusal(self, username, password, client_id):
+        """None when a CONNECT may go on, else the MQTT 3.1.1 CONNACK code refusing it."""
+        if not self.authenticate(username, password):
+            return 4  # bad user name or password
+        if not acl.client_id_allowed(username, client_id):
+            return 2  # identifier rejected: that client id belongs to another login
+        return None
 
 
 # -- embedded (amqtt) ---------------------------------------------------------
@@ -100,15 +116,101 @@ if BaseAuthPlugin is not None:
             return ok
 
 
+if BaseAuthPlugin is not None:
+    from amqtt.adapters import ReaderAdapter
+    from amqtt.broker import Broker as _AmqttBroker
+    from amqtt.mqtt.connack import ConnackPacket
+    from amqtt.mqtt.connect import ConnectPacket
+
+    class _Replay(ReaderAdapter):
+        """Records what is read until rewind(), then serves it again before the socket."""
+
+        def __init__(self, inner):
+            self.inner = inner
+            self.recorded = bytearray()
+            self.pending = b""
+            self.recording = True
+
+        async def read(self, n=-1):
+            if self.pending:
+                take = len(self.pending) if n == -1 else min(n, len(self.pending))
+                data, self.pending = self.pending[:take], self.pending[take:]
+                if n == -1:
+                    return data + await self.inner.read(-1)
+                if take < n:
+                    data += await self.inner.read(n - take)
+                return data
+            data = await self.inner.read(n)
+            if self.recording:
+                self.recorded += data
+            return data
+
+        def feed_eof(self):
+            self.inner.feed_eof()
+
+        def rewind(self):
+            self.recording = False
+            self.pending = bytes(self.recorded)
+
+    class GuardedBroker(_AmqttBroker):
+        """amqtt 0.12 deletes or takes over the session of the client id a CONNECT
+        names before it authenticates, so one unauthenticated CONNECT with the
+        collector's id stopped collection. The CONNECT is checked here first (login,
+        password, client id of that login); only then does amqtt see it."""
+
+        def __init__(self, config, policy, counters):
+            super().__init__(config)
+            self._policy = policy
+            self._refusals = counters
+
+        async def _client_connected(self, listener_name, reader, writer):
+            replay = _Replay(reader)
+            try:
+                connect = await asyncio.wait_for(ConnectPacket.from_stream(replay), CONNECT_TIMEOUT)
+                username, password, client_id = connect.username, connect.password, connect.client_id
+            except Exception as exc:  # garbage, a slow client or one that left: nothing to serve
+                log.info("embedded broker: no valid CONNECT (%s)", type(exc).__name__)
+                await _close(writer)
+                return
+            code = self._policy.connect_refusal(username, password, client_id)
+            if code is not None:
+                self._refusals["refused: bad login" if code == 4 else "refused: client id of another login"] += 1
+                log.info("embedded broker refused CONNECT of %r as client id %r (code %d)",
+                         _shown(username), _shown(client_id), code)
+                try:
+                    writer.write(ConnackPacket.build(0, code).to_bytes())
+                    await writer.drain()
+                except Exception:
+                    pass
+                await _close(writer)
+                return
+            replay.rewind()
+            await super()._client_connected(listener_name, replay, writer)
+
+
+CONNECT_TIMEOUT = 10.0  # s a client has to send its CONNECT
+
+
+def _shown(text):
+    return str(text)[:64].encode("unicode_escape").decode("ascii")
+
+
+async def _close(writer):
+    try:
+        await writer.close()
+    except Exception:  # already gone
+        pass
+
+
 class EmbeddedBroker:
     def __init__(self, policy, host, port):
         self.policy, self.host, self.port = policy, host, port
         self.broker = None
+        self.counters = collections.Counter()
 
     async def start(self):
         if BaseAuthPlugin is None:
             raise RuntimeError("the embedded broker needs amqtt: pip install 'neocampus-devkit[broker]'")
-        from amqtt.broker import Broker
         config = {
             "listeners": {"default": {"type": "tcp", "bind": "%s:%d" % (self.host, self.port),
                                       "max_connections": 0}},
@@ -117,7 +219,7 @@ class EmbeddedBroker:
                 "provisioning.broker.PolicyTopicPlugin": {"policy": self.policy},
             },
         }
-        self.broker = Broker(config)
+        self.broker = GuardedBroker(config, self.policy, self.counters)
         await self.broker.start()
 
     def changed(self, login=None):
@@ -152,8 +254,12 @@ class MosquittoBroker:
         self.policy = policy
         self.managed = managed
         # Mosquitto drops messages for a subscriber with more than 1000 queued by
-        # default; the collector may lag behind a burst for a moment, so allow more.
-        self.mosquitto = Mosquitto(workdir, host=host, port=port, extra=["max_queued_messages 100000"])
+        # default; the collector may lag behind a burst, or wait for a full disk to
+        # be freed, so allow more. Persistence keeps the collector's session (and
+        # what is queued for it) across a restart of either process. A client id is
+        # replaced by the login, so that nobody can take over another's session.
+        self.mosquitto = Mosquitto(workdir, host=host, port=port, persistent=managed,
+                                   extra=["max_queued_messages 100000", "use_username_as_clientid true"])
         self.host, self.port = host, port
         self._watchdog = None
 

@@ -2,30 +2,89 @@
 
 A paho client (its own network thread) only appends raw messages to a deque;
 the server's event loop drains it every `interval` seconds, validates each
-message and stores the good ones in one transaction, so ingest keeps up with
-the broker without a database round trip per message. Bad messages are
-counted per reason and logged with their topic; nothing here raises out of
-the loop.
+message completely and stores the good ones in one transaction, so ingest
+keeps up with the broker without a database round trip per message.
+
+Nothing the broker handed over is lost on the way to SQLite:
+- with `manual_ack` (Mosquitto) a QoS 1 message is acknowledged only once the
+  transaction holding it committed; the session is persistent (fixed client id,
+  clean start off, a session expiry of a day), so what was not acknowledged
+  when the stub died is sent again by the broker, and the registry's unique
+  key on (topic, unitID, subID, seq) stores a redelivery once;
+- a batch the database refuses for one bad row is retried row by row: only
+  that row is dropped (and counted);
+- while the store cannot write (disk full, I/O error) nothing is acknowledged:
+  the messages stay in the inbox and in the broker's session, the condition is
+  logged once and shown in stats(), and storing resumes when space returns.
+Bad messages are counted per reason; nothing here raises out of the loop.
 """
 import asyncio
 import collections
 import json
 import logging
 import math
+import re
+import sqlite3
 import threading
 import time
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from provisioning import attribution
 
 log = logging.getLogger("neoc.collector")
 
 MAX_PAYLOAD = 16 * 1024
 MAX_BATCH = 5000  # per loop turn, so a flood never stalls the HTTP side for long
+MAX_DEPTH = 16    # JSON nesting; a reading or a status needs two or three
+MAX_TEXT = 64     # unitID, subID, value_units
+INT64 = 2 ** 63   # what an SQLite INTEGER holds
+SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
+RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
+STORE_RETRY = 1.0  # s between tries while the store cannot write
 SCALARS = (int, float, bool)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 class Invalid(ValueError):
     """A message the collector refuses; its text is the counter's key."""
+
+
+def _depth(payload):
+    """Deepest nesting of a JSON text, strings skipped."""
+    depth = deepest = 0
+    for c in _STRINGS.sub(b'""', payload):
+        if c in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _text(data, key, required=False):
+    """A short string field that SQLite can store as UTF-8 and a log can show."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise Invalid("missing " + key)
+        return None
+    if key == "subID" and isinstance(value, int) and not isinstance(value, bool) and -INT64 <= value < INT64:
+        return str(value)  # an I2C address sent as a number
+    if not isinstance(value, str) or (required and not value):
+        raise Invalid("%s not a string" % key)
+    if len(value) > MAX_TEXT:
+        raise Invalid("%s too long" % key)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid("%s not UTF-8" % key) from None
+    if _CONTROL.search(value):
+        raise Invalid("%s has control characters" % key)
+    return value
 
 
 def classify(topic, payload):
@@ -33,63 +92,87 @@ def classify(topic, payload):
 
     Follows the campus datacollector: topics `building/room/kind`, those
     starting with `_` or `TestTopic` are ignored. A message without `value` is a
-    module status when it carries status fields (frequency, sensors, status)."""
+    module status when it carries status fields (frequency, sensors, status).
+    Everything the store will write is checked here, so that a batch only
+    holds rows SQLite takes."""
     if topic.startswith("_") or topic.startswith("TestTopic"):
         return "ignored", None
     parts = topic.split("/")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or not all(parts) or _CONTROL.search(topic):
         raise Invalid("topic not building/room/kind")
     if len(payload) > MAX_PAYLOAD:
         raise Invalid("payload too large")
+    payload = bytes(payload)
+    # Counting brackets is cheap; the exact scan runs only on payloads that have many.
+    if payload.count(b"[") + payload.count(b"{") > MAX_DEPTH and _depth(payload) > MAX_DEPTH:
+        raise Invalid("json nested too deep")
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Invalid("bad json") from None
     if not isinstance(data, dict):
         raise Invalid("payload not an object")
-    unit_id = data.get("unitID")
-    if not isinstance(unit_id, str) or not unit_id or len(unit_id) > 64:
-        raise Invalid("missing unitID")
+    unit_id = _text(data, "unitID", required=True)
     if "value" not in data:
         if parts[2] == "device" or any(k in data for k in ("frequency", "sensors", "status")):
+            try:
+                json.dumps(data, allow_nan=False)
+            except ValueError:
+                raise Invalid("status not storable (NaN or Infinity)") from None
             return "status", data
         raise Invalid("missing value")
     value = data["value"]
-    if not isinstance(value, SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
+    if (not isinstance(value, SCALARS) or (isinstance(value, float) and not math.isfinite(value))
+            or (isinstance(value, int) and not -INT64 <= value < INT64)):
         raise Invalid("value not a number or boolean")
-    sub_id = data.get("subID")
-    if sub_id is not None and (isinstance(sub_id, bool) or not isinstance(sub_id, (str, int))):
-        raise Invalid("subID not a string")
-    units = data.get("value_units")
-    if units is not None and not isinstance(units, str):
-        raise Invalid("value_units not a string")
+    sub_id = _text(data, "subID")
+    units = _text(data, "value_units")
     seq = data.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise Invalid("seq not an integer")
+    if seq is not None and not 0 <= seq < INT64:
+        raise Invalid("seq out of range")
     return "reading", {"topic": topic, "building": parts[0], "room": parts[1], "module": parts[2],
-                       "unitID": unit_id, "subID": None if sub_id is None else str(sub_id),
-                       "value": value, "value_units": units, "seq": seq}
+                       "unitID": unit_id, "subID": sub_id, "value": value, "value_units": units, "seq": seq}
+
+
+def _printable(text, limit=120):
+    # A topic or reason goes into the server log: no forged lines.
+    return text[:limit].encode("unicode_escape").decode("ascii")
 
 
 class Collector:
+    """manual_ack: acknowledge QoS 1 messages after their commit (MQTT 5, for
+    Mosquitto); else paho acknowledges on receipt (MQTT 3.1.1, the embedded
+    broker, which lives and dies with the stub anyway)."""
+
     def __init__(self, registry, host, port, user, password, interval=0.1, on_readings=None,
-                 on_status=None, client_id="neoc-collector"):
+                 on_status=None, client_id="neoc_collector", manual_ack=False):
         self.registry = registry
         self.host, self.port = host, port
         self.user, self.password = user, password
         self.interval = interval
         self.on_readings = on_readings
         self.on_status = on_status
+        self.manual_ack = manual_ack
         self.inbox = collections.deque()
         self.counters = collections.Counter()
         self.rejects = collections.deque(maxlen=100)  # (time, topic, reason) for the admin API
         self.connected = threading.Event()
+        self.store_error = None  # (since, message) while the store cannot write
         self._task = None
-        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._units = attribution.Units(registry)
+        if manual_ack:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                            manual_ack=True)
+        else:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                            clean_session=False)
+        self.client = c
         c.username_pw_set(user, password)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
-        c.on_disconnect = lambda *a: self.connected.clear()
+        c.on_disconnect = self._on_disconnect
         c.reconnect_delay_set(0.2, 2)
 
     def _on_connect(self, client, userdata, flags, reason_code, props):
@@ -99,12 +182,23 @@ class Collector:
         client.subscribe("+/+/+", qos=1)
         self.connected.set()
 
+    def _on_disconnect(self, client, userdata, flags, reason_code, props):
+        self.connected.clear()
+        if reason_code == 142:  # session taken over: someone else holds our client id
+            log.error("collector disconnected by the broker: session taken over")
+
     def _on_message(self, client, userdata, msg):
         # Network thread: no parsing here, just hand over.
-        self.inbox.append((msg.topic, msg.payload, time.time()))
+        self.inbox.append((msg.topic, msg.payload, time.time(), msg.mid, msg.qos))
 
     def start(self):
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        if self.manual_ack:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        else:
+            self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
         self._task = asyncio.get_running_loop().create_task(self._drain_forever())
 
@@ -115,9 +209,12 @@ class Collector:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        self.client.loop_stop()
+        try:
+            self.drain()  # store (and acknowledge) what arrived before leaving
+        except Exception:
+            log.exception("collector: last batch failed")
         self.client.disconnect()
-        self.drain()
+        self.client.loop_stop()
 
     def publish(self, topic, payload, qos=1):
         info = self.client.publish(topic, payload, qos=qos)
@@ -125,49 +222,88 @@ class Collector:
 
     async def _drain_forever(self):
         while True:
-            await asyncio.sleep(self.interval if len(self.inbox) < MAX_BATCH else 0)
+            if self.store_error is not None:
+                await asyncio.sleep(STORE_RETRY)
+            else:
+                await asyncio.sleep(self.interval if len(self.inbox) < MAX_BATCH else 0)
             try:
                 self.drain(MAX_BATCH)
             except Exception:  # a broken batch must not stop collection
                 log.exception("collector batch failed")
                 self.counters["batch errors"] += 1
 
+    def _reject(self, received, topic, reason):
+        self.counters["invalid"] += 1
+        self.counters["invalid: " + reason] += 1
+        self.rejects.append((received, topic, reason))
+        log.warning("rejected message on %s: %s", _printable(topic), reason)
+
     def drain(self, limit=None):
-        rows, readings = [], []
-        n = 0
-        while self.inbox and (limit is None or n < limit):
-            n += 1
-            topic, payload, received = self.inbox.popleft()
+        """Store up to `limit` messages of the inbox: -> readings stored."""
+        taken = []
+        while self.inbox and (limit is None or len(taken) < limit):
+            taken.append(self.inbox.popleft())
+        if not taken:
+            return 0
+        rows, readings, statuses = [], [], []
+        for topic, payload, received, mid, qos in taken:
             try:
                 kind, data = classify(topic, payload)
+                if kind != "ignored" and not self._units.belongs(topic, data["unitID"]):
+                    raise Invalid("unitID not of a device at this location")
             except Invalid as exc:
-                reason = str(exc)
-                self.counters["invalid"] += 1
-                self.counters["invalid: " + reason] += 1
-                self.rejects.append((received, topic, reason))
-                log.warning("rejected message on %s: %s", topic, reason)
+                self._reject(received, topic, str(exc))
                 continue
             if kind == "ignored":
                 self.counters["ignored"] += 1
             elif kind == "status":
-                self.counters["statuses"] += 1
-                self.registry.store_status(topic, data["unitID"], data, received)
-                if self.on_status:
-                    self.on_status(topic, data, received)
+                statuses.append((topic, data["unitID"], data, received))
             else:
                 data["received_at"] = received
                 readings.append(data)
                 rows.append((topic, data["building"], data["room"], data["module"], data["unitID"],
                              data["subID"], json.dumps(data["value"]), data["value_units"], data["seq"],
                              received))
-        if rows:
-            self.registry.store_readings(rows)
-            self.counters["readings"] += len(rows)
-            if self.on_readings:
-                self.on_readings(readings)
-        return len(rows)
+        try:
+            stored, refused = self.registry.store_batch(rows, statuses)
+        except sqlite3.OperationalError as exc:
+            # The store cannot write: keep everything, unacknowledged, in order.
+            self.inbox.extendleft(reversed(taken))
+            if self.store_error is None:
+                self.store_error = (time.time(), str(exc))
+                log.error("collector: the store cannot write (%s); nothing is acknowledged until it can",
+                          exc)
+            self.counters["store retries"] += 1
+            return 0
+        if self.store_error is not None:
+            log.warning("collector: the store writes again after %.0f s", time.time() - self.store_error[0])
+            self.store_error = None
+        for i in refused:
+            self._reject(rows[i][-1], rows[i][0], "store refused")
+        duplicates = len(rows) - len(refused) - stored
+        self.counters["readings"] += stored
+        if duplicates:
+            self.counters["duplicates"] += duplicates
+        self.counters["statuses"] += len(statuses)
+        if self.manual_ack:
+            for _, _, _, mid, qos in taken:
+                if qos:
+                    self.client.ack(mid, qos)
+        if self.on_readings and readings:
+            skip = set(refused)
+            self.on_readings([r for i, r in enumerate(readings) if i not in skip])
+        if self.on_status:
+            for topic, _, data, received in statuses:
+                self.on_status(topic, data, received)
+        return stored
 
     def stats(self):
-        return {"connected": self.connected.is_set(), "queued": len(self.inbox),
-                "counters": dict(self.counters),
-                "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects]}
+        out = {"connected": self.connected.is_set(), "queued": len(self.inbox),
+               "counters": dict(self.counters),
+               "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects],
+               "store": "ok"}
+        if self.store_error is not None:
+            out["store"] = "cannot write since %s: %s" % (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.store_error[0])), self.store_error[1])
+            out["store_error_since"] = self.store_error[0]
+        return out

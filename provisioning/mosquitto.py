@@ -70,10 +70,13 @@ class Mosquitto:
     stub stores only hashes and regenerates the file from them).
     extra: further mosquitto.conf lines (global options such as max_queued_messages).
     tls: None or (cafile, certfile, keyfile) for a second listener on `tls_port`.
+    persistent: keep sessions and queued messages in `workdir/mosquitto.db`,
+    saved every `autosave` seconds and on shutdown, and take over from a
+    Mosquitto of the same workdir left running (its pid file) by a killed parent.
     """
 
     def __init__(self, workdir, host="127.0.0.1", port=None, users=None, acl=None,
-                 tls=None, tls_port=None, hashed_users=None, extra=()):
+                 tls=None, tls_port=None, hashed_users=None, extra=(), persistent=False, autosave=1):
         self.workdir = pathlib.Path(workdir)
         self.host = host
         self.port = port or free_port(host)
@@ -88,6 +91,9 @@ class Mosquitto:
         self.passwd_path = self.workdir / "passwd"
         self.acl_path = self.workdir / "acl"
         self.log_path = self.workdir / "mosquitto.log"
+        self.pid_path = self.workdir / "mosquitto.pid"
+        self.persistent = persistent
+        self.autosave = autosave
 
     # -- files -------------------------------------------------------------
     def write_files(self):
@@ -99,14 +105,13 @@ class Mosquitto:
             "allow_anonymous false",
             "password_file %s" % self.passwd_path,
             "acl_file %s" % self.acl_path,
-            "persistence false",
             "log_dest file %s" % self.log_path,
             "log_type error",
             "log_type warning",
             "log_type notice",
             "log_type information",
             "connection_messages true",
-        ] + self.extra + [
+        ] + self._persistence() + self.extra + [
             "listener %d %s" % (self.port, self.host),
         ]
         if os.geteuid() == 0:
@@ -118,6 +123,36 @@ class Mosquitto:
             lines += ["listener %d %s" % (self.tls_port, self.host),
                       "cafile %s" % cafile, "certfile %s" % certfile, "keyfile %s" % keyfile]
         self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def _persistence(self):
+        if not self.persistent:
+            return ["persistence false"]
+        # The trailing slash matters: Mosquitto joins location and file name as strings.
+        return ["persistence true", "persistence_location %s/" % self.workdir, "persistence_file mosquitto.db",
+                "autosave_interval %d" % self.autosave, "pid_file %s" % self.pid_path]
+
+    def _stop_leftover(self, timeout=10.0):
+        """A Mosquitto of this workdir whose parent was killed still runs (and holds the
+        port and the queued messages): SIGTERM makes it save its database and go."""
+        try:
+            pid = int(self.pid_path.read_text().split()[0])
+            cmdline = pathlib.Path("/proc/%d/cmdline" % pid).read_bytes()
+        except (OSError, ValueError, IndexError):
+            return
+        if str(self.conf_path).encode() not in cmdline:
+            return  # the pid was reused by something else
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and pathlib.Path("/proc/%d" % pid).exists():
+            try:
+                if pathlib.Path("/proc/%d/stat" % pid).read_text().split(") ")[1][0] == "Z":
+                    break  # exited, its parent (the killed one) gone: a zombie until reaped
+            except (OSError, IndexError):
+                break
+            time.sleep(0.05)
+        else:
+            if pathlib.Path("/proc/%d" % pid).exists():
+                os.kill(pid, signal.SIGKILL)
 
     def _write_passwd(self):
         for login in list(self.users) + list(self.hashed_users):
@@ -142,6 +177,8 @@ class Mosquitto:
         exe = find("mosquitto")
         if exe is None:
             raise MosquittoError("mosquitto not found: apt-get install mosquitto")
+        if self.persistent:
+            self._stop_leftover()
         self.write_files()
         self.proc = subprocess.Popen([exe, "-c", str(self.conf_path)], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)

@@ -69,6 +69,20 @@ CREATE INDEX IF NOT EXISTS readings_topic ON readings(topic, id);
 CREATE INDEX IF NOT EXISTS readings_time ON readings(received_at);
 """
 
+# A redelivered reading (the broker sends again what was not acknowledged) is
+# stored once. The topic is part of the key so that two devices of different
+# rooms whose MACs end alike (the same `auto_xxxx`) never shadow each other.
+READINGS_ONCE = ("CREATE UNIQUE INDEX IF NOT EXISTS readings_once ON readings"
+                 "(topic, unit_id, COALESCE(sub_id, ''), seq) WHERE seq IS NOT NULL")
+_DUPLICATES = ("DELETE FROM readings WHERE seq IS NOT NULL AND id NOT IN (SELECT MIN(id) FROM readings"
+               " WHERE seq IS NOT NULL GROUP BY topic, unit_id, COALESCE(sub_id, ''), seq)")
+_INSERT_READING = ("INSERT OR IGNORE INTO readings (topic, building, room, module, unit_id, sub_id, value,"
+                   " value_units, seq, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
+# What a row can make SQLite refuse (a value it cannot bind); OperationalError
+# (disk full, I/O) is the store failing, not the row, and is never caught here.
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError,
+               OverflowError, ValueError)
+
 LOG_FIELDS = ("levelno", "levelname", "name", "module", "funcName", "lineno", "msg", "created")
 MAX_LOG_FIELD = 4096
 
@@ -170,6 +184,12 @@ class Registry:
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(devices)")}
         if "rooms" not in columns:  # a registry made before display accounts
             self.db.execute("ALTER TABLE devices ADD COLUMN rooms TEXT")
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='readings_once'").fetchone() is None:
+            with self.db:  # a registry from before the key may hold duplicates
+                self.db.execute("BEGIN")
+                self.db.execute(_DUPLICATES)
+                self.db.execute(READINGS_ONCE)
+        self.generation = 0  # bumped on every device change (collector caches follow it)
         # Called with the device login whenever its broker account or ACL changes.
         self.on_change = on_change
 
@@ -177,6 +197,7 @@ class Registry:
         self.db.close()
 
     def _changed(self, login):
+        self.generation += 1
         if self.on_change:
             self.on_change(login)
 
@@ -378,23 +399,66 @@ class Registry:
         return None if r is None else (r["location"], bool(r["enabled"]), r["broker_hash"], rooms_of(r))
 
     # -- collector side ---------------------------------------------------
+    def locations(self):
+        """(location topic, MAC) of every registered device."""
+        return self.db.execute("SELECT location, mac FROM devices").fetchall()
+
     def store_readings(self, rows):
         """rows: (topic, building, room, module, unit_id, sub_id, value_json, units, seq, received_at)."""
+        return self.store_batch(rows, ())
+
+    def store_batch(self, rows, statuses):
+        """Readings and statuses ((topic, unit_id, payload, received_at)) in one
+        transaction: -> (readings stored, indexes of rows SQLite refused).
+
+        A reading already stored (same topic, unitID, subID, seq) is skipped. A row
+        SQLite refuses costs only itself: the batch is then retried row by row.
+        sqlite3.OperationalError (disk full, I/O error) leaves nothing written and
+        propagates: the caller keeps the batch for later."""
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                before = self.db.total_changes
+                self.db.executemany(_INSERT_READING, rows)
+                stored = self.db.total_changes - before
+                self._store_statuses(statuses)
+            return stored, []
+        except sqlite3.OperationalError:
+            raise
+        except _ROW_ERRORS:
+            pass
+        stored, refused = 0, []
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT INTO readings (topic, building, room, module, unit_id, sub_id, value, value_units,"
-                " seq, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            for i, row in enumerate(rows):
+                self.db.execute("SAVEPOINT one_row")
+                try:
+                    stored += self.db.execute(_INSERT_READING, row).rowcount
+                except sqlite3.OperationalError:
+                    raise
+                except _ROW_ERRORS:
+                    refused.append(i)
+                    self.db.execute("ROLLBACK TO one_row")
+                self.db.execute("RELEASE one_row")
+            self._store_statuses(statuses)
+        return stored, refused
+
+    def _store_statuses(self, statuses):
+        for topic, unit_id, payload, received_at in statuses:
+            self.db.execute("INSERT OR REPLACE INTO statuses (topic, unit_id, received_at, payload)"
+                            " VALUES (?,?,?,?)", (topic, unit_id, received_at, json.dumps(payload)))
+            if topic.endswith("/device"):
+                try:
+                    mac = mac_stored(unit_id)
+                except ValueError:
+                    continue
+                self.db.execute("UPDATE devices SET last_seen=? WHERE mac=? AND location=?",
+                                (received_at, mac, topic.rsplit("/", 1)[0]))
 
     def store_status(self, topic, unit_id, payload, received_at):
-        self.db.execute("INSERT OR REPLACE INTO statuses (topic, unit_id, received_at, payload)"
-                        " VALUES (?,?,?,?)", (topic, unit_id, received_at, json.dumps(payload)))
-        if topic.endswith("/device"):
-            try:
-                mac = mac_stored(unit_id)
-            except ValueError:
-                return
-            self.touch(mac, received_at)
+        with self.db:
+            self.db.execute("BEGIN")
+            self._store_statuses([(topic, unit_id, payload, received_at)])
 
     def status(self, mac):
         row = self._row(mac)

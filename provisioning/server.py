@@ -160,7 +160,8 @@ class Stub:
             self.token = read_or_create_secret(self.token_path)
         collector_password = read_or_create_secret(self.data_dir / "collector-password")
         self.registry = Registry(self.data_dir / "registry.sqlite3", on_change=self._on_registry_change)
-        self.policy = Policy(acl.COLLECTOR_USER, collector_password)
+        observer_password = read_or_create_secret(self.data_dir / "observer-password")
+        self.policy = Policy(acl.COLLECTOR_USER, collector_password, observer_password)
         self.policy.refresh_all(self.registry)
         if self.broker_kind == "embedded":
             self.backend = EmbeddedBroker(self.policy, self.mqtt_host, self.mqtt_port)
@@ -172,7 +173,10 @@ class Stub:
                                                                   self.backend.port)
         self.collector = Collector(self.registry, self.mqtt_host, self.mqtt_port, acl.COLLECTOR_USER,
                                    collector_password, on_readings=self._push_readings,
-                                   on_status=self._push_status)
+                                   on_status=self._push_status,
+                                   # The embedded broker dies with the stub: acknowledging after the
+                                   # commit would save nothing there (README: what it loses).
+                                   manual_ack=self.broker_kind != "embedded")
         self.collector.start()
         self.app = self.make_app()
         self.runner = web.AppRunner(self.app, access_log=None)

@@ -8,7 +8,7 @@
         # a device: GET stub.url + "/device/credentials?mac=aa:bb:cc:dd:ee:ff",
         # then MQTT on (stub.mqtt_host, stub.mqtt_port) with the login/password
         stub.admin.readings(topic="u4/302")          # -> [{"topic": ..., "value": ...}, ...]
-        user, password = stub.collector_credentials()  # observer account, reads +/+/+
+        user, password = stub.observer_credentials()  # reads +/+/+
 
 With broker="external" the stub only writes Mosquitto files into
 DATA_DIR/mosquitto/ and connects to whatever listens on mqtt_port.
@@ -28,7 +28,7 @@ import time
 
 import requests
 
-from provisioning.acl import COLLECTOR_USER
+from provisioning.acl import OBSERVER_USER
 from provisioning.admin_client import AdminClient
 from provisioning.mosquitto import free_port
 
@@ -75,9 +75,16 @@ class StubServer:
             self._admin = AdminClient(self.url, self.token)
         return self._admin
 
+    def observer_credentials(self):
+        """(user, password) of the stub's observer account: reads +/+/+ and may send
+        orders on +/+/+/command, as the collector does, under a login of its own."""
+        return OBSERVER_USER, (self.data_dir / "observer-password").read_text().strip()
+
     def collector_credentials(self):
-        """(user, password) of the collector's broker account: may subscribe to +/+/+."""
-        return COLLECTOR_USER, (self.data_dir / "collector-password").read_text().strip()
+        """The observer account (observer_credentials()), for callers written when
+        tests watched with the collector's own login: that login's client id is
+        the collector's alone now, and a second client of it would push it out."""
+        return self.observer_credentials()
 
     # -- process -------------------------------------------------------------
     def start(self):

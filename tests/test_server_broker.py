@@ -44,7 +44,8 @@ _counter = [0]
 def device(stub):
     """A registered device that did its handshake: (mac, login, password, base topic)."""
     _counter[0] += 1
-    mac = "02:42:00:00:%02x:%02x" % (_counter[0] // 256, _counter[0] % 256)
+    # Every MAC ends in 00:01: the readings' unitID auto_0001 is then this device's own.
+    mac = "02:42:%02x:%02x:00:01" % (_counter[0] // 256, _counter[0] % 256)
     room = "r%d" % _counter[0]
     stub.admin.add_device(mac, location=("U4", room), modules=["temperature"])
     login, password, cfg = handshake(stub, mac)
@@ -149,7 +150,7 @@ def test_device_does_not_receive_other_rooms_commands(stub, device):
 
 def _other_device(stub):
     _counter[0] += 1
-    mac = "02:43:00:00:%02x:%02x" % (_counter[0] // 256, _counter[0] % 256)
+    mac = "02:43:%02x:%02x:00:01" % (_counter[0] // 256, _counter[0] % 256)
     stub.admin.add_device(mac, location=("U4", "o%d" % _counter[0]))
     login, password, cfg = handshake(stub, mac)
     return mac, login, password, cfg["topics"][0]

@@ -35,7 +35,9 @@ def wait_until(fn, timeout=5.0, interval=0.05):
 def try_login(stub, user, password, timeout=5.0):
     """One CONNECT without a network thread: True if the broker accepts it."""
     result = []
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="probe-%d" % (time.monotonic_ns() % 10**9))
+    # The client id holds the login: the stub's brokers refuse one of another login.
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                    client_id="probe-%s-%d" % (user or "anon", time.monotonic_ns() % 10**9))
     if user is not None:
         c.username_pw_set(user, password)
     c.on_connect = lambda cl, ud, flags, rc, props: result.append(not rc.is_failure)
