@@ -1,0 +1,235 @@
+"""The `concentrator` role: boards on serial lines speaking JSON lines (pyserial),
+
+    {"module": "temperature", "value": 21.5, "subID": "t1"}      one reading per line
+
+and Modbus RTU devices (pymodbus) whose registers the config lists (address,
+type, scale, module, subID), bridged into readings with their own unitIDs
+(`<unit>_xxxx`, unit from the config, the port's name by default).
+
+One thread per line or device; readings are handed to the agent's loop (which
+numbers and stores them) through a queue. A line that says nothing for
+`silent_after` seconds is "silent", a port that cannot be opened or read is
+"unplugged" (reopened every 2 s); both show in the device status (`lines`)
+and are logged when they happen. Garbage (not JSON, not a reading, too long)
+is counted and skipped.
+"""
+import json
+import logging
+import os
+import queue
+import struct
+import threading
+import time
+
+from neocampus import ids, payload, table
+
+log = logging.getLogger("rpi_agent.concentrator")
+
+MAX_LINE = 512
+REOPEN = 2.0
+
+
+def _unit(cfg):
+    if cfg["unit"]:
+        return cfg["unit"]
+    name = "".join(c if c.isalnum() else "_" for c in os.path.basename(cfg["port"]))
+    return name or "line"
+
+
+def reading_of(doc):
+    """(module, value, subID, extras) from a JSON-lines reading, or ValueError."""
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    module = doc.get("module")
+    if not isinstance(module, str) or module not in table.MODULES or table.MODULES[module][table.VALUE] is None:
+        raise ValueError("module %r is not a sensOCampus module with readings" % (module,))
+    sub = doc.get("subID")
+    if sub is not None and not (isinstance(sub, str) and sub and len(sub) <= 32
+                                or isinstance(sub, int) and not isinstance(sub, bool)):
+        raise ValueError("bad subID %r" % (sub,))
+    extra = {k: doc[k] for k in ("input", "type") if k in doc}
+    unknown = set(doc) - {"module", "value", "subID", "input", "type"}
+    if unknown:
+        raise ValueError("unknown field %r" % sorted(unknown)[0])
+    # payload.reading checks the value against the module's format: try it now, not in the loop.
+    payload.reading(module, doc.get("value"), "probe", sub, **extra)
+    return module, doc.get("value"), sub, extra
+
+
+class _Source(threading.Thread):
+    kind = "?"
+
+    def __init__(self, cfg, unit_id, out):
+        super().__init__(name="%s %s" % (self.kind, cfg["port"]), daemon=True)
+        self.cfg, self.unit_id, self.out = cfg, unit_id, out
+        self.state = "starting"
+        self.readings = self.garbage = self.errors = 0
+        self.last = None
+        self.stopping = threading.Event()
+
+    def _set(self, state, why=""):
+        if state != self.state:
+            (log.info if state == "ok" else log.warning)("%s %s: %s%s", self.kind, self.cfg["port"], state,
+                                                         " (%s)" % why if why else "")
+            self.state = state
+
+    def _got(self, module, value, sub, extra):
+        self.readings += 1
+        self.last = time.monotonic()
+        self._set("ok")
+        try:
+            self.out.put_nowait((self.unit_id, module, value, sub, extra))
+        except queue.Full:
+            self.errors += 1
+
+    def check_silence(self):
+        if self.state in ("ok", "starting") and time.monotonic() - (self.last or self.started) > self.cfg["silent_after"]:
+            self._set("silent", "nothing for %g s" % self.cfg["silent_after"])
+
+    def report(self):
+        d = {"kind": self.kind, "state": self.state, "readings": self.readings, "garbage": self.garbage,
+             "unit": self.unit_id}
+        if self.last is not None:
+            d["quiet_s"] = int(time.monotonic() - self.last)
+        return d
+
+    def run(self):
+        self.started = time.monotonic()
+        while not self.stopping.is_set():
+            try:
+                self.serve()
+            except Exception as e:  # the port went away (USB pulled) or never was
+                self._set("unplugged", str(e))
+                self.stopping.wait(REOPEN)
+
+    def stop(self):
+        self.stopping.set()
+
+
+class SerialLine(_Source):
+    kind = "serial"
+
+    def serve(self):
+        import serial
+        with serial.Serial(self.cfg["port"], self.cfg["baudrate"], timeout=0.2) as port:
+            if self.state in ("unplugged", "starting"):
+                self.state = "opened"
+                self.last = self.last or time.monotonic()
+            buf = b""
+            while not self.stopping.is_set():
+                chunk = port.read(port.in_waiting or 1)
+                if not chunk:
+                    continue
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self.line(line)
+                if len(buf) > MAX_LINE:
+                    self.garbage += 1
+                    buf = b""
+
+    def line(self, raw):
+        raw = raw.strip()
+        if not raw:
+            return
+        try:
+            if len(raw) > MAX_LINE:
+                raise ValueError("line too long")
+            got = reading_of(json.loads(raw))
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            self.garbage += 1
+            log.debug("serial %s: garbage line skipped (%s): %r", self.cfg["port"], e, raw[:80])
+            return
+        self._got(*got)
+
+
+def decode(regs, kind):
+    words = struct.pack(">%dH" % len(regs), *regs)
+    return struct.unpack(">" + {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f"}[kind],
+                         words)[0]
+
+
+class ModbusDevice(_Source):
+    kind = "modbus"
+
+    def serve(self):
+        from pymodbus.client import ModbusSerialClient
+        c = self.cfg
+        client = ModbusSerialClient(c["port"], baudrate=c["baudrate"], timeout=c["timeout"], retries=0)
+        if not client.connect():
+            raise OSError("cannot open %s" % c["port"])
+        if self.state in ("unplugged", "starting"):
+            self.state = "opened"
+            self.last = self.last or time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                if not os.path.exists(c["port"]):
+                    raise OSError("%s is gone" % c["port"])
+                self.poll(client)
+                self.stopping.wait(c["period"])
+        finally:
+            client.close()
+
+    def poll(self, client):
+        from pymodbus.exceptions import ModbusException
+        from rpi_agent.config import REGISTER_TYPES
+        c = self.cfg
+        for reg in c["registers"]:
+            read = client.read_holding_registers if reg["table"] == "holding" else client.read_input_registers
+            try:
+                r = read(reg["address"], count=REGISTER_TYPES[reg["type"]], device_id=c["device_id"])
+            except ModbusException as e:  # no answer within the timeout: the device is quiet
+                self.errors += 1
+                log.debug("modbus %s: register %d: %s", c["port"], reg["address"], e)
+                continue
+            if r.isError():
+                self.garbage += 1  # an exception reply: the device talks, but not sense
+                continue
+            value = decode(r.registers, reg["type"]) * reg["scale"]
+            if table.MODULES[reg["module"]][table.VALUE] == "int":
+                value = int(round(value))
+            self._got(reg["module"], value, reg["subID"], {})
+
+
+class ConcentratorRole:
+    def __init__(self, cfg, mac, base):
+        self.base = base
+        self.queue = queue.Queue(maxsize=10000)
+        self.sources = []
+        for c in cfg["serial"]:
+            self.sources.append(SerialLine(c, ids.unit_id(mac, _unit(c)), self.queue))
+        for c in cfg["modbus"]:
+            self.sources.append(ModbusDevice(c, ids.unit_id(mac, _unit(c)), self.queue))
+
+    def start(self):
+        for s in self.sources:
+            s.start()
+
+    def on_connect(self, now):
+        pass
+
+    def poll(self, now, seq, stamp, force=None):
+        out = []
+        for s in self.sources:
+            s.check_silence()
+        for _ in range(1000):
+            try:
+                unit_id, module, value, sub, extra = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            n = seq.next
+            text = payload.reading(module, value, unit_id, sub, n, stamp, **extra)
+            out.append((seq.take(), "%s/%s" % (self.base, module), text))
+        return out
+
+    def status_fields(self, m):
+        if m.name != "device":
+            return ()
+        return ("lines", {s.cfg["port"]: s.report() for s in self.sources},
+                "garbage_lines", sum(s.garbage for s in self.sources))
+
+    def close(self):
+        for s in self.sources:
+            s.stop()
+        for s in self.sources:
+            s.join(3)
