@@ -83,7 +83,7 @@ class _Source(threading.Thread):
             self.errors += 1
 
     def check_silence(self):
-        if self.state in ("ok", "starting") and time.monotonic() - (self.last or self.started) > self.cfg["silent_after"]:
+        if self.state in ("ok", "opened", "starting") and time.monotonic() - (self.last or self.started) > self.cfg["silent_after"]:
             self._set("silent", "nothing for %g s" % self.cfg["silent_after"])
 
     def report(self):

@@ -1,0 +1,118 @@
+"""The concentrator on socat pty pairs: a board writing JSON lines (with
+garbage among them) on one, a pymodbus RTU server on the other; readings
+reach the collector with their own unitIDs, garbage is counted, a silent line
+and an unplugged one are reported in the device status."""
+import json
+import os
+
+import pytest
+
+from rpi_agent import fakes, hardware
+from support.agent_helpers import AgentThread, agent_doc
+from support.payload_shape import check_reading
+from support.stub_helpers import mqtt_client, wait_until
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
+
+MAC = "02:aa:bb:cc:00:c0"
+GARBAGE = [b"hello\n", b"{\"module\": \"temperature\"\n", b'{"module": "toaster", "value": 1}\n',
+           b'{"module": "temperature", "value": "hot", "subID": "t1"}\n', b"\xff\xfe\x00\n", b"[1, 2, 3]\n",
+           b'{"module": "temperature", "value": 1, "subID": "t1", "rm": "-rf"}\n', b"x" * 2000 + b"\n"]
+
+
+@pytest.fixture
+def mstub(tmp_path):
+    import shutil
+    if shutil.which("mosquitto", path="/usr/sbin:/usr/bin:/sbin") is None or shutil.which("socat") is None:
+        pytest.skip("needs Mosquitto and socat: `sudo apt-get install mosquitto socat`")
+    from provisioning.stub_process import StubServer
+    s = StubServer(tmp_path / "stub", broker="mosquitto")
+    s.start()
+    yield s
+    s.stop()
+    print(s.output())
+
+
+def test_serial_and_modbus_readings_garbage_and_unplugged_lines(mstub, tmp_path):
+    mstub.admin.add_device(MAC, location="u4/concentrateur")
+    user, password = mstub.collector_credentials()
+    obs = mqtt_client(mstub, user, password)
+    assert obs.subscribe("u4/concentrateur/#") in (0, 1)
+    line, rs485, quiet = (fakes.PtyPair(tmp_path, n) for n in ("line", "rs485", "quiet"))
+
+    def lines(n):
+        if n < 3:
+            yield {"module": "temperature", "value": 20.0 + n, "subID": "t1"}
+        elif n == 3:
+            yield from GARBAGE
+        elif n < 6:
+            yield {"module": "digital", "value": n == 4, "input": 3, "type": "open_close"}
+
+    board = fakes.JsonLinesBoard(line.field_end, period=0.2, lines=lines)
+    dev = fakes.ModbusDevice(rs485.field_end, device_id=7)
+    dev.set_int(10, -55)     # -5.5 degC in tenths, a signed register
+    dev.set_float(20, 1234.5)
+    dev.start()
+    assert dev.ready.wait(5)
+    conc = {"serial": [{"port": line.agent_end, "unit": "board"},
+                       {"port": quiet.agent_end, "unit": "quiet", "silent_after": 1}],
+            "modbus": [{"port": rs485.agent_end, "unit": "meter", "device_id": 7, "period": 0.5, "timeout": 0.5,
+                        "registers": [{"address": 10, "type": "int16", "scale": 0.1, "module": "temperature",
+                                       "subID": "t10"},
+                                      {"address": 20, "type": "float32", "module": "luminosity",
+                                       "subID": "l20"}]}]}
+    doc = agent_doc(mstub.url, MAC, tmp_path / "state", roles=["concentrator"], concentrator=conc)
+    try:
+        with AgentThread(doc, hardware.Hardware(None, None, None)) as agent:
+            src = {s.cfg["port"]: s for s in agent.concentrator.sources}
+            # The board starts talking once the agent has its end open (a pty keeps nothing for nobody).
+            assert wait_until(lambda: src[line.agent_end].state == "opened", 5), src[line.agent_end].state
+            board.start()
+            got = obs.wait_for(lambda t, p: json.loads(p).get("unitID") == "board_00c0", 10, count=5,
+                               what="the board's 3 temperatures and 2 digital readings")
+            docs = [check_reading(m.topic, m.payload, "board_00c0") for m in got]
+            assert [d["value"] for d in docs] == [20.0, 21.0, 22.0, True, False]
+            assert docs[3]["type"] == "open_close" and docs[3]["input"] == 3
+            meter = obs.wait_for(lambda t, p: json.loads(p).get("unitID") == "meter_00c0", 10, count=2,
+                                 what="the Modbus meter's two registers")
+            by_sub = {json.loads(m.payload)["subID"]: check_reading(m.topic, m.payload) for m in meter}
+            assert by_sub["t10"]["value"] == -5.5 and by_sub["l20"]["value"] == 1234  # lux: an integer
+            assert wait_until(lambda: src[line.agent_end].garbage == len(GARBAGE), 5), src[line.agent_end].garbage
+            assert wait_until(lambda: src[quiet.agent_end].state == "silent", 5)
+            # Unplug the RS-485 adapter: its pty goes away.
+            rs485.stop()
+            assert wait_until(lambda: src[rs485.agent_end].state == "unplugged", 5)
+            mark = obs.mark()
+            obs.order("u4/concentrateur/device/command", MAC, "status")
+            status = json.loads(obs.wait_for(lambda t, p: t == "u4/concentrateur/device", 5, start=mark,
+                                             what="the device status")[0].payload)
+            lines_ = status["lines"]
+            assert lines_[line.agent_end]["state"] == "ok" and lines_[line.agent_end]["garbage"] == len(GARBAGE)
+            assert lines_[quiet.agent_end]["state"] == "silent"
+            assert lines_[rs485.agent_end]["state"] == "unplugged"
+            assert status["garbage_lines"] == len(GARBAGE)
+            # The collector stored the bridged readings under their own unitIDs.
+            units = {r["unitID"] for r in mstub.admin.readings(topic="u4/concentrateur")}
+            assert {"board_00c0", "meter_00c0"} <= units
+    finally:
+        board.stop()
+        dev.stop()
+        for p in (line, rs485, quiet):
+            p.stop()
+        obs.close()
+
+
+def test_a_port_that_is_not_there_is_unplugged_not_a_crash(tmp_path):
+    import queue
+    import time
+    from rpi_agent.concentrator import SerialLine
+    cfg = {"port": str(tmp_path / "ttyUSB9"), "baudrate": 9600, "unit": None, "silent_after": 5}
+    s = SerialLine(cfg, "ttyUSB9_0001", queue.Queue())
+    s.start()
+    deadline = time.monotonic() + 5
+    while s.state != "unplugged" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert s.state == "unplugged" and s.is_alive()
+    s.stop()
+    s.join(5)
+    assert os.path.basename(cfg["port"]) == "ttyUSB9"
