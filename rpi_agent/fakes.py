@@ -21,6 +21,9 @@ class PtyPair:
         os.makedirs(directory, exist_ok=True)
         self.agent_end = os.path.join(directory, name + "-agent")
         self.field_end = os.path.join(directory, name + "-field")
+        for stale in (self.agent_end, self.field_end):  # left by a socat that was SIGKILLed
+            if os.path.islink(stale):
+                os.unlink(stale)
         self.proc = subprocess.Popen([exe, "pty,raw,echo=0,link=%s" % self.agent_end,
                                       "pty,raw,echo=0,link=%s" % self.field_end],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -52,10 +52,10 @@ class AgentThread:
         assert self.error is None, self.error
 
 
-def agent_process(args, log_path, env=None):
+def agent_process(args, log_path, env=None, popen=None):
     """`python -m rpi_agent ARGS` with stdin closed, output to log_path."""
     e = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     e.update(env or {})
     out = open(log_path, "ab")
     return subprocess.Popen([sys.executable, "-m", "rpi_agent", *args], stdin=subprocess.DEVNULL,
-                            stdout=out, stderr=subprocess.STDOUT, env=e, cwd=str(ROOT))
+                            stdout=out, stderr=subprocess.STDOUT, env=e, cwd=str(ROOT), **(popen or {}))
