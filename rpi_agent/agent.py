@@ -114,6 +114,9 @@ class Agent:
             backoff_max=m["backoff_max"], on_message=self._on_message, on_connect=self._connected.set,
             metrics=self.metrics)
         t.subscribe(self.base + "/+/command")
+        if self.display is not None:
+            for topic in self.display.topics():
+                t.subscribe(topic)
         listen = self.cfg["metrics"]["listen"]
         if listen:
             self.metrics_port = self.metrics.serve(*listen)
@@ -145,20 +148,19 @@ class Agent:
             self.roles.append(self.concentrator)
         if "display" in roles:
             from rpi_agent.display import DisplayRole
-            self.display = DisplayRole(self.cfg, self.creds, self.transport_settings())
+            # The registry's rooms for this display first, then the config's, then its own room.
+            rooms = getattr(conf, "rooms", None) or self.cfg["display"]["rooms"] or [self.base]
+            self.display = DisplayRole(self.cfg, rooms)
             self.display.start()
             self.roles.append(self.display)
         for m in self.modules[1:]:
             m.restore(store.load_json(self._settings_path(m.name)))
 
-    def transport_settings(self):
-        m = self.cfg["mqtt"]
-        port = self.creds.get("mqtt_port") or m["port"]
-        return {"server": self.creds.get("mqtt_server") or m["server"], "port": port,
-                "tls": m["tls"] or port == 8883, "ca_file": m["ca_file"]}
-
     # -- messages (paho's thread: hand over only) -------------------------------------
     def _on_message(self, topic, raw):
+        if self.display is not None and not topic.endswith("/command"):
+            self.display.feed(topic, raw)  # readings of the rooms shown: the display's own lock
+            return
         try:
             self.inbox.put_nowait((topic, raw))
         except queue.Full:

@@ -233,7 +233,6 @@ def parse(doc, simulate=False):
         "rooms": d.get("rooms", list, [], lambda v: all(isinstance(r, str) and r.count("/") == 1 for r in v),
                        'a list of "building/room" topics'),
         "listen": _listen(d, "listen", "127.0.0.1:8080"),
-        "login": d.get("login", str), "password": d.get("password", str),
         "title": d.get("title", str, ""),
     }
     d.done()

@@ -2,6 +2,7 @@
 (neocampus.sensocampus) over `requests`, the MAC of eth0/wlan0, credentials
 kept in credentials.json (mode 0600, atomic), retries with the firmware's
 growing, jittered delays (forever: a Pi has no reason to reboot for it)."""
+import json
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ class Http:
         self.session = requests.Session()
         self.timeout = timeout
         self.verify = ca_file or True
+        self.last_config = None
 
     def __call__(self, method, url, headers=None, body=None):
         try:
@@ -29,6 +31,8 @@ class Http:
                                      verify=self.verify)
         except requests.RequestException as e:
             raise OSError("%s %s: %s" % (method, url, e)) from None
+        if url.endswith("/device/config"):
+            self.last_config = r.content  # for what the portable client does not parse (a display's rooms)
         return r.status_code, r.content
 
 
@@ -56,7 +60,20 @@ def once(http, url, mac, cred_path, server=None, port=None):
     elif stored:
         log.info("reusing the stored password of %s", creds["mqtt_login"])
     conf = sc.config(http, url, creds["mqtt_login"], creds["mqtt_passwd"])
+    conf.rooms = display_rooms(getattr(http, "last_config", None))
     return creds, conf
+
+
+def display_rooms(body):
+    """The `rooms` a display account's config answer lists (the stub's display
+    kind), as location topics; [] when there are none."""
+    try:
+        rooms = json.loads(body).get("rooms") if body else None
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(rooms, list):
+        return []
+    return [r for r in rooms if isinstance(r, str) and r.count("/") == 1 and "+" not in r and "#" not in r]
 
 
 def run(http, url, mac, cred_path, server=None, port=None, step=10, stop=None, sleep=time.sleep):
