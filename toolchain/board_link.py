@@ -9,6 +9,7 @@ in it (`content`), so tests and the benchmark can tell what went over.
 """
 import ast
 import binascii
+import time
 import zlib
 
 from toolchain.firmware import FIRMWARE
@@ -104,14 +105,21 @@ class Link:
             return write(data)
         self.t.serial.write = counted
         self.info = None
+        self._feed = False
 
     def open(self):
         """Interrupt the firmware, enter the raw REPL, load the stage code,
         and read what the board is (self.info)."""
-        try:
-            self.t.enter_raw_repl(soft_reset=False)
-        except Exception as e:
-            raise LinkError("no raw REPL on %s: %s" % (self.port, e)) from None
+        for attempt in (1, 2):
+            try:
+                self.t.enter_raw_repl(soft_reset=False)
+                break
+            except Exception as e:
+                # A board that is booting (or was just reset by its
+                # watchdog) misses the first Ctrl-C: once more, later.
+                if attempt == 2:
+                    raise LinkError("no raw REPL on %s: %s" % (self.port, e)) from None
+                time.sleep(1.5)
         self.run(board_source())
         self.info = ast.literal_eval(self.run(_PROBE).strip())
         return self.info
@@ -130,8 +138,19 @@ class Link:
 
     def feed_watchdog(self):
         """The firmware arms a 30 s watchdog that keeps running once it is
-        interrupted: arm it again (same timeout) so a long flash is not reset."""
-        self.run("import machine\nmachine.WDT(timeout=30000).feed()")
+        interrupted: take it again (same timeout) and feed it in every
+        script that sends, so a long flash over a slow UART is not reset."""
+        self.run("import machine\nW=machine.WDT(timeout=30000)")
+        self._feed = True
+
+    def read_json(self, path):
+        """A small JSON file of the board, decoded here; None when absent or not JSON."""
+        import json
+        text = self.run("try:\n with open(%r) as f:print(f.read())\nexcept OSError:\n pass" % path)
+        try:
+            return json.loads(text) if text.strip() else None
+        except ValueError:
+            return None
 
     def listing(self):
         """{path: sha256 hex} of every file on the board, in one script run."""
@@ -151,7 +170,7 @@ class Link:
         size = 0
 
         def flush():
-            out = self.run("\n".join(script)).split()
+            out = self.run("\n".join((["W.feed()"] if self._feed else []) + script)).split()
             good.extend(p for p, ok in zip(pending, out) if ok == "True")
             if progress:
                 progress(len(pending), size)

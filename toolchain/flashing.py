@@ -18,6 +18,9 @@ from toolchain.firmware import FIRMWARE, TREES
 STAGE = "/.stage"
 CONFIG = "/config.json"
 CA = "/ca.pem"
+# What was flashed, for `neoc board info`: the firmware cannot tell it
+# without importing its app.
+FIRMWARE_JSON = "/firmware.json"
 
 
 class FlashError(RuntimeError):
@@ -28,8 +31,9 @@ def owned():
     """Top-level names on the flash that belong to the firmware's code, in
     either deploy: what is there and not in the new tree is removed. The
     firmware's own state (sensocampus.json with its password, seq.json,
-    module settings, the outbox) is never in them."""
-    names = {ROMFS_IMAGE, CONFIG[1:], CA[1:]}
+    module settings, the outbox) is never in them, nor /config.json and
+    /ca.pem (replaced when given, removed only by --erase)."""
+    names = {ROMFS_IMAGE, FIRMWARE_JSON[1:]}
     app_exclude = TREES[0][2]
     for entry in FIRMWARE.iterdir():
         rel = pathlib.PurePosixPath(entry.name)
@@ -60,6 +64,7 @@ def tree(mode, arch=None, config=None, ca=None):
         for f in sorted(root.rglob("*")):
             if f.is_file():
                 want["/" + f.relative_to(root).as_posix()] = f.read_bytes()
+    want[FIRMWARE_JSON] = json.dumps({"revision": revision(), "deploy": mode, "arch": arch}).encode()
     if config is not None:
         want[CONFIG] = config
     if ca is not None:
@@ -142,10 +147,64 @@ def apply(link, plan, rom=False, progress=None):
     return True
 
 
-def json_config(data):
+def mask(cfg):
     """A /config.json's dict with the Wi-Fi passwords masked (for showing)."""
-    cfg = json.loads(data)
-    for net in cfg.get("wifi") or []:
-        if net.get("password"):
-            net["password"] = "********"
+    cfg = dict(cfg)
+    cfg["wifi"] = [dict(net, password="********") if net.get("password") else net
+                   for net in cfg.get("wifi") or [] if isinstance(net, dict)]
     return cfg
+
+
+def revision():
+    """The firmware revision of this checkout (app.py's _REVISION = const(YYMMDD))."""
+    import ast
+    for node in ast.parse((FIRMWARE / "neosensor" / "app.py").read_text()).body:
+        if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_REVISION"
+                and isinstance(node.value, ast.Call) and node.value.args):
+            return ast.literal_eval(node.value.args[0])
+    return None
+
+
+def choose(info, board=None, mode=None):
+    """(board kind, deploy mode, mpy-cross arch) for a board's probe."""
+    from toolchain.board_link import arch_of
+    arch = arch_of(info["mpy"])
+    kind = board or info["board"]
+    if kind not in ("esp8266", "esp32"):
+        raise FlashError("cannot tell the board type from its MicroPython (%s, %s): pass --board esp8266 or "
+                         "--board esp32" % (info["platform"], info["machine"]))
+    has_rom = bool(info.get("partition") or info.get("virtual"))
+    if mode is None:
+        mode = "romfs" if has_rom else "mpy"
+    elif mode == "romfs" and not has_rom:
+        raise FlashError("this board's MicroPython has no ROMFS partition (vfs.rom_ioctl): use --deploy mpy, or "
+                         "flash a build with one (ESP32, ESP8266 FLASH_2M_ROMFS)")
+    return kind, mode, arch
+
+
+def flash(link, board=None, mode=None, config=None, ca=None, before=None, dry_run=False, progress=None):
+    """One flash on an opened link. config(kind) -> /config.json bytes or
+    None (keep the board's); before(info, plan) runs once the plan is known,
+    before anything is written (registration). Returns a summary dict."""
+    info = link.info
+    resumed = link.run("print(resume())").strip() == "True"
+    kind, mode, arch = choose(info, board, mode)
+    want = tree(mode, arch, config(kind) if config else None, ca)
+    plan = diff(want, link.listing())
+    if before:
+        before(info, plan)
+    result = {"mac": info["mac"], "board": kind, "deploy": mode, "arch": arch, "resumed": resumed,
+              "plan": plan, "dry_run": dry_run}
+    if not dry_run:
+        # Long flashes over a slow UART must not be cut short by the firmware's watchdog.
+        if plan.send and _armed(link):
+            link.feed_watchdog()
+        result["switched"] = apply(link, plan, rom=bool(info.get("partition")) and mode == "romfs",
+                                   progress=progress)
+    return result
+
+
+def _armed(link):
+    # Only a board whose firmware ran (it arms a 30 s watchdog at set-up)
+    # gets one re-armed: a blank board has none to keep from firing.
+    return link.run("import os\ntry:\n os.stat('/main.py');print(1)\nexcept OSError:\n print(0)").strip() == "1"

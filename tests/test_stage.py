@@ -1,0 +1,121 @@
+"""firmware/neosensor/stage.py in the real MicroPython unix port: the hash
+listing, staged copies verified by sha256 on the board, the switch (plan
+first, then renames and removals), a switch cut half-way finished by
+resume(), erase. The VM's "/" is a folder of this test, as on the virtual
+board (VfsPosix mounted at /)."""
+import hashlib
+
+import pytest
+
+from harness import ROOT
+from toolchain.board_link import board_source
+
+pytestmark = pytest.mark.micropython
+
+STAGE = (ROOT / "firmware" / "neosensor" / "stage.py").read_text()
+# The flash folder as the root, as vboot.py mounts it.
+ROOT_MOUNT = "import os, vfs\n_d = os.getcwd()\nvfs.umount('/')\nvfs.mount(vfs.VfsPosix(_d), '/')\nos.chdir('/')\n"
+
+
+def run(micropython, body, source=STAGE):
+    return micropython.run(code=ROOT_MOUNT + source + "\n" + body, portable=False).stdout
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_listing_gives_every_files_sha256_computed_on_the_board(micropython):
+    flash = micropython.flash_dir
+    (flash / "lib" / "pkg").mkdir(parents=True)
+    files = {"boot.py": b"print(1)\n", "lib/pkg/a.mpy": bytes(range(256)) * 9, "empty": b""}
+    for name, data in files.items():
+        (flash / name).write_bytes(data)
+    out = run(micropython, "listing()")
+    got = dict(reversed(line.split(" ", 1)) for line in out.splitlines())
+    assert got == {"/" + n: sha(d) for n, d in files.items()}
+
+
+def test_a_staged_copy_is_verified_and_a_bad_one_removed(micropython):
+    good, bad = b"x" * 1500, b"y" * 700
+    out = run(micropython, """
+begin('/lib/m/good.mpy')
+write(%r)
+write(%r)
+print(end(%r))
+begin('/bad.mpy')
+write(%r)
+print(end(%r))
+""" % (good[:1000], good[1000:], sha(good), bad, sha(b"other")))
+    assert out.split() == ["True", "False"]
+    stage = micropython.flash_dir / ".stage"
+    assert (stage / "lib" / "m" / "good.mpy").read_bytes() == good
+    assert not (stage / "bad.mpy").exists()
+    assert not (micropython.flash_dir / "lib").exists()  # nothing in place before the switch
+
+
+def test_switch_puts_staged_files_in_place_and_removes_the_old_ones(micropython):
+    flash = micropython.flash_dir
+    (flash / "neosensor").mkdir()
+    (flash / "neosensor" / "app.mpy").write_bytes(b"old app")
+    (flash / "neosensor" / "gone.mpy").write_bytes(b"left the manifest")
+    (flash / "sensocampus.json").write_bytes(b"{}")
+    out = run(micropython, """
+begin('/neosensor/app.mpy'); write(b'new app'); print(end(%r))
+begin('/lib/x/new.mpy'); write(b'new'); print(end(%r))
+print(switch(['/neosensor/gone.mpy']))
+""" % (sha(b"new app"), sha(b"new")))
+    assert out.split() == ["True", "True", "True"]
+    assert (flash / "neosensor" / "app.mpy").read_bytes() == b"new app"
+    assert (flash / "lib" / "x" / "new.mpy").read_bytes() == b"new"
+    assert not (flash / "neosensor" / "gone.mpy").exists()
+    assert (flash / "sensocampus.json").exists()
+    assert not (flash / ".stage").exists()
+
+
+def test_a_switch_cut_half_way_is_finished_by_resume(micropython):
+    flash = micropython.flash_dir
+    (flash / "a.mpy").write_bytes(b"old a")
+    (flash / "b.mpy").write_bytes(b"old b")
+    (flash / "old.mpy").write_bytes(b"old")
+    # Power cut after the plan and the first rename: a.mpy new, b.mpy still staged.
+    stage = flash / ".stage"
+    stage.mkdir()
+    (stage / "b.mpy").write_bytes(b"new b")
+    (stage / ".plan").write_text("-/old.mpy\n")
+    (flash / "a.mpy").write_bytes(b"new a")
+    out = run(micropython, "print(resume())\nprint(resume())")
+    assert out.split() == ["True", "False"]   # the second has no plan left
+    assert {p.name: p.read_bytes() for p in flash.iterdir()} == {"a.mpy": b"new a", "b.mpy": b"new b"}
+
+
+def test_a_cut_before_the_plan_leaves_the_old_files_and_drop_clears_stale_copies(micropython):
+    flash = micropython.flash_dir
+    (flash / "a.mpy").write_bytes(b"old a")
+    (flash / ".stage").mkdir()
+    (flash / ".stage" / "a.mpy").write_bytes(b"half of a ne")   # a copy cut mid-way
+    out = run(micropython, "print(resume())\ndrop('/a.mpy')\nlisting()")
+    assert out.split("\n")[0] == "False"
+    assert (flash / "a.mpy").read_bytes() == b"old a"
+    assert out.split("\n")[1:] == ["%s /a.mpy" % sha(b"old a"), ""]
+
+
+def test_erase_removes_every_file_and_folder(micropython):
+    flash = micropython.flash_dir
+    (flash / "lib" / "d").mkdir(parents=True)
+    (flash / "lib" / "d" / "x.mpy").write_bytes(b"1")
+    (flash / "config.json").write_text("{}")
+    (flash / ".stage").mkdir()
+    (flash / ".stage" / "y").write_bytes(b"2")
+    assert run(micropython, "print(erase())").split() == ["3"]
+    assert list(flash.iterdir()) == []
+
+
+def test_the_source_sent_over_the_repl_behaves_the_same(micropython):
+    # neoc flash sends stage.py without its docstrings: the same code.
+    sent = board_source()
+    assert "Stage-and-switch" not in sent and len(sent) < len(STAGE) * 0.8
+    out = run(micropython, "begin('/f'); write(b'abc'); print(end(%r)); print(switch([]))" % sha(b"abc"),
+              source=sent)
+    assert out.split() == ["True", "True"]
+    assert (micropython.flash_dir / "f").read_bytes() == b"abc"
