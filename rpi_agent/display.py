@@ -85,7 +85,8 @@ class Sensor:
 
     def period(self):
         if len(self.times) >= 3:
-            gaps = [b - a for a, b in zip(list(self.times)[-10:-1], list(self.times)[-9:])]
+            ts = list(self.times)[-10:]
+            gaps = [b - a for a, b in zip(ts, ts[1:])]
             p = statistics.median(gaps)
             if p > 0:
                 return p
@@ -196,6 +197,8 @@ class DisplayRole:
             while True:
                 try:
                     event = await asyncio.wait_for(q.get(), 15)
+                    if event is None:  # the agent stops
+                        break
                     await resp.write(b"event: reading\ndata: " + json.dumps(event).encode() + b"\n\n")
                 except asyncio.TimeoutError:
                     await resp.write(b": keepalive\n\n")
@@ -228,7 +231,16 @@ class DisplayRole:
             return
         self._ready.set()
         self._loop.run_forever()
+        # Whatever is left (a viewer's request mid-way) ends here, not in the GC.
+        left = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
+        for t in left:
+            t.cancel()
+        if left:
+            self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        self._loop.close()
 
     async def _stop(self):
+        for q in list(self._clients):
+            q.put_nowait(None)
         await self._runner.cleanup()
         self._loop.stop()
