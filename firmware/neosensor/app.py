@@ -1,18 +1,22 @@
 # The loop phase of a boot: built from the boot plan that setup.py wrote (and
 # assemble.py takes), it samples the chips by the policy of neocampus/, publishes
 # on ONE MQTT link and obeys commands. Everything it writes to flash is
-# atomic (store.py).
+# atomic (store.py). Readings go through the outbox (outbox.py): on the
+# flash first, sent at QoS 1, kept through outages and resets until the
+# broker acknowledged them.
 import gc
 import sys
 import time
 import machine
 from micropython import const
 from neocampus import payload
-from neosensor import link, pause, store, unload, wifi
+from neosensor import link, outbox, pause, store, unload, wifi
 
 # const() with a leading underscore: folded into the code, no global.
 _REVISION = const(261201)  # firmware revision, YYMMDD as the OTA manifests
 _SEQ_BLOCK = const(64)     # seq persisted once per block, not per publish
+_DRAIN = const(8)          # outbox records sent per loop turn, at most
+_BACKOFF_MAX = const(60000)
 
 # App.sensors: one list per (sensor, module) it feeds.
 _S_MODULE = const(0)       # the Module
@@ -61,9 +65,14 @@ class App:
         self.wanted = []   # modules whose status an order asked for
         self.state = "starting"
         self.next_status = self.wifi_check = now
-        # Reading counter, kept across reboots: its limit is reserved on the
-        # flash a block ahead, so a reboot skips at most _SEQ_BLOCK numbers.
-        self.seq = self.seq_end = store.load("seq.json", 0) or 0
+        # Reading counter, kept across reboots: the outbox's newest record
+        # has the last one used; its limit is also reserved on the flash a
+        # block ahead, for a board whose outbox file was lost.
+        self.seq_end = store.load("seq.json", 0) or 0
+        outbox.open_ring(plan.get("outbox") or 256)
+        self.seq = outbox.seq + 1 if outbox.seq >= 0 else self.seq_end
+        if self.seq > self.seq_end:
+            self.seq_end = self.seq
         self._cache = [None, None, 0]   # _C_* indexes
 
     def add_sensor(self, m, index, driver, quantity, now):
@@ -78,9 +87,9 @@ class App:
             if v != d[_I_LEVEL] or d[_I_MODULE] is force_module:
                 d[_I_LEVEL] = v
                 m = d[_I_MODULE]
-                self.publish(m.topic(self.base), payload.reading(
-                    "digital", v, m.unit_id, None, self._next_seq(), self._stamp(), False,
-                    input=d[_I_GPIO], type=d[_I_TYPE]))
+                seq = self._next_seq()
+                self.send(m, payload.reading("digital", v, m.unit_id, None, seq, self._stamp(), False,
+                                             input=d[_I_GPIO], type=d[_I_TYPE]), seq)
 
     def _next_seq(self):
         n = self.seq
@@ -97,6 +106,30 @@ class App:
             return t + 946684800 if time.gmtime(0)[0] == 2000 else t
 
     # -- publishing -------------------------------------------------------------
+    def send(self, m, parts, seq):
+        """A reading of module m: into the outbox, which _drain() empties."""
+        topic = m.topic(self.base)
+        kept = outbox.put(topic, parts, seq)
+        print("pub", topic, end=" ")
+        for p in parts:
+            print(p, end="")
+        print("" if kept and link.up else " (queued)" if kept else " (lost)")
+
+    def _drain(self):
+        # Oldest first, each sent at QoS 1 and removed once acknowledged; a
+        # few per turn, so that a long queue after an outage leaves the loop
+        # answering commands and feeding the watchdog.
+        for _ in range(_DRAIN):
+            if not (link.up and outbox.queued()):
+                return
+            topic = outbox.peek()
+            if topic is not None:
+                if not link.publish(topic, outbox.parts, 1):
+                    return
+                topic = outbox.parts[0] = None
+                outbox.done()
+            self.feed()
+
     def publish(self, topic, parts):
         ok = link.publish(topic, parts)
         # Part by part: no copy of the payload joined in one more string.
@@ -120,7 +153,7 @@ class App:
                 "status", self.state, "modules", names, "heap", gc.mem_free(),
                 "hardware", sys.platform, "firmware", _REVISION, "board", self.board,
                 "foreign_commands", foreign, "bad_commands", errors, "mqtt_connects", link.connects,
-                "memory_errors", link.nomem))
+                "memory_errors", link.nomem, "queued", outbox.queued(), "dropped", outbox.dropped))
         else:
             fields = ()
             for n in self.noises:
@@ -204,8 +237,7 @@ class App:
             value = self._read(s[_S_DRIVER], s[_S_QUANTITY], now)
             parts = m.feed(i, value, now, seq=self.seq, timestamp=self._stamp())
             if parts is not None:
-                self._next_seq()
-                self.publish(m.topic(self.base), parts)
+                self.send(m, parts, self._next_seq())
             wait = m.sample_interval(now, i)
             s[_S_DUE] = time.ticks_add(now, wait)
             soonest = min(soonest, wait)
@@ -233,6 +265,7 @@ class App:
 
     def loop(self):
         backoff = 1000
+        retry = time.ticks_ms()
         while True:
             try:
                 self.feed()
@@ -240,37 +273,42 @@ class App:
                 if not link.up:
                     if self.state == "rebooting":
                         break  # ordered, and no link left to announce it on
-                    if not wifi.connected():
-                        wifi.connect(self.wifi, 20000, self.feed)
-                    if link.connect():
-                        backoff = 1000
-                        self._connected(time.ticks_ms())
-                    else:
-                        pause(backoff, self.feed)
-                        backoff = min(backoff * 2, 60000)
-                        continue
-                now = time.ticks_ms()
-                if time.ticks_diff(now, self.wifi_check) >= 0:
+                    # Reconnection at its time only: meanwhile the board goes
+                    # on sampling, its readings kept in the outbox.
+                    if time.ticks_diff(now, retry) >= 0:
+                        if (wifi.connected() or wifi.connect(self.wifi, 20000, self.feed)) and link.connect():
+                            backoff = 1000
+                            self._connected(time.ticks_ms())
+                        else:
+                            # Exponential, capped, with jitter (0.5 to 1.5 times):
+                            # boards of a building that lost its broker do not
+                            # all come back in the same second.
+                            retry = time.ticks_add(time.ticks_ms(), backoff // 2 + time.ticks_us() % backoff)
+                            backoff = min(backoff * 2, _BACKOFF_MAX)
+                elif time.ticks_diff(now, self.wifi_check) >= 0:
                     # A dropped Wi-Fi link: drop MQTT too, rejoin, reconnect.
                     self.wifi_check = time.ticks_add(now, 2000)
                     if not wifi.connected():
                         print("wifi: link lost")
                         link.close()
                         continue
-                link.poll()
-                while self.wanted:
-                    self.status(self.wanted.pop(0))
-                if self.state == "rebooting":
-                    break
+                if link.up:
+                    link.poll()
+                    while self.wanted:
+                        self.status(self.wanted.pop(0))
+                    if self.state == "rebooting":
+                        break
+                    now = time.ticks_ms()
+                    if time.ticks_diff(now, self.next_status) >= 0:
+                        self.next_status = time.ticks_add(now, self.device.frequency * 1000)
+                        self.status(self.device)
                 now = time.ticks_ms()
-                if time.ticks_diff(now, self.next_status) >= 0:
-                    self.next_status = time.ticks_add(now, self.device.frequency * 1000)
-                    self.status(self.device)
                 if self.inputs:
                     self._poll_inputs()
                 for n in self.noises:
                     n.poll(self, now)
                 wait = self._sample(now)
+                self._drain()
                 # A collection every turn keeps the run-time objects that outlive
                 # a turn (windows, cached reads) low in the heap, next to each
                 # other: left to collect only when full, they end up strewn over

@@ -1,8 +1,9 @@
 # The board's ONE MQTT connection, over umqtt.simple (forked: see
 # lib/umqtt/VENDORED.md; its socket timeout, TLS through any object with
-# wrap_socket(), and publish_parts() are what this module uses): connect with
-# a last will on <base>/device, one subscription to <base>/+/command,
-# keepalive pings, and reconnection that closes the socket it replaces. One
+# wrap_socket(), and publish_parts() with its bounded QoS 1 are what this
+# module uses): connect with a last will on <base>/device, one subscription
+# to <base>/+/command, keepalive pings, and reconnection that closes the
+# socket it replaces. One
 # per board, so a module, not a class: its state is module globals (a class
 # and its instance would keep ~300 B more of heap).
 # MQTT over TLS on port 8883 (or with "tls" in config.json's broker) goes
@@ -70,16 +71,17 @@ def close():
             pass
 
 
-def publish(topic, parts):
-    """QoS 0 PUBLISH of a payload given as a list of str parts (a device
-    status is a few hundred bytes that a fragmented heap may not have in one
-    block). Out of memory before the first byte, the message is dropped and
-    the link kept; a failure while writing loses the link."""
+def publish(topic, parts, qos=0):
+    """PUBLISH of a payload given as a list of parts (a device status is a
+    few hundred bytes that a fragmented heap may not have in one block); QoS
+    1 returns once the broker acknowledged it. Out of memory before the first
+    byte, the message is dropped and the link kept; a failure while writing,
+    or no PUBACK within the timeout, loses the link."""
     global _sent, nomem
     if not up:
         return False
     try:
-        client.publish_parts(topic, parts)
+        client.publish_parts(topic, parts, qos)
     except MemoryError:
         nomem += 1   # raised while counting: nothing was written
         return False

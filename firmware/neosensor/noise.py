@@ -42,9 +42,9 @@ class Noise:
             n, self.count = self.count, 0
             machine.enable_irq(s)
             m = self.m
-            app.publish(m.topic(app.base), payload.reading(
-                "noise", n, m.unit_id, None if self.dac is None else self.dac.address,
-                app._next_seq(), app._stamp(), False, input=self.input))
+            seq = app._next_seq()
+            app.send(m, payload.reading("noise", n, m.unit_id, None if self.dac is None else self.dac.address,
+                                        seq, app._stamp(), False, input=self.input), seq)
 
     def sensitivity(self):
         # 100 % is the lowest threshold, 0 % the highest.

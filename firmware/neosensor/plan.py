@@ -10,7 +10,8 @@
 #                 quantity the driver quantity feeding it (None: GPIO-fed),
 #                 config as neocampus.params.checked() makes it
 #   plan.json     written last, so it says the set-up is done: mac, base,
-#                 creds, ntp, board, wifi, device (checked config), modules
+#                 creds, ntp, board, wifi, device (checked config), modules,
+#                 outbox (the ring's size in records, outbox.fit())
 #
 # Taking a file removes it: once the loop phase has started, any reset goes
 # through the set-up again. A file missing or not of its layout (a power cut

@@ -71,6 +71,33 @@ def _modules(cfg, mac, modules, chips):
     return device, n
 
 
+def _outbox_size(conf):
+    """The outbox ring's size in records: config.json's {"outbox": {"records":
+    N}}, or 24 h of a board with three modules publishing every 60 s, made to
+    fit the free flash (less 16 KB for the other files)."""
+    import os
+    from neosensor.outbox import FILE, RECORD
+    n = conf.get("records") if isinstance(conf, dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 16:
+        if conf is not None:
+            print("outbox: bad config %r: the default size" % (conf,))
+        n = 4320
+    try:
+        st = os.statvfs("/")
+        room = st[0] * st[4] - 16384
+    except OSError:
+        room = n * RECORD
+    try:
+        room += os.stat(FILE)[6]  # its own room counts
+    except OSError:
+        pass
+    if n * RECORD > room:
+        n = max(16, room // RECORD)
+        print("outbox: %d records fit the free flash" % n)
+    unload("neosensor.outbox")
+    return n
+
+
 def run():
     cfg = store.load("config.json") or {}
     wdt = machine.WDT(timeout=30000)
@@ -105,12 +132,14 @@ def run():
     if not base:
         print("sensocampus: no location for this device yet: nothing to publish")
         base = "_unconfigured/" + mac.replace(":", "")
+    ring = _outbox_size(cfg.get("outbox"))
     # The bus, one file per module, then the file that says the set-up is done.
     plan.write_bus(PINS.get(board, PINS["esp8266"]), [c[:3] for c in chips])
     device, n = _modules(cfg, mac, modules, chips)
     modules = None
     plan.write_done({"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
-                     "wifi": cfg.get("wifi"), "device": device, "modules": n})
+                     "wifi": cfg.get("wifi"), "device": device, "modules": n,
+                     "outbox": ring})
     unload("neosensor.plan")
     feed()
     print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())

@@ -2,6 +2,7 @@
 # station MAC and the networks in range (with their keys) come from
 # board.json; the radio's state ("ok", "fail": connect never succeeds,
 # "down": the link drops) is asked from the runner.
+import socket
 import time
 import vboard
 
@@ -48,7 +49,7 @@ class _WLAN:
         if self._if:
             return STAT_GOT_IP if self._on else STAT_IDLE
         if self._st in (STAT_CONNECTING, STAT_GOT_IP):
-            radio = vboard.request(vboard.RADIO, reply=1)[0] & 3  # 0 ok, 1 fail, 2 down
+            radio = 0 if socket.radio_ok() else 1  # down or failing: the open sockets are cut too
             late = time.ticks_diff(time.ticks_ms(), self._t)
             if self._st == STAT_GOT_IP:
                 if radio:

@@ -8,7 +8,7 @@
 #
 import json
 import os
-import socket
+import usocket as socket  # the built-in: socket.py is the fakes' own, cut off with the radio
 
 # The frames' op codes: this one table, which the runner reads from this file
 # too (virtual_board/hardware.py). A frame: op, address,

@@ -52,6 +52,10 @@ def _trim(want):
     # the heap asked for, and in one piece, as on a board.
     b = vboard.ballast = []
     vboard.filler = None  # its slot made now: the heap is full when it is set
+    # The last two pieces go in slots made now too: appended to the ballast
+    # list, its growth (taken from the freed reserve, after the sizes were
+    # counted) left the firmware up to 64 B short.
+    tail = vboard.tail = [None, None]
     gc.collect()
     n = gc.mem_free()
     while n >= 256:
@@ -70,11 +74,11 @@ def _trim(want):
         pass
     vboard.filler = f
     f = vboard.reserve = None
-    for _ in range(2):  # 16-byte blocks and a bytearray's header: two steps, within 48 B
+    for i in range(2):  # 16-byte blocks and a bytearray's header: two steps, within 48 B
         gc.collect()
         n = gc.mem_free() - want - 48
         if n > 0:
-            b.append(bytearray(n))
+            tail[i] = bytearray(n)
     gc.collect()
     free = gc.mem_free()
     if free < want:

@@ -2,6 +2,7 @@
 # the changes are listed in VENDORED.md (each marked "fork:" below).
 import socket
 import struct
+import time
 
 class MQTTException(Exception):
     pass
@@ -23,6 +24,7 @@ class MQTTClient:
         self.port = port
         self.ssl = ssl
         self.timeout = timeout
+        self._raw = None  # fork: the TCP socket under TLS, which holds the timeout
         self.pid = 0
         self.cb = None
         self.user = user
@@ -62,7 +64,7 @@ class MQTTClient:
         self.lw_retain = retain
 
     def connect(self, clean_session=True):
-        self.sock = socket.socket()
+        self.sock = self._raw = socket.socket()
         if self.timeout is not None:
             self.sock.settimeout(self.timeout)
         addr = socket.getaddrinfo(self.server, self.port)[0][-1]
@@ -151,15 +153,18 @@ class MQTTClient:
         elif qos == 2:
             assert 0
 
-    # fork: a QoS 0 PUBLISH of a payload given as a list of str parts, written
-    # one by one: no contiguous block for the whole payload. The UTF-8 length
-    # of each part is counted first; a MemoryError then leaves nothing written
-    # (the stream is whole). From the first byte on, nothing is allocated.
-    def publish_parts(self, topic, parts):
-        n = 2 + len(topic)
+    # fork: a PUBLISH of a payload given as a list of parts (str, or buffers
+    # such as a memoryview), written one by one: no contiguous block for the
+    # whole payload. The length of each part is counted first; a MemoryError
+    # then leaves nothing written (the stream is whole). QoS 1 waits for the
+    # PUBACK at most `timeout` seconds (upstream waits for ever), then raises
+    # OSError(110): the caller drops the link and sends again.
+    def publish_parts(self, topic, parts, qos=0):
+        n = 2 + len(topic) + (2 if qos else 0)
         for p in parts:
-            n += len(p.encode())
+            n += len(p.encode()) if isinstance(p, str) else len(p)
         pkt = self._pkt
+        pkt[0] = 0x30 | qos << 1
         i = 1
         while n > 0x7f:
             pkt[i] = (n & 0x7f) | 0x80
@@ -170,8 +175,22 @@ class MQTTClient:
         pkt[i + 2] = len(topic) & 0xFF
         self.sock.write(pkt, i + 3)
         self.sock.write(topic)
+        if qos:
+            self.pid = pid = self.pid % 65535 + 1
+            pkt[0] = pid >> 8
+            pkt[1] = pid & 0xFF
+            self.sock.write(pkt, 2)
         for p in parts:
             self.sock.write(p)  # a str is a buffer of its UTF-8 bytes on MicroPython
+        if not qos:
+            return
+        t0 = time.ticks_ms()
+        while time.ticks_diff(time.ticks_ms(), t0) < (self.timeout or 30) * 1000:
+            if self.wait_msg() == 0x40:
+                r = self.sock.read(3)
+                if r[0] == 2 and (r[1] << 8 | r[2]) == pid:
+                    return
+        raise OSError(110)
 
     def subscribe(self, topic, qos=0):
         assert self.cb is not None, "Subscribe callback is not set"
@@ -198,7 +217,11 @@ class MQTTClient:
     # messages processed internally.
     def wait_msg(self):
         res = self.sock.read(1)
+        # fork: back to blocking with the timeout (upstream: for ever; an
+        # SSL socket has no settimeout(), its TCP socket holds it).
         self.sock.setblocking(True)
+        if self.timeout is not None:
+            self._raw.settimeout(self.timeout)
         if res is None:
             return None
         if res == b"":
