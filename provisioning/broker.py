@@ -11,6 +11,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import signal
 from typing import Any
 
 from provisioning import acl, passwords
@@ -259,7 +260,8 @@ class MosquittoBroker:
         # what is queued for it) across a restart of either process. A client id is
         # replaced by the login, so that nobody can take over another's session.
         self.mosquitto = Mosquitto(workdir, host=host, port=port, persistent=managed,
-                                   extra=["max_queued_messages 100000", "use_username_as_clientid true"])
+                                   extra=["max_queued_messages 100000"],
+                                   listener_options=["use_username_as_clientid true"])
         self.host, self.port = host, port
         self._watchdog = None
 
@@ -292,6 +294,14 @@ class MosquittoBroker:
             except Exception:
                 log.exception("restarting Mosquitto failed; next try in %.0f s", period * 5)
                 await asyncio.sleep(period * 5)
+
+    def save(self):
+        """Make Mosquitto write its database now (SIGUSR1): called once the collector's
+        session and subscription exist, so that a Mosquitto killed before its first
+        autosave comes back with them and queues readings for the collector."""
+        proc = self.mosquitto.proc
+        if self.managed and proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)
 
     def changed(self, login=None):
         self._sync()

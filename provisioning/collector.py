@@ -147,7 +147,7 @@ class Collector:
     broker, which lives and dies with the stub anyway)."""
 
     def __init__(self, registry, host, port, user, password, interval=0.1, on_readings=None,
-                 on_status=None, client_id="neoc_collector", manual_ack=False):
+                 on_status=None, client_id="neoc_collector", manual_ack=False, on_subscribed=None):
         self.registry = registry
         self.host, self.port = host, port
         self.user, self.password = user, password
@@ -155,6 +155,7 @@ class Collector:
         self.on_readings = on_readings
         self.on_status = on_status
         self.manual_ack = manual_ack
+        self.on_subscribed = on_subscribed  # network thread, once the broker holds our subscription
         self.inbox = collections.deque()
         self.counters = collections.Counter()
         self.rejects = collections.deque(maxlen=100)  # (time, topic, reason) for the admin API
@@ -173,6 +174,7 @@ class Collector:
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_disconnect = self._on_disconnect
+        c.on_subscribe = self._on_subscribe
         c.reconnect_delay_set(0.2, 2)
 
     def _on_connect(self, client, userdata, flags, reason_code, props):
@@ -181,6 +183,10 @@ class Collector:
             return
         client.subscribe("+/+/+", qos=1)
         self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, props):
+        if self.on_subscribed and not any(rc.is_failure for rc in reason_codes):
+            self.on_subscribed()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, props):
         self.connected.clear()

@@ -70,13 +70,17 @@ class Mosquitto:
     stub stores only hashes and regenerates the file from them).
     extra: further mosquitto.conf lines (global options such as max_queued_messages).
     tls: None or (cafile, certfile, keyfile) for a second listener on `tls_port`.
+    listener_options: lines written under every listener (use_username_as_clientid:
+    a listener option that, written before any listener, makes Mosquitto open its
+    default one on 1883 as well).
     persistent: keep sessions and queued messages in `workdir/mosquitto.db`,
     saved every `autosave` seconds and on shutdown, and take over from a
     Mosquitto of the same workdir left running (its pid file) by a killed parent.
     """
 
     def __init__(self, workdir, host="127.0.0.1", port=None, users=None, acl=None,
-                 tls=None, tls_port=None, hashed_users=None, extra=(), persistent=False, autosave=1):
+                 tls=None, tls_port=None, hashed_users=None, extra=(), persistent=False, autosave=1,
+                 listener_options=()):
         self.workdir = pathlib.Path(workdir)
         self.host = host
         self.port = port or free_port(host)
@@ -93,6 +97,7 @@ class Mosquitto:
         self.log_path = self.workdir / "mosquitto.log"
         self.pid_path = self.workdir / "mosquitto.pid"
         self.persistent = persistent
+        self.listener_options = list(listener_options)
         self.autosave = autosave
 
     # -- files -------------------------------------------------------------
@@ -113,14 +118,14 @@ class Mosquitto:
             "connection_messages true",
         ] + self._persistence() + self.extra + [
             "listener %d %s" % (self.port, self.host),
-        ]
+        ] + self.listener_options
         if os.geteuid() == 0:
             # As root Mosquitto drops to the `mosquitto` user, which cannot read
             # files in a private temp dir; stay root instead.
             lines.insert(0, "user root")
         if self.tls:
             cafile, certfile, keyfile = self.tls
-            lines += ["listener %d %s" % (self.tls_port, self.host),
+            lines += ["listener %d %s" % (self.tls_port, self.host)] + self.listener_options + [
                       "cafile %s" % cafile, "certfile %s" % certfile, "keyfile %s" % keyfile]
         self.conf_path.write_text("\n".join(lines) + "\n")
 

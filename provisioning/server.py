@@ -176,7 +176,8 @@ class Stub:
                                    on_status=self._push_status,
                                    # The embedded broker dies with the stub: acknowledging after the
                                    # commit would save nothing there (README: what it loses).
-                                   manual_ack=self.broker_kind != "embedded")
+                                   manual_ack=self.broker_kind != "embedded",
+                                   on_subscribed=getattr(self.backend, "save", None))
         self.collector.start()
         self.app = self.make_app()
         self.runner = web.AppRunner(self.app, access_log=None)
