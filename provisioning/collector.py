@@ -160,7 +160,6 @@ class Collector:
         self.counters = collections.Counter()
         self.rejects = collections.deque(maxlen=100)  # (time, topic, reason) for the admin API
         self.connected = threading.Event()
-        self.store_error = None  # (since, message) while the store cannot write
         self._task = None
         self._units = attribution.Units(registry)
         if manual_ack:
@@ -228,7 +227,7 @@ class Collector:
 
     async def _drain_forever(self):
         while True:
-            if self.store_error is not None:
+            if self.registry.store_error is not None:
                 await asyncio.sleep(STORE_RETRY)
             else:
                 await asyncio.sleep(self.interval if len(self.inbox) < MAX_BATCH else 0)
@@ -275,15 +274,10 @@ class Collector:
         except sqlite3.OperationalError as exc:
             # The store cannot write: keep everything, unacknowledged, in order.
             self.inbox.extendleft(reversed(taken))
-            if self.store_error is None:
-                self.store_error = (time.time(), str(exc))
-                log.error("collector: the store cannot write (%s); nothing is acknowledged until it can",
-                          exc)
+            self.registry.write_failed(exc)  # logged once, not per message
             self.counters["store retries"] += 1
             return 0
-        if self.store_error is not None:
-            log.warning("collector: the store writes again after %.0f s", time.time() - self.store_error[0])
-            self.store_error = None
+        self.registry.write_ok()
         for i in refused:
             self._reject(rows[i][-1], rows[i][0], "store refused")
         duplicates = len(rows) - len(refused) - stored
@@ -308,8 +302,13 @@ class Collector:
                "counters": dict(self.counters),
                "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects],
                "store": "ok"}
-        if self.store_error is not None:
-            out["store"] = "cannot write since %s: %s" % (
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.store_error[0])), self.store_error[1])
-            out["store_error_since"] = self.store_error[0]
+        out["store"] = store_state(self.registry)
         return out
+
+
+def store_state(registry):
+    """"ok", or what stops the registry writing and since when (admin API, live page)."""
+    if registry.store_error is None:
+        return "ok"
+    since, message = registry.store_error
+    return "cannot write since %s: %s" % (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)), message)

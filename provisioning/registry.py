@@ -6,6 +6,7 @@ which keeps ordering simple: a credentials reset is visible to the next
 request and to the broker's authorisation check at once.
 """
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -82,6 +83,8 @@ _INSERT_READING = ("INSERT OR IGNORE INTO readings (topic, building, room, modul
 # (disk full, I/O) is the store failing, not the row, and is never caught here.
 _ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError,
                OverflowError, ValueError)
+
+log = logging.getLogger("neoc.registry")
 
 LOG_FIELDS = ("levelno", "levelname", "name", "module", "funcName", "lineno", "msg", "created")
 MAX_LOG_FIELD = 4096
@@ -192,6 +195,19 @@ class Registry:
         self.generation = 0  # bumped on every device change (collector caches follow it)
         # Called with the device login whenever its broker account or ACL changes.
         self.on_change = on_change
+        self.store_error = None  # (since, message) while SQLite cannot write (disk full, I/O)
+
+    def write_failed(self, exc):
+        """A write raised sqlite3.OperationalError: remember and log it once, not per call."""
+        if self.store_error is None:
+            self.store_error = (time.time(), str(exc))
+            log.error("the registry cannot write (%s): readings wait unacknowledged in the broker, "
+                      "admin changes and new passwords are refused with 507 until it can", exc)
+
+    def write_ok(self):
+        if self.store_error is not None:
+            log.warning("the registry writes again, after %.0f s", time.time() - self.store_error[0])
+            self.store_error = None
 
     def close(self):
         self.db.close()
@@ -350,7 +366,11 @@ class Registry:
         return answer
 
     def touch(self, mac, when=None):
-        self.db.execute("UPDATE devices SET last_seen=? WHERE mac=?", (when or time.time(), mac))
+        """last_seen is a hint: a full disk must not cost a device its config."""
+        try:
+            self.db.execute("UPDATE devices SET last_seen=? WHERE mac=?", (when or time.time(), mac))
+        except sqlite3.OperationalError as exc:
+            self.write_failed(exc)
 
     def add_log(self, mac, form):
         record = {}

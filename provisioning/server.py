@@ -16,13 +16,14 @@ import os
 import pathlib
 import secrets
 import socket
+import sqlite3
 import time
 
 from aiohttp import BasicAuth, web
 
 from provisioning import acl, passwords
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
-from provisioning.collector import Collector
+from provisioning.collector import Collector, store_state
 from neocampus.ids import unit_id
 from provisioning.registry import MODULE_NAME, NotFound, Registry, RegistryError, clean_mac
 
@@ -286,7 +287,16 @@ class Stub:
     @web.middleware
     async def _errors(self, request, handler):
         try:
-            return await handler(request)
+            response = await handler(request)
+            if (self.registry.store_error is not None and request.method not in ("GET", "HEAD")
+                    and request.path.startswith("/api/") and response.status < 400):
+                self.registry.write_ok()  # an admin change was written: space is back
+            return response
+        except sqlite3.OperationalError as exc:
+            # Disk full or I/O error: nothing was written (nor a password handed out).
+            self.registry.write_failed(exc)
+            return json_error(507, "the registry cannot write (%s); free space in the data directory "
+                                   "and retry" % exc)
         except RegistryError as exc:
             return json_error(400, str(exc))
         except NotFound as exc:
@@ -536,7 +546,8 @@ class Stub:
                                   "sensors": self.registry.latest_per_sensor(),
                                   "collector": {"stored": counters.get("readings", 0),
                                                 "rejected": counters.get("invalid", 0),
-                                                "connected": self.collector.connected.is_set()}})
+                                                "connected": self.collector.connected.is_set(),
+                                                "store": store_state(self.registry)}})
 
     async def live_events(self, request):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
