@@ -88,6 +88,15 @@ class VirtualBoard:
     def set_pin(self, pin, level):
         self.hw.pins[int(pin)] = 1 if level else 0
 
+    def power_cycle(self):
+        """Pull the plug and put it back: the VM ends wherever it is (a write
+        half done included) and the board boots again with cause "power"."""
+        with self._cond:
+            proc = self._proc
+            self._cause = None
+        if proc is not None:
+            _kill(proc)
+
     # -- life cycle -------------------------------------------------------------
     def prepare(self):
         if not self.blank:

@@ -13,7 +13,7 @@ import time
 from micropython import const
 from umqtt import simple
 
-_TIMEOUT = const(10)  # s: connect and CONNACK/SUBACK waits end well before the watchdog
+_TIMEOUT = const(4)   # s, per socket wait: a hung broker holds the loop (its sampling) no longer
 _KEEPALIVE = const(60)
 
 client = None
