@@ -11,10 +11,12 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import re
 import signal
 from typing import Any
 
 from provisioning import acl, passwords
+from provisioning.collector import MAX_PAYLOAD
 from provisioning.mosquitto import Mosquitto
 
 log = logging.getLogger("neoc.broker")
@@ -99,7 +101,7 @@ if BaseAuthPlugin is not None:
         async def authenticate(self, *, session):
             ok = self.config.policy.authenticate(session.username, session.password)
             if not ok:
-                log.info("embedded broker refused login %r", session.username)
+                log.info("embedded broker refused login %r", _shown(session.username))
             return ok
 
     class PolicyTopicPlugin(BaseTopicPlugin):
@@ -113,7 +115,7 @@ if BaseAuthPlugin is not None:
             user = session.username if session else None
             ok = self.config.policy.allowed(user, str(action), topic)
             if not ok and str(action) != "receive":
-                log.info("embedded broker denied %s %s to %r", action, topic, user)
+                log.info("embedded broker denied %s %s to %r", action, _shown(topic), _shown(user))
             return ok
 
 
@@ -188,12 +190,27 @@ if BaseAuthPlugin is not None:
             replay.rewind()
             await super()._client_connected(listener_name, replay, writer)
 
+        async def _handle_message_delivery(self, client_session, handler, wait_deliver):
+            # amqtt stops reading a session that published on a `$` or wildcard topic
+            # while its client goes on publishing into the void: drop the one message,
+            # count it, keep the session. A control character in a topic is refused too.
+            message = wait_deliver.result()
+            topic = getattr(message, "topic", None) or ""
+            if topic and (topic.startswith("$") or "#" in topic or "+" in topic or _CONTROL.search(topic)):
+                user = getattr(client_session, "username", None)
+                self._refusals["refused: publish on a reserved or malformed topic"] += 1
+                log.info("embedded broker refused a publish of %r on %s", _shown(user), _shown(topic))
+                return True
+            return await super()._handle_message_delivery(client_session, handler, wait_deliver)
+
 
 CONNECT_TIMEOUT = 10.0  # s a client has to send its CONNECT
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _shown(text):
-    return str(text)[:64].encode("unicode_escape").decode("ascii")
+    # What a client sent goes into the server log escaped: no forged lines.
+    return str(text)[:120].encode("unicode_escape").decode("ascii")
 
 
 async def _close(writer):
@@ -260,7 +277,9 @@ class MosquittoBroker:
         # what is queued for it) across a restart of either process. A client id is
         # replaced by the login, so that nobody can take over another's session.
         self.mosquitto = Mosquitto(workdir, host=host, port=port, persistent=managed,
-                                   extra=["max_queued_messages 100000"],
+                                   extra=["max_queued_messages 100000",
+                                          # The collector refuses larger payloads anyway.
+                                          "message_size_limit %d" % MAX_PAYLOAD],
                                    listener_options=["use_username_as_clientid true"])
         self.host, self.port = host, port
         self._watchdog = None

@@ -218,9 +218,21 @@ class Registry:
             self.on_change(login)
 
     # -- admin side -------------------------------------------------------
+    def _check_topic_free(self, building, room, mac=None):
+        """Two rooms must not share a topic ("302-B" and "302 b" are both `302_b`):
+        their devices would publish into each other's room."""
+        topic = acl.location_topic(building, room)
+        for other in self.db.execute("SELECT mac, building, room FROM devices WHERE location=?", (topic,)):
+            if other["mac"] != mac and (other["building"].casefold(), other["room"].casefold()) != (
+                    building.casefold(), room.casefold()):
+                raise RegistryError("location %s/%s has the topic %s of %s/%s already; name it so that the "
+                                    "topics differ" % (building, room, topic, other["building"], other["room"]))
+        return topic
+
     def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None):
         mac = clean_mac(mac)
         building, room = parse_location(location)
+        self._check_topic_free(building, room)
         if kind not in KINDS:
             raise RegistryError("kind must be one of %s" % ", ".join(KINDS))
         mods = clean_modules(modules)
@@ -243,6 +255,7 @@ class Registry:
     def update_device(self, mac, location=None, kind=None, modules=None, enabled=None, rooms=None):
         row = self._row(mac)
         building, room = (row["building"], row["room"]) if location is None else parse_location(location)
+        self._check_topic_free(building, room, row["mac"])
         if kind is not None and kind not in KINDS:
             raise RegistryError("kind must be one of %s" % ", ".join(KINDS))
         kind = kind or row["kind"]

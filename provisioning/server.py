@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import pathlib
 import secrets
@@ -81,6 +82,32 @@ def parse_since(value):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     return dt.timestamp()
+
+
+def int_param(query, name, low, high):
+    text = query.get(name)
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise RegistryError("%s must be an integer" % name) from None
+    if not low <= value <= high:
+        raise RegistryError("%s must be between %d and %d" % (name, low, high))
+    return value
+
+
+def text_param(query, name, limit=200):
+    text = query.get(name)
+    if not text:
+        return None
+    if len(text) > limit:
+        raise RegistryError("%s is longer than %d characters" % (name, limit))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RegistryError("%s is not UTF-8" % name) from None
+    return text
 
 
 def _dialable(host):
@@ -156,11 +183,15 @@ class Stub:
     async def start(self):
         # Private: it holds the token, the collector's password and the credential hashes.
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)  # whatever it was made with
         if not self.token:
             self.token_path = self.data_dir / "admin-token"
             self.token = read_or_create_secret(self.token_path)
         collector_password = read_or_create_secret(self.data_dir / "collector-password")
         self.registry = Registry(self.data_dir / "registry.sqlite3", on_change=self._on_registry_change)
+        for name in ("registry.sqlite3", "registry.sqlite3-wal", "registry.sqlite3-shm"):
+            if (self.data_dir / name).exists():
+                os.chmod(self.data_dir / name, 0o600)  # it holds the password hashes
         observer_password = read_or_create_secret(self.data_dir / "observer-password")
         self.policy = Policy(acl.COLLECTOR_USER, collector_password, observer_password)
         self.policy.refresh_all(self.registry)
@@ -515,13 +546,15 @@ class Stub:
 
     async def api_readings(self, request):
         q = request.query
-        try:
-            limit = int(q["limit"]) if q.get("limit") else None
-            after = int(q["after"]) if q.get("after") else None
-        except ValueError:
-            raise RegistryError("limit and after must be integers") from None
-        rows = self.registry.readings(topic=q.get("topic") or None, unit=q.get("unit") or None,
-                                      since=parse_since(q.get("since")), limit=limit, after=after)
+        unknown = set(q) - {"topic", "unit", "since", "limit", "after"}
+        if unknown:
+            raise RegistryError("unknown parameter %s (topic, unit, since, limit, after)" % ", ".join(sorted(unknown)))
+        since = parse_since(q.get("since"))
+        if since is not None and not (math.isfinite(since) and 0 <= since < 1e11):
+            raise RegistryError("since must be a time after 1970 and before the year 5000")
+        rows = self.registry.readings(topic=text_param(q, "topic"), unit=text_param(q, "unit"), since=since,
+                                      limit=int_param(q, "limit", 1, 100000),
+                                      after=int_param(q, "after", 0, 2 ** 63 - 1))
         return web.json_response(rows)
 
     async def api_collector(self, request):
@@ -536,6 +569,8 @@ class Stub:
     async def live_state(self, request):
         devices = []
         for d in self.registry.devices():
+            if d["password_pending"]:
+                continue  # its MAC is all a claimer needs to take its password first
             st = self.registry.status(d["mac"])["device"] or {}
             devices.append({"mac": d["mac"], "building": d["building"], "room": d["room"], "topic": d["topic"],
                             "kind": d["kind"], "enabled": d["enabled"], "last_seen": d["last_seen"],

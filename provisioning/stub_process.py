@@ -110,11 +110,11 @@ class StubServer:
         cmd = [sys.executable, "-m", "neoc", "server", "--data-dir", str(self.data_dir),
                "--http", "%s:%d" % (self.host, self.http_port), "--mqtt", "%s:%d" % (self.host, self.mqtt_port),
                "--broker", self.broker]
-        if self.token:
-            cmd += ["--admin-token", self.token]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.pop("NEOC_ADMIN_TOKEN", None)
+        if self.token:
+            env["NEOC_ADMIN_TOKEN"] = self.token  # not on the command line, where `ps` shows it
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=env, cwd=str(self.data_dir))
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -274,7 +274,9 @@ def test_huge_mqtt_payload_is_refused_and_collection_goes_on(stub, device):
     assert wait_until(lambda: stub.admin.readings(topic=base))
     c.close()
     assert [r["seq"] for r in stub.admin.readings(topic=base)] == [9]
-    assert any(r["reason"] == "payload too large" for r in stub.admin.collector()["recent_rejects"])
+    if stub.broker == "embedded":
+        assert any(r["reason"] == "payload too large" for r in stub.admin.collector()["recent_rejects"])
+    # Mosquitto drops it itself (message_size_limit, the collector's limit): it never arrives.
 
 
 def test_broker_changes_are_in_force_when_the_http_call_returns(stub):
