@@ -63,3 +63,9 @@ def mosquitto_verify(password, stored):
     except (ValueError, AttributeError, TypeError):
         return False
     return hmac.compare_digest(base64.b64encode(got).decode(), digest)
+
+
+# Verified against when the login is unknown, so that an unknown login costs the same
+# work (and gets the same answer) as a known one with a wrong password.
+DUMMY_REGISTRY_HASH = registry_hash(new_password())
+DUMMY_MOSQUITTO_HASH = mosquitto_hash(new_password())

@@ -25,6 +25,7 @@ from aiohttp import BasicAuth, web
 from provisioning import acl, passwords
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector, store_state
+from provisioning.ratelimit import FailureLimit
 from neocampus.ids import unit_id
 from provisioning.registry import MODULE_NAME, NotFound, Registry, RegistryError, clean_mac
 
@@ -33,6 +34,9 @@ log = logging.getLogger("neoc.server")
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 BROKERS = ("embedded", "mosquitto", "external")
+AUTH_WINDOW = 60.0             # s
+AUTH_FAILURES_PER_LOGIN = 10   # failed logins in the window before 429
+AUTH_FAILURES_PER_ADDRESS = 100
 RELOAD_DELAY = 0.05     # s: registry changes within this window make one Mosquitto reload
 MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
 # Stub(advertise=LISTENER): devices are sent the --mqtt address itself, or this
@@ -82,6 +86,13 @@ def parse_since(value):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     return dt.timestamp()
+
+
+def _loopback(address):
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except (TypeError, ValueError):
+        return False
 
 
 def int_param(query, name, low, high):
@@ -178,6 +189,9 @@ class Stub:
         self.listeners = set()  # asyncio.Queue per live page
         self._reload_handle = None
         self._synced = None  # future: done when the broker has the latest registry state
+        # Failed authentications (HTTP Basic, the auth-plugin endpoint) per login and per address.
+        self.login_failures = FailureLimit(AUTH_FAILURES_PER_LOGIN, AUTH_WINDOW)
+        self.address_failures = FailureLimit(AUTH_FAILURES_PER_ADDRESS, AUTH_WINDOW)
 
     # -- lifecycle ----------------------------------------------------------
     async def start(self):
@@ -370,39 +384,56 @@ class Stub:
             await self.broker_synced()
         return web.json_response(answer)
 
+    def _limited(self, request, login):
+        """A 429 when this login or this client address failed too often lately, else None."""
+        wait = max(self.login_failures.retry_after(login), self.address_failures.retry_after(request.remote))
+        if not wait:
+            return None
+        return web.json_response({"error": "too many failed logins; retry in %d s" % math.ceil(wait)},
+                                 status=429, headers={"Retry-After": str(math.ceil(wait))})
+
+    def _auth_failed(self, request, login):
+        self.login_failures.failed(login)
+        self.address_failures.failed(request.remote)
+
     async def _basic_device(self, request):
+        """(device row or None, a 429 response or None) for the request's Basic auth."""
         header = request.headers.get("Authorization")
         if not header:
-            return None
+            return None, None
         try:
             auth = BasicAuth.decode(header)
         except ValueError:
-            return None
+            return None, None
+        limited = self._limited(request, auth.login)
+        if limited is not None:
+            return None, limited
         row = self.registry.device_for_login(auth.login)
-        if row is None:
-            return None
         # Hash checks run in a worker thread: hashlib drops the GIL, the loop keeps serving.
+        # An unknown login is checked against a dummy hash: the same work and answer.
         ok = await asyncio.get_running_loop().run_in_executor(
-            None, passwords.registry_verify, auth.password, row["password_hash"])
-        if not ok:
-            return None
+            None, passwords.registry_verify, auth.password,
+            row["password_hash"] if row is not None else passwords.DUMMY_REGISTRY_HASH)
+        if not ok or row is None:
+            self._auth_failed(request, auth.login)
+            return None, None
         # Re-read: the device may have been reset or disabled while the hash was checked.
         fresh = self.registry.device_for_login(auth.login)
         if fresh is None or fresh["password_hash"] != row["password_hash"]:
-            return None
-        return fresh
+            return None, None
+        return fresh, None
 
     async def config(self, request):
-        row = await self._basic_device(request)
+        row, limited = await self._basic_device(request)
         if row is None:
-            return forbidden()
+            return limited or forbidden()
         self.registry.touch(row["mac"])
         return web.json_response(self.registry.config(row))
 
     async def logger(self, request):
-        row = await self._basic_device(request)
+        row, limited = await self._basic_device(request)
         if row is None:
-            return forbidden()
+            return limited or forbidden()
         if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return json_error(415, "log records are posted as form fields")
         form = await request.post()
@@ -415,6 +446,10 @@ class Stub:
     ACC = {"1": "receive", "2": "publish", "4": "subscribe"}
 
     async def _auth_fields(self, request):
+        # These answer the broker, which runs on this machine; from anywhere else they
+        # would tell an attacker which logins exist and what they may do.
+        if not _loopback(request.remote):
+            raise web.HTTPForbidden()
         fields = dict(request.query)
         if request.method == "POST" and request.content_type in (
                 "application/x-www-form-urlencoded", "multipart/form-data"):
@@ -430,7 +465,13 @@ class Stub:
 
     async def mqtt_auth(self, request):
         f = await self._auth_fields(request)
-        ok = self.policy.authenticate(f.get("username"), f.get("password"))
+        username = f.get("username")
+        limited = self._limited(request, username)
+        if limited is not None:
+            return limited
+        ok = self.policy.authenticate(username, f.get("password"))
+        if not ok:
+            self._auth_failed(request, username)
         return web.Response(status=200) if ok else forbidden()
 
     async def mqtt_superuser(self, request):
