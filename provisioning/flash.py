@@ -201,7 +201,8 @@ def _link(port, baud):
         link.open()
     except LinkError as e:
         link.close()
-        raise click.ClickException(str(e)) from None
+        raise click.ClickException("%s\nNothing was written to the board. Run the same command again (check the "
+                                   "port, and that no other program holds it)." % e) from None
     return link
 
 

@@ -208,7 +208,9 @@ class Link:
         try:
             self.t.exit_raw_repl()
             self.t.serial.write(b"import machine\r\nmachine.soft_reset()\r\n")
-            self.t.serial.flush()
+            # Wait for the REPL's echo of it: a link closed with unread
+            # input is reset (TCP RST), which may drop the line unsent.
+            self.t.read_until(1, b"soft_reset()", timeout=3)
         except OSError as e:
             raise LinkError("link to %s lost: %s" % (self.port, e)) from None
 
