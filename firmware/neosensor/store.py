@@ -5,11 +5,16 @@ import os
 
 
 def load(name, default=None):
-    try:
-        with open(name) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return default
+    # The temp file is read when the file itself is missing or unreadable: on
+    # FAT the old file is removed before the rename (below), and a reset
+    # between the two leaves only the new content, complete, in the temp file.
+    for n in (name, name + ".tmp"):
+        try:
+            with open(n) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            pass
+    return default
 
 
 def save(name, obj):
