@@ -208,7 +208,8 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
     topic = base + "/temperature"
     t0 = time.monotonic()
     infos = []
-    for seq in range(messages):
+    # Each run its own seqs: the collector stores a (unitID, subID, seq) once.
+    for seq in range(qos * messages, (qos + 1) * messages):
         payload = '{"value": %.3f, "value_units": "celsius", "subID": "24", "unitID": "auto_0001", "seq": %d}' % (
             20 + (seq % 100) / 10.0, seq)
         infos.append(pub.publish(topic, payload, qos=qos))
