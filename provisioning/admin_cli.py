@@ -110,14 +110,18 @@ def device():
               "instead of the broker the stub advertises (neoc server --advertise-broker).")
 @click.option("--mqtt-port", type=click.IntRange(1, 65535), default=None,
               help="Port of that broker (alone: the advertised broker's host on this port).")
+@click.option("--claim-window", default=None, metavar="DURATION",
+              help="Its first credentials call must come within this time (90s, 15m, 1h, 2d; 0: no limit) "
+                   "[default: the server's --claim-window].")
 @connection_options
-def add(client, as_json, mac, location, kind, modules, mqtt_server, mqtt_port, rooms):
+def add(client, as_json, mac, location, kind, modules, mqtt_server, mqtt_port, rooms, claim_window):
     """Register MAC; its first credentials call will receive the password."""
     shown = [r.strip() for group in rooms for r in group.split(",") if r.strip()]
     if shown and kind != "display":
         raise click.UsageError("--rooms is for --kind display")
     d = client.add_device(mac, location=location, kind=kind, modules=[parse_module(m) for m in modules],
-                          server=mqtt_server, port=mqtt_port, rooms=shown or None)
+                          server=mqtt_server, port=mqtt_port, rooms=shown or None,
+                          claim_window=_duration(claim_window))
     emit(d, as_json, None if as_json else DEVICE_COLUMNS)
 
 
@@ -151,10 +155,23 @@ def rm(client, as_json, mac):
 
 @device.command("reset-credentials")
 @click.argument("mac")
+@click.option("--claim-window", default=None, metavar="DURATION",
+              help="The new password goes to a credentials call within this time [default: the server's].")
 @connection_options
-def reset(client, as_json, mac):
+def reset(client, as_json, mac, claim_window):
     """Invalidate the password now; the next credentials call issues a new one."""
-    emit(client.reset_credentials(mac), as_json, None if as_json else DEVICE_COLUMNS)
+    emit(client.reset_credentials(mac, claim_window=_duration(claim_window)), as_json,
+         None if as_json else DEVICE_COLUMNS)
+
+
+def _duration(text):
+    if text is None:
+        return None
+    from provisioning.durations import parse_duration
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--claim-window") from None
 
 
 @device.command("disable")

@@ -44,13 +44,16 @@ class AdminClient:
         return mac_stored(mac)
 
     # -- devices -------------------------------------------------------------
-    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None):
+    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None,
+                   claim_window=None):
         """location: "building/room" or (building, room); modules: names or dicts
         {"module", "frequency", "unit", "driver", "params": [{"param", "value"}]};
         rooms (kind "display" only): the "building/room"s it may read, default its own."""
         body = {"mac": mac, "kind": kind, "modules": list(modules or [])}
         if rooms is not None:
             body["rooms"] = list(rooms)
+        if claim_window is not None:
+            body["claim_window"] = claim_window  # seconds, 0 for no limit; else the server's default
         if isinstance(location, (tuple, list)):
             body["building"], body["room"] = location
         else:
@@ -79,8 +82,9 @@ class AdminClient:
     def delete(self, mac):
         return self._call("DELETE", "/api/devices/%s" % self._mac(mac))
 
-    def reset_credentials(self, mac):
-        return self._call("POST", "/api/devices/%s/reset-credentials" % self._mac(mac))
+    def reset_credentials(self, mac, claim_window=None):
+        body = None if claim_window is None else {"claim_window": claim_window}
+        return self._call("POST", "/api/devices/%s/reset-credentials" % self._mac(mac), json=body)
 
     def order(self, mac, order, value=None, module=None, dest=None):
         """A device order (<loc>/device/command, dest = MAC); with `module`, an order

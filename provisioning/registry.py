@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS devices (
     server TEXT,
     port INTEGER,
     rooms TEXT,
+    claim_until REAL,
+    claimed_from TEXT,
     created_at REAL NOT NULL,
     last_seen REAL
 );
@@ -185,8 +187,9 @@ class Registry:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(devices)")}
-        if "rooms" not in columns:  # a registry made before display accounts
-            self.db.execute("ALTER TABLE devices ADD COLUMN rooms TEXT")
+        for column in ("rooms TEXT", "claim_until REAL", "claimed_from TEXT"):
+            if column.split()[0] not in columns:  # a registry made before that column
+                self.db.execute("ALTER TABLE devices ADD COLUMN " + column)
         if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='readings_once'").fetchone() is None:
             with self.db:  # a registry from before the key may hold duplicates
                 self.db.execute("BEGIN")
@@ -229,8 +232,11 @@ class Registry:
                                     "topics differ" % (building, room, topic, other["building"], other["room"]))
         return topic
 
-    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None):
+    def add_device(self, mac, location, kind="neosensor", modules=None, server=None, port=None, rooms=None,
+                   claim_window=None):
+        """claim_window: seconds after which a first credentials call is refused (None: no limit)."""
         mac = clean_mac(mac)
+        claim_until = claim_deadline(claim_window)
         building, room = parse_location(location)
         self._check_topic_free(building, room)
         if kind not in KINDS:
@@ -244,9 +250,9 @@ class Registry:
         try:
             self.db.execute(
                 "INSERT INTO devices (mac, login, building, room, location, kind, modules, server, port,"
-                " rooms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " rooms, claim_until, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (mac, login_for(mac), building, room, acl.location_topic(building, room), kind,
-                 json.dumps(mods), server, port, shown, time.time()))
+                 json.dumps(mods), server, port, shown, claim_until, time.time()))
         except sqlite3.IntegrityError:
             raise RegistryError("device %s is already registered" % mac) from None
         self._changed(login_for(mac))
@@ -282,11 +288,12 @@ class Registry:
         self.db.execute("DELETE FROM logs WHERE mac=?", (row["mac"],))
         self._changed(row["login"])
 
-    def reset_credentials(self, mac):
-        """The old password stops working now; the next credentials call issues a new one."""
+    def reset_credentials(self, mac, claim_window=None):
+        """The old password stops working now; the next credentials call (within
+        claim_window seconds, if given) issues a new one."""
         row = self._row(mac)
-        self.db.execute("UPDATE devices SET password_hash=NULL, broker_hash=NULL, password_pending=1"
-                        " WHERE mac=?", (row["mac"],))
+        self.db.execute("UPDATE devices SET password_hash=NULL, broker_hash=NULL, password_pending=1,"
+                        " claim_until=?, claimed_from=NULL WHERE mac=?", (claim_deadline(claim_window), row["mac"]))
         self._changed(row["login"])
         return self.device(row["mac"])
 
@@ -301,7 +308,8 @@ class Registry:
             "mac": row["mac"], "login": row["login"], "building": row["building"], "room": row["room"],
             "topic": row["location"], "kind": row["kind"], "modules": json.loads(row["modules"]),
             "enabled": bool(row["enabled"]), "password_pending": bool(row["password_pending"]),
-            "server": row["server"], "port": row["port"], "rooms": rooms_of(row), "created_at": row["created_at"],
+            "server": row["server"], "port": row["port"], "rooms": rooms_of(row),
+            "claim_until": row["claim_until"] if row["password_pending"] else None, "created_at": row["created_at"],
             "last_seen": row["last_seen"],
         }
 
@@ -320,7 +328,7 @@ class Registry:
             return None
         return self.db.execute("SELECT * FROM devices WHERE mac=?", (mac,)).fetchone()
 
-    def credentials(self, mac, issued=None, broker=None):
+    def credentials(self, mac, issued=None, broker=None, claimer=None):
         """The protocol's credentials answer, or None for an unknown or disabled MAC.
 
         issued: (password, registry hash, broker hash) from passwords.issue(),
@@ -332,12 +340,15 @@ class Registry:
         row = self.lookup(mac)
         if row is None or not row["enabled"]:
             return None
+        if row["password_pending"] and row["claim_until"] is not None and time.time() > row["claim_until"]:
+            return None  # its claim window closed: an admin resets it to open a new one
         answer = {"login": row["login"]}
         if row["password_pending"]:
             password, reg_hash, broker_hash = issued or passwords.issue()
             cur = self.db.execute(
-                "UPDATE devices SET password_hash=?, broker_hash=?, password_pending=0, last_seen=?"
-                " WHERE mac=? AND password_pending=1", (reg_hash, broker_hash, time.time(), row["mac"]))
+                "UPDATE devices SET password_hash=?, broker_hash=?, password_pending=0, last_seen=?,"
+                " claimed_from=? WHERE mac=? AND password_pending=1",
+                (reg_hash, broker_hash, time.time(), claimer, row["mac"]))
             # Of two simultaneous first calls only one delivers the password.
             if cur.rowcount == 1:
                 answer["password"] = password
@@ -547,6 +558,14 @@ class Registry:
 
     def count_readings(self):
         return self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+
+
+def claim_deadline(window):
+    if window is None:
+        return None
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window <= 366 * 86400:
+        raise RegistryError("claim_window must be a number of seconds, up to 366 days")
+    return time.time() + window
 
 
 def rooms_of(row):

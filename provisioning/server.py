@@ -7,6 +7,7 @@ shared Policy, the collector, and an aiohttp application serving
 - the live page at / with its state and server-sent events under /live/.
 """
 import asyncio
+import collections
 import datetime
 import hmac
 import ipaddress
@@ -86,6 +87,10 @@ def parse_since(value):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     return dt.timestamp()
+
+
+def _printable(text, limit=60):
+    return str(text)[:limit].encode("unicode_escape").decode("ascii")
 
 
 def _loopback(address):
@@ -168,12 +173,18 @@ class Stub:
     (a stub in front of the campus broker, which devices know already)."""
 
     def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
-                 broker="embedded", token=None, advertise=LISTENER):
+                 broker="embedded", token=None, advertise=LISTENER, public_page=False, claim_window=3600.0):
         if broker not in BROKERS:
             raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
         if advertise not in (LISTENER, None):
             advertise = check_broker_address(advertise)
         self.advertise = advertise
+        self.public_page = public_page  # else the live page wants the viewer token
+        self.viewer_token = None
+        # Seconds after registration or reset within which the first credentials call
+        # gets the password (None: no limit); `neoc device add --claim-window` per device.
+        self.claim_window = claim_window or None
+        self.alerts = collections.deque(maxlen=100)  # {"time", "kind", "mac", "message"}
         self.advertised = None  # (host, port) sent to devices, once started
         self._advertise_note = ""
         self.data_dir = pathlib.Path(data_dir)
@@ -202,6 +213,7 @@ class Stub:
             self.token_path = self.data_dir / "admin-token"
             self.token = read_or_create_secret(self.token_path)
         collector_password = read_or_create_secret(self.data_dir / "collector-password")
+        self.viewer_token = read_or_create_secret(self.data_dir / "viewer-token")
         self.registry = Registry(self.data_dir / "registry.sqlite3", on_change=self._on_registry_change)
         for name in ("registry.sqlite3", "registry.sqlite3-wal", "registry.sqlite3-shm"):
             if (self.data_dir / name).exists():
@@ -376,13 +388,26 @@ class Stub:
         issued = None
         if row is not None and row["enabled"] and row["password_pending"]:
             issued = await asyncio.get_running_loop().run_in_executor(None, passwords.issue)
-        answer = self.registry.credentials(mac, issued, self.advertised)
+        answer = self.registry.credentials(mac, issued, self.advertised, claimer=request.remote)
         if answer is None:
-            log.info("credentials refused for %r", mac[:40])
+            if row is not None and row["enabled"] and row["password_pending"]:
+                self._alert("claim after window", row["mac"], "a credentials call from %s after the claim "
+                            "window closed; reset-credentials opens a new one" % request.remote)
+            log.info("credentials refused for %s", _printable(mac))
             return forbidden()
         if "password" in answer:
             await self.broker_synced()
+        elif row is not None and row["claimed_from"] and row["claimed_from"] != request.remote:
+            # Its password went to another address: a second claimer, or the device moved.
+            self._alert("second claim", row["mac"], "credentials asked from %s; the password went to %s"
+                        % (request.remote, row["claimed_from"]))
         return web.json_response(answer)
+
+    def _alert(self, kind, mac, message):
+        log.warning("alert (%s) for %s: %s", kind, mac, message)
+        self.alerts.append({"time": time.time(), "kind": kind, "mac": mac, "message": message})
+        if self.listeners:
+            self._broadcast({"type": "alert", "kind": kind, "mac": mac, "message": message})
 
     def _limited(self, request, login):
         """A 429 when this login or this client address failed too often lately, else None."""
@@ -508,7 +533,8 @@ class Stub:
             raise RegistryError("mac is required")
         device = self.registry.add_device(body["mac"], location, kind=body.get("kind", "neosensor"),
                                           modules=body.get("modules"), server=body.get("server"),
-                                          port=body.get("port"), rooms=body.get("rooms"))
+                                          port=body.get("port"), rooms=body.get("rooms"),
+                                          claim_window=self._claim_window(body))
         await self.broker_synced()
         return web.json_response(device, status=201)
 
@@ -544,8 +570,19 @@ class Stub:
         await self.broker_synced()
         return web.json_response(device)
 
+    def _claim_window(self, body):
+        """The body's claim_window (seconds; 0 for none) or the server's default."""
+        if "claim_window" not in body:
+            return self.claim_window
+        window = body["claim_window"]
+        if window in (0, None):
+            return None
+        return window
+
     async def api_reset(self, request):
-        device = self.registry.reset_credentials(request.match_info["mac"])
+        body = await self._json_body(request) if request.can_read_body else {}
+        device = self.registry.reset_credentials(request.match_info["mac"],
+                                                 claim_window=self._claim_window(body))
         await self.broker_synced()
         return web.json_response(device)
 
@@ -601,13 +638,46 @@ class Stub:
     async def api_collector(self, request):
         stats = self.collector.stats()
         stats["stored"] = self.registry.count_readings()
+        stats["alerts"] = list(self.alerts)
         return web.json_response(stats)
 
     # -- live page -----------------------------------------------------------
+    VIEWER_COOKIE = "neoc_viewer"
+
+    def _viewer(self, request):
+        """Whether the live page may be shown: --public-page, the viewer token (cookie or
+        ?token=), or the admin token as a Bearer header."""
+        if self.public_page:
+            return True
+        given = [request.cookies.get(self.VIEWER_COOKIE, ""), request.query.get("token", "")]
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            given.append(header[7:].strip())
+        for value in given:
+            for secret in (self.viewer_token, self.token):
+                if value and hmac.compare_digest(value.encode(), secret.encode()):
+                    return True
+        return False
+
+    def _viewer_refused(self):
+        return web.Response(status=401, content_type="text/plain", text=(
+            "the live page needs the viewer token: open /?token=TOKEN with the token in DATA_DIR/viewer-token, "
+            "or run neoc server --public-page\n"))
+
     async def index(self, request):
+        if not self._viewer(request):
+            return self._viewer_refused()
+        token = request.query.get("token")
+        if token and not self.public_page:
+            # Keep it in a cookie and out of the address bar (and of shared links).
+            resp = web.HTTPFound("/")
+            resp.set_cookie(self.VIEWER_COOKIE, token, httponly=True, samesite="Strict")
+            return resp
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def live_state(self, request):
+        if not self._viewer(request):
+            return self._viewer_refused()
         devices = []
         for d in self.registry.devices():
             if d["password_pending"]:
@@ -623,9 +693,12 @@ class Stub:
                                   "collector": {"stored": counters.get("readings", 0),
                                                 "rejected": counters.get("invalid", 0),
                                                 "connected": self.collector.connected.is_set(),
-                                                "store": store_state(self.registry)}})
+                                                "store": store_state(self.registry)},
+                                  "alerts": list(self.alerts)[-10:]})
 
     async def live_events(self, request):
+        if not self._viewer(request):
+            return self._viewer_refused()
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
         await resp.prepare(request)
@@ -660,6 +733,12 @@ class Stub:
                          "broker" % self._advertise_note)
         if self.token_path:
             lines.append("neoc server: admin token in %s" % self.token_path.resolve())
+        if self.public_page:
+            lines.append("neoc server: live page open to anyone who reaches http://%s:%d/ (--public-page)"
+                         % (self.http_host, self.http_port))
+        else:
+            lines.append("neoc server: live page at http://%s:%d/?token=TOKEN, TOKEN in %s"
+                         % (self.http_host, self.http_port, (self.data_dir / "viewer-token").resolve()))
         return "\n".join(lines)
 
 

@@ -60,8 +60,16 @@ def advertised_host_port(value, default_port):
 @click.option("--no-advertise-broker", "no_advertise", is_flag=True,
               help="Send devices no broker: they use their own setting, else the campus broker (a stub "
                    "standing in front of the campus broker).")
+@click.option("--public-page", is_flag=True,
+              help="Show the live page to anyone who reaches the stub (default: it needs the viewer token "
+                   "of DATA_DIR/viewer-token, or the admin token).")
+@click.option("--claim-window", default="1h", show_default=True, metavar="DURATION",
+              help="A registered or reset device gets its password only from a first credentials call "
+                   "within this time (90s, 15m, 1h, 2d; 0 for no limit); neoc device add --claim-window "
+                   "sets it per device.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, verbose):
+def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, public_page, claim_window,
+           verbose):
     """Run the sensOCampus server stub: registry API, broker credentials and ACLs, collector, live page."""
     from provisioning.server import LISTENER, Stub, check_broker_address, serve
 
@@ -78,8 +86,13 @@ def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, v
             advertised = check_broker_address(advertised_host_port(advertise, mqtt[1]))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--advertise-broker") from None
+    from provisioning.durations import parse_duration
+    try:
+        window = parse_duration(claim_window)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--claim-window") from None
     stub = Stub(data_dir, http=host_port(http), mqtt=mqtt, broker=broker, token=admin_token,
-                advertise=advertised)
+                advertise=advertised, public_page=public_page, claim_window=window)
 
     async def main():
         stop = asyncio.Event()

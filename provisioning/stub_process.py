@@ -41,7 +41,10 @@ class StubError(RuntimeError):
 
 class StubServer:
     def __init__(self, data_dir=None, broker="embedded", http_port=None, mqtt_port=None, token=None,
-                 host="127.0.0.1", timeout=20.0):
+                 host="127.0.0.1", timeout=20.0, public_page=True, extra_args=()):
+        """public_page: tests and the demo run on loopback and open the live page
+        without the viewer token (`--public-page`); False to test the token.
+        extra_args: further `neoc server` options (e.g. --claim-window 2s)."""
         if broker not in ("embedded", "mosquitto", "external"):
             raise ValueError("broker must be embedded, mosquitto or external")
         self._tmp = None
@@ -55,6 +58,8 @@ class StubServer:
         self.mqtt_port = mqtt_port
         self.token = token
         self.timeout = timeout
+        self.public_page = public_page
+        self.extra_args = list(extra_args)
         self.proc = None
         self._lines = []
         self._reader = None
@@ -74,6 +79,9 @@ class StubServer:
         if self._admin is None:
             self._admin = AdminClient(self.url, self.token)
         return self._admin
+
+    def viewer_token(self):
+        return (self.data_dir / "viewer-token").read_text().strip()
 
     def observer_credentials(self):
         """(user, password) of the stub's observer account: reads +/+/+ and may send
@@ -109,7 +117,7 @@ class StubServer:
         self.mqtt_port = self.mqtt_port or free_port(self.host)
         cmd = [sys.executable, "-m", "neoc", "server", "--data-dir", str(self.data_dir),
                "--http", "%s:%d" % (self.host, self.http_port), "--mqtt", "%s:%d" % (self.host, self.mqtt_port),
-               "--broker", self.broker]
+               "--broker", self.broker] + (["--public-page"] if self.public_page else []) + self.extra_args
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.pop("NEOC_ADMIN_TOKEN", None)
