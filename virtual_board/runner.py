@@ -106,8 +106,13 @@ class VirtualBoard:
         self._hw_server = socket.socket()
         self._hw_server.bind(("127.0.0.1", 0))
         self._hw_server.listen(2)
+        # The board's web server (the set-up portal) listens on its port 80,
+        # the VM on this loopback port (the fake socket maps one to the other).
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.portal_port = s.getsockname()[1]
         desc = {"mac": self.mac, "board": self.board, "wifi": {},
-                "port": self._hw_server.getsockname()[1]}
+                "port": self._hw_server.getsockname()[1], "portal": self.portal_port}
         desc.update(BOARDS[self.board])
         if self.wifi:
             desc["wifi"][self.wifi[0]] = self.wifi[1]

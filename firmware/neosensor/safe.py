@@ -1,12 +1,7 @@
-# Safe mode: the board stops running the app and offers its set-up access
-# point and the REPL, so that it can be reconfigured or reflashed instead of
-# crash-looping.
-import network
-
-
-def run():
-    mac = network.WLAN(network.STA_IF).config("mac")
-    ap = network.WLAN(network.AP_IF)
-    ap.active(True)
-    ap.config(essid="neOSensor_%02x%02x" % (mac[4], mac[5]))
-    print("safe mode: access point %s at %s, REPL on the console" % (ap.config("essid"), ap.ifconfig()[0]))
+# Safe mode: the board stops running the app and offers its set-up portal
+# (access point and web form) and the REPL, so that it can be reconfigured or
+# reflashed instead of crash-looping. Saving the form, or removing
+# crash.count from the REPL, leaves it.
+def run(crashes):
+    from neosensor import portal
+    portal.run("safe mode after %d failed boots in a row" % crashes)

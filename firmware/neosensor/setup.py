@@ -5,6 +5,7 @@
 # board keeps its Wi-Fi association and its clock across a soft reset.
 import gc
 import sys
+import time
 import machine
 from neosensor import pause, plan, store, unload, wifi
 
@@ -98,17 +99,28 @@ def _outbox_size(conf):
     return n
 
 
+def _portal(why, feed, timeout_ms=0):
+    from neosensor import portal
+    portal.run(why, feed, timeout_ms)
+
+
 def run():
-    cfg = store.load("config.json") or {}
+    cfg = store.load("config.json")
+    if not isinstance(cfg, dict):
+        cfg = {}
     wdt = machine.WDT(timeout=30000)
     feed = wdt.feed
+    if not cfg.get("wifi"):
+        _portal("no Wi-Fi network configured" if cfg else "no readable config.json", feed)
     tries = 0
+    t0 = time.ticks_ms()
     while not wifi.connect(cfg.get("wifi"), 20000, feed):
         tries += 1
-        if tries >= 5:
-            print("wifi: no network after %d tries: reset" % tries)
+        if time.ticks_diff(time.ticks_ms(), t0) > 300000:
+            # 5 minutes without the network: the portal for 10, then try again.
+            _portal("no Wi-Fi for %d tries" % tries, feed, 600000)
             machine.reset()
-        pause(2000 * tries, feed)
+        pause(min(2000 * tries, 30000), feed)
     mac = ":".join("%02x" % b for b in wifi.sta.config("mac"))
     ntp = False
     try:

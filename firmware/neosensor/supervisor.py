@@ -36,10 +36,10 @@ def run():
         n += 1
         _crashes(n)
     if n >= _SAFE_AFTER:
-        print("neosensor: %d failed boots in a row: safe mode (AP + REPL); "
-              "remove crash.count to try again" % n)
+        print("neosensor: %d failed boots in a row: safe mode (set-up portal + REPL); save the "
+              "portal's form, or remove crash.count from the REPL, to try again" % n)
         from neosensor import safe
-        safe.run()
+        safe.run(n)
         return
     try:
         from neosensor import plan, unload

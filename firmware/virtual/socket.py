@@ -4,7 +4,8 @@
 # open when the radio is found down are shut, so their sends and receives
 # fail. Found down at each radio query (network's status, getaddrinfo): the
 # firmware's Wi-Fi check asks every 2 s, as a board's TCP stack notices a
-# lost link late too.
+# lost link late too. The board's own port 80 is a loopback port the runner
+# chose (board.json "portal").
 from usocket import *  # noqa: F401,F403
 import usocket
 import vboard
@@ -23,6 +24,10 @@ def radio_ok():
 
 
 def getaddrinfo(host, port, *args):
+    if host == "0.0.0.0" and port == 80:
+        # The board's own web server (the set-up portal, on its access point):
+        # the runner's loopback port for it.
+        return usocket.getaddrinfo("127.0.0.1", vboard.board["portal"], *args)
     if not radio_ok():
         raise OSError(-2)  # what lwIP's resolver gives with no network
     return usocket.getaddrinfo(host, port, *args)

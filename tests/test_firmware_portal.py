@@ -1,0 +1,81 @@
+"""The set-up portal on the virtual board: a board with no Wi-Fi configured
+opens its access point and form (the board's port 80 is a loopback port of
+the runner); bad submissions get an error page and change nothing; a good
+one is saved and the board reboots into it."""
+import json
+import socket
+
+import pytest
+import requests
+
+from toolchain import micropython as upy
+from virtual_board import DEFAULT_HEAP, VirtualBoard
+
+pytestmark = [pytest.mark.slow, pytest.mark.micropython]
+
+MAC = "aa:bb:cc:00:90:7a"
+
+
+def _raw(port, data, shut=True):
+    """Send raw bytes, then read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return out.decode(errors="replace")
+            out += chunk
+
+
+@pytest.fixture
+def board(tmp_path):
+    reason = upy.unavailable_reason()
+    if reason:
+        from harness import need
+        need(reason)
+    b = VirtualBoard(MAC, wifi=("lab", "secret99"), sandbox=True, heap=DEFAULT_HEAP, echo=False,
+                     flash_dir=tmp_path / "flash", config_extra={"wifi": []})
+    b.start()
+    try:
+        b.wait_for(r"^portal: no Wi-Fi network configured: access point neOSensor_907a", 60)
+        yield b
+    finally:
+        b.stop()
+
+
+def test_the_portal_refuses_bad_forms_and_reboots_into_a_good_one(board):
+    url = "http://127.0.0.1:%d" % board.portal_port
+    config = board.flash / "config.json"
+    before = config.read_text()
+
+    page = requests.get(url + "/", timeout=15)
+    assert page.status_code == 200 and 'name="ssid"' in page.text and "neOSensor_907a" in page.text
+    assert "<script" not in page.text
+
+    bad = {"an overlong network name": ({"ssid": "x" * 33, "password": "secret99"}, "1 to 32 bytes"),
+           "a short password": ({"ssid": "lab", "password": "short"}, "8 to 63"),
+           "a bad URL": ({"ssid": "lab", "server": "ftp://example.org"}, "http:// or https://")}
+    for what, (form, said) in bad.items():
+        r = requests.post(url + "/save", data=form, timeout=15)
+        assert r.status_code == 400 and said in r.text, (what, r.status_code, r.text)
+        assert config.read_text() == before, what
+
+    cut = _raw(board.portal_port, b"POST /save HTTP/1.0\r\nContent-Length: 100\r\n\r\nssid=lab&pass")
+    assert cut.startswith("HTTP/1.0 400") and "did not arrive whole" in cut, cut
+    huge = _raw(board.portal_port, b"GET / HTTP/1.0\r\n" + b"X-Pad: " + b"a" * 10240 + b"\r\n\r\n", shut=False)
+    assert huge.startswith("HTTP/1.0 431"), huge[:200]
+    garbage = _raw(board.portal_port, b"\x00\xff garbage\r\n\r\n")
+    assert garbage.startswith("HTTP/1.0 400"), garbage[:200]
+    assert config.read_text() == before
+    assert len(board.boots) == 1
+
+    n = len(board.lines)
+    r = requests.post(url + "/save", data={"ssid": "lab", "password": "secret99", "sandbox": "on"}, timeout=15)
+    assert r.status_code == 200 and "joins lab" in r.text
+    board.wait_for(r"^wifi: connected to lab", 60, n)
+    saved = json.loads(config.read_text())
+    assert saved["wifi"] == [{"ssid": "lab", "password": "secret99"}] and saved["sandbox"] is True
+    assert board.boots[1] == "reset"
