@@ -26,6 +26,7 @@ from aiohttp import BasicAuth, web
 from provisioning import acl, passwords
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector, store_state
+from provisioning.http_guard import ConnectionGuard, GuardedHandler, read_body
 from provisioning.ratelimit import FailureLimit
 from neocampus.ids import unit_id
 from provisioning.registry import MODULE_NAME, NotFound, Registry, RegistryError, clean_mac
@@ -35,6 +36,12 @@ log = logging.getLogger("neoc.server")
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 BROKERS = ("embedded", "mosquitto", "external")
+MAX_SSE_CLIENTS = 50           # live pages open at once
+SSE_QUEUE = 200                # events queued per live page before it is dropped as too slow
+SSE_WRITE_TIMEOUT = 5.0        # s a live page may take to take one event
+SSE_SOCKET_BUFFER = 64 * 1024  # bytes of kernel send buffer per live page
+HEADER_TIMEOUT = 10.0          # s for a request header to arrive (and for an idle keep-alive)
+BODY_TIMEOUT = 10.0            # s for a request body
 AUTH_WINDOW = 60.0             # s
 AUTH_FAILURES_PER_LOGIN = 10   # failed logins in the window before 429
 AUTH_FAILURES_PER_ADDRESS = 100
@@ -173,13 +180,15 @@ class Stub:
     (a stub in front of the campus broker, which devices know already)."""
 
     def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
-                 broker="embedded", token=None, advertise=LISTENER, public_page=False, claim_window=3600.0):
+                 broker="embedded", token=None, advertise=LISTENER, public_page=False, claim_window=3600.0,
+                 max_connections_per_address=256):
         if broker not in BROKERS:
             raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
         if advertise not in (LISTENER, None):
             advertise = check_broker_address(advertise)
         self.advertise = advertise
         self.public_page = public_page  # else the live page wants the viewer token
+        self.max_connections_per_address = max_connections_per_address
         self.viewer_token = None
         # Seconds after registration or reset within which the first credentials call
         # gets the password (None: no limit); `neoc device add --claim-window` per device.
@@ -198,6 +207,7 @@ class Stub:
         self.collector = None
         self.runner = None
         self.listeners = set()  # asyncio.Queue per live page
+        self.sse_dropped = 0  # live pages dropped for not reading
         self._reload_handle = None
         self._synced = None  # future: done when the broker has the latest registry state
         # Failed authentications (HTTP Basic, the auth-plugin endpoint) per login and per address.
@@ -240,12 +250,18 @@ class Stub:
         self.app = self.make_app()
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
+        self.http_guard = ConnectionGuard(self.max_connections_per_address)
+        loop = asyncio.get_running_loop()
+        manager = self.runner.server
+
+        def handler():
+            return GuardedHandler(manager, self.http_guard, loop=loop, access_log=None,
+                                  keepalive_timeout=HEADER_TIMEOUT)
         # A boot storm opens hundreds of connections at once: a short backlog
         # would drop SYNs and cost each device a 1 s retransmission.
-        site = web.TCPSite(self.runner, self.http_host, self.http_port, backlog=4096)
-        await site.start()
+        self.http_server = await loop.create_server(handler, self.http_host, self.http_port, backlog=4096)
         if not self.http_port:
-            self.http_port = self.runner.addresses[0][1]
+            self.http_port = self.http_server.sockets[0].getsockname()[1]
 
     async def stop(self):
         for q in list(self.listeners):
@@ -255,6 +271,8 @@ class Stub:
                 pass
         if self._reload_handle:
             self._reload_handle.cancel()
+        if getattr(self, "http_server", None) is not None:
+            self.http_server.close()
         # Each part is stopped even if an earlier one fails, so no child broker is left behind.
         for part, stop in (("http", self.runner and self.runner.cleanup), ("collector", self.collector and
                            self.collector.stop), ("broker", self.backend and self.backend.stop)):
@@ -301,7 +319,12 @@ class Stub:
             try:
                 q.put_nowait(event)
             except asyncio.QueueFull:
-                pass  # a slow page misses updates rather than slowing ingest
+                # A reader this far behind is dropped: its queue is freed, its stream ends.
+                self.listeners.discard(q)
+                while not q.empty():
+                    q.get_nowait()
+                q.put_nowait(None)
+                self.sse_dropped += 1
 
     def _push_readings(self, readings):
         if self.listeners:
@@ -380,7 +403,7 @@ class Stub:
         mac = request.query.get("mac")
         if mac is None and request.method == "POST":
             if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                form = await request.post()
+                form = await read_body(request.post(), BODY_TIMEOUT)
                 mac = form.get("mac")
         if not isinstance(mac, str):
             return forbidden()
@@ -461,7 +484,7 @@ class Stub:
             return limited or forbidden()
         if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return json_error(415, "log records are posted as form fields")
-        form = await request.post()
+        form = await read_body(request.post(), BODY_TIMEOUT)
         record = self.registry.add_log(row["mac"], form)
         return web.json_response({"stored": True, "levelname": record.get("levelname")})
 
@@ -478,10 +501,10 @@ class Stub:
         fields = dict(request.query)
         if request.method == "POST" and request.content_type in (
                 "application/x-www-form-urlencoded", "multipart/form-data"):
-            fields.update(await request.post())
+            fields.update(await read_body(request.post(), BODY_TIMEOUT))
         elif request.method == "POST" and request.content_type == "application/json":
             try:
-                body = await request.json()
+                body = await read_body(request.json(), BODY_TIMEOUT)
             except ValueError:
                 body = None
             if isinstance(body, dict):
@@ -514,7 +537,7 @@ class Stub:
         if request.content_type != "application/json":
             raise web.HTTPUnsupportedMediaType(reason="send application/json")
         try:
-            body = await request.json()
+            body = await read_body(request.json(), BODY_TIMEOUT)
         except (ValueError, UnicodeDecodeError):
             raise RegistryError("body is not valid JSON") from None
         if not isinstance(body, dict):
@@ -639,6 +662,10 @@ class Stub:
         stats = self.collector.stats()
         stats["stored"] = self.registry.count_readings()
         stats["alerts"] = list(self.alerts)
+        stats["live_pages"] = len(self.listeners)
+        stats["live_pages_dropped"] = self.sse_dropped
+        stats["http"] = {"connections_refused": self.http_guard.refused,
+                         "open_by_address": dict(self.http_guard.open.most_common(5))}
         return web.json_response(stats)
 
     # -- live page -----------------------------------------------------------
@@ -699,22 +726,34 @@ class Stub:
     async def live_events(self, request):
         if not self._viewer(request):
             return self._viewer_refused()
+        if len(self.listeners) >= MAX_SSE_CLIENTS:
+            return web.Response(status=503, headers={"Retry-After": "30"}, content_type="text/plain",
+                                text="too many live pages open (%d)\n" % MAX_SSE_CLIENTS)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None:
+            # Bounded kernel buffering per page: one that does not read blocks the write soon.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SSE_SOCKET_BUFFER)
         await resp.prepare(request)
-        q = asyncio.Queue(maxsize=1000)
+        q = asyncio.Queue(maxsize=SSE_QUEUE)
         self.listeners.add(q)
         try:
-            await resp.write(b": connected\n\n")
+            await asyncio.wait_for(resp.write(b": connected\n\n"), SSE_WRITE_TIMEOUT)
             while True:
                 try:
                     event = await asyncio.wait_for(q.get(), 15)
                 except asyncio.TimeoutError:
-                    await resp.write(b": keepalive\n\n")
-                    continue
+                    event = b": keepalive\n\n"
                 if event is None:
                     break
-                await resp.write(("data: %s\n\n" % json.dumps(event)).encode())
+                data = event if isinstance(event, bytes) else ("data: %s\n\n" % json.dumps(event)).encode()
+                # A page that does not read blocks the write once the socket buffers fill: drop it.
+                await asyncio.wait_for(resp.write(data), SSE_WRITE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.sse_dropped += 1
+            if request.transport is not None:
+                request.transport.abort()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -67,9 +67,12 @@ def advertised_host_port(value, default_port):
               help="A registered or reset device gets its password only from a first credentials call "
                    "within this time (90s, 15m, 1h, 2d; 0 for no limit); neoc device add --claim-window "
                    "sets it per device.")
+@click.option("--max-connections-per-address", "per_address", type=click.IntRange(1, 100000), default=256,
+              show_default=True, help="Open HTTP connections one client address may hold (a boot storm "
+                                      "through one NAT or a load test may need more).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, public_page, claim_window,
-           verbose):
+           per_address, verbose):
     """Run the sensOCampus server stub: registry API, broker credentials and ACLs, collector, live page."""
     from provisioning.server import LISTENER, Stub, check_broker_address, serve
 
@@ -92,7 +95,8 @@ def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, p
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--claim-window") from None
     stub = Stub(data_dir, http=host_port(http), mqtt=mqtt, broker=broker, token=admin_token,
-                advertise=advertised, public_page=public_page, claim_window=window)
+                advertise=advertised, public_page=public_page, claim_window=window,
+                max_connections_per_address=per_address)
 
     async def main():
         stop = asyncio.Event()

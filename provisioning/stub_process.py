@@ -117,7 +117,9 @@ class StubServer:
         self.mqtt_port = self.mqtt_port or free_port(self.host)
         cmd = [sys.executable, "-m", "neoc", "server", "--data-dir", str(self.data_dir),
                "--http", "%s:%d" % (self.host, self.http_port), "--mqtt", "%s:%d" % (self.host, self.mqtt_port),
-               "--broker", self.broker] + (["--public-page"] if self.public_page else []) + self.extra_args
+               "--broker", self.broker] + (["--public-page"] if self.public_page else []) + [
+                   # Benches storm the stub with thousands of devices from one address.
+                   "--max-connections-per-address", "4096"] + self.extra_args
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.pop("NEOC_ADMIN_TOKEN", None)
