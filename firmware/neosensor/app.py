@@ -314,7 +314,8 @@ class App:
                 # other: left to collect only when full, they end up strewn over
                 # all of it and a 200-byte block can no longer be found.
                 gc.collect()
-                if wait > 0:
+                # No nap while a backlog is draining (and the link is up to take it).
+                if wait > 0 and not (link.up and outbox.queued()):
                     time.sleep_ms(min(wait, 200))
             except MemoryError:
                 # A transient that did not fit: this turn's work is dropped (a
