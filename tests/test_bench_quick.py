@@ -119,3 +119,15 @@ def test_firmware_quick_prints_heap_size_and_boot_figures():
                                r"i2c scan [\d.]+, mqtt [\d.]+, first reading received [\d.]+$")
     assert lines_matching(out, r"^  sum of the modules this board loads: [\d.]+ KB")
     assert len(lines_matching(out, r"^\s*(TARGET|BUDGET|same, code in ROMFS).*?:\s+(PASS|MISS) \(")) == 4
+
+
+def test_outbox_quick_prints_capacity_heap_and_drain_figures():
+    _need_micropython()
+    _need_mosquitto()
+    proc = run_bench("outbox.py", "--quick")
+    assert proc.returncode == 0, "bench/outbox.py --quick exited %d" % proc.returncode
+    out = proc.stdout
+    assert lines_matching(out, r"^record \d+ B: \d+\.\d\d readings per KB of queue file")
+    assert lines_matching(out, r"^heap: module \d+ B, at rest once open .* \d+ B$")
+    assert lines_matching(out, r"^garbage left by one put\(\) \d+ B, by one peek\(\) \d+ B")
+    assert lines_matching(out, r"^drain of 200 queued readings after the connection: [\d.]+ s .*ratio [\d.]+$")
