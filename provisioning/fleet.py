@@ -97,11 +97,10 @@ def _row(cells, line, seen):
     return row
 
 
-def _same_modules(have, want):
+def _modules_key(mods):
     # The registry fills in defaults (unit, params, the table's frequency).
-    def key(mods):
-        return [(m["module"], m.get("frequency") or table.row(m["module"])[table.FREQ_DEFAULT]) for m in mods]
-    return key(have) == key(want)
+    return ["%s:%d" % (m["module"], m.get("frequency") or table.row(m["module"])[table.FREQ_DEFAULT])
+            for m in mods]
 
 
 def compare(client, row):
@@ -118,9 +117,9 @@ def compare(client, row):
         diffs.append("location %s -> %s" % (loc, row["location"]))
     if have["kind"] != row["kind"]:
         diffs.append("kind %s -> %s" % (have["kind"], row["kind"]))
-    if not _same_modules(have["modules"], row["modules"]):
-        diffs.append("modules %s -> %s" % (",".join(m["module"] for m in have["modules"]) or "-",
-                                           ",".join(m["module"] for m in row["modules"]) or "-"))
+    if _modules_key(have["modules"]) != _modules_key(row["modules"]):
+        diffs.append("modules %s -> %s" % (" ".join(_modules_key(have["modules"])) or "-",
+                                           " ".join(_modules_key(row["modules"])) or "-"))
     broker = (have.get("server"), have.get("port")) if have.get("server") else None
     if row["broker"] is not None and tuple(row["broker"]) != broker:
         raise FleetError("%s: its broker override cannot change through the admin API (it is %s): remove "

@@ -3,6 +3,7 @@ real mpremote transport: blank board to readings in the stub (both deploys),
 incremental re-flashes counted in bytes on the link, and cuts of the link at
 ten byte positions that leave the old firmware booting."""
 import hashlib
+import json
 import random
 import subprocess
 import sys
@@ -85,6 +86,16 @@ def test_a_blank_board_is_registered_flashed_and_publishes(stub, tmp_path, mode,
                                                                  if mode == "romfs" else "auto_1502")
                                    if r["module"] == "temperature"], 90, "a temperature reading from the board")
         assert rows[0]["value"] == 21.75
+        if mode == "romfs":   # its own status message, as neoc fleet status shows it
+            from click.testing import CliRunner
+            from provisioning.fleet import fleet
+
+            def status():
+                res = CliRunner().invoke(fleet, ["status", "--json", "--server", stub.url, "--token", stub.token])
+                row = [r for r in json.loads(res.output) if r["mac"] == mac.upper()][0]
+                return row if row["firmware"] else None
+            row = wait_until(status, 30, "the board's device status in neoc fleet status")
+            assert row["topic"] == "u4/302" and row["heap"] > 0 and row["dropped"] == 0
         assert (board.flash / "romfs.img").exists() == (mode == "romfs")
         assert (board.flash / "neosensor" / "app.mpy").exists() == (mode == "mpy")
     finally:
