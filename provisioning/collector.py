@@ -44,6 +44,7 @@ INT64 = 2 ** 63   # what an SQLite INTEGER holds
 SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
 RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
 STORE_RETRY = 1.0  # s between tries while the store cannot write
+MAX_SENSORS = 100000  # sensors whose last seq is remembered
 SCALARS = (int, float, bool)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -162,6 +163,10 @@ class Collector:
         self.connected = threading.Event()
         self._task = None
         self._units = attribution.Units(registry)
+        # Last seq per sensor: a jump counts the readings lost on the way (broker, network,
+        # device), whichever broker is in front; back to 0 is a device restart, another step
+        # back a late or repeated message.
+        self._last_seq = collections.OrderedDict()
         if manual_ack:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                             manual_ack=True)
@@ -280,6 +285,7 @@ class Collector:
         self.registry.write_ok()
         for i in refused:
             self._reject(rows[i][-1], rows[i][0], "store refused")
+        self._count_gaps(readings, set(refused))
         duplicates = len(rows) - len(refused) - stored
         self.counters["readings"] += stored
         if duplicates:
@@ -296,6 +302,21 @@ class Collector:
             for topic, _, data, received in statuses:
                 self.on_status(topic, data, received)
         return stored
+
+    def _count_gaps(self, readings, refused):
+        last = self._last_seq
+        for i, r in enumerate(readings):
+            if r["seq"] is None or i in refused:
+                continue
+            key = (r["topic"], r["unitID"], r["subID"])
+            before = last.get(key)
+            if before is not None and r["seq"] > before + 1:
+                self.counters["missing (seq gaps)"] += r["seq"] - before - 1
+            if before is None or r["seq"] > before or r["seq"] == 0:  # 0: the device restarted
+                last[key] = r["seq"]
+                last.move_to_end(key)
+                if len(last) > MAX_SENSORS:
+                    last.popitem(last=False)
 
     def stats(self):
         out = {"connected": self.connected.is_set(), "queued": len(self.inbox),
