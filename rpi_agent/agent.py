@@ -66,6 +66,7 @@ class Agent:
         self.bad_messages = 0
         self.inbox = queue.Queue(maxsize=1000)
         self._connected = threading.Event()
+        self.wake = threading.Event()  # set by the other threads: something for the loop to do
         self.transport = None
         self.outbox = None
         self.sensors = None
@@ -111,7 +112,7 @@ class Agent:
             self.outbox, "rpi_agent_" + self.mac.replace(":", ""), self.creds.get("mqtt_server") or m["server"],
             port, self.creds["mqtt_login"], self.creds["mqtt_passwd"], self.base + "/device", will,
             tls=m["tls"] or port == 8883, ca_file=m["ca_file"], keepalive=m["keepalive"],
-            backoff_max=m["backoff_max"], on_message=self._on_message, on_connect=self._connected.set,
+            backoff_max=m["backoff_max"], on_message=self._on_message, on_connect=self._on_connect,
             metrics=self.metrics)
         t.subscribe(self.base + "/+/command")
         if self.display is not None:
@@ -143,7 +144,7 @@ class Agent:
             self.modules += self.sensors.modules
         if "concentrator" in roles:
             from rpi_agent.concentrator import ConcentratorRole
-            self.concentrator = ConcentratorRole(self.cfg["concentrator"], self.mac, self.base)
+            self.concentrator = ConcentratorRole(self.cfg["concentrator"], self.mac, self.base, self.wake.set)
             self.concentrator.start()
             self.roles.append(self.concentrator)
         if "display" in roles:
@@ -157,12 +158,17 @@ class Agent:
             m.restore(store.load_json(self._settings_path(m.name)))
 
     # -- messages (paho's thread: hand over only) -------------------------------------
+    def _on_connect(self):
+        self._connected.set()
+        self.wake.set()
+
     def _on_message(self, topic, raw):
         if self.display is not None and not topic.endswith("/command"):
             self.display.feed(topic, raw)  # readings of the rooms shown: the display's own lock
             return
         try:
             self.inbox.put_nowait((topic, raw))
+            self.wake.set()
         except queue.Full:
             self.bad_messages += 1  # a flood: dropped, counted
 
@@ -303,10 +309,27 @@ class Agent:
                 if now >= next_metrics:
                     self.metrics.update(self.outbox)
                     next_metrics = now + 1000
-                stop.wait(0.05)
+                self.wake.wait(self._idle(ms()))
+                self.wake.clear()
         finally:
             self.shutdown()
         return self.exit
+
+    def _idle(self, now):
+        """Seconds the loop may sleep: short while the outbox drains, 50 ms
+        when GPIO inputs are polled, until the next sensor read otherwise
+        (at most 0.25 s; other threads wake it through self.wake)."""
+        t = self.transport
+        if t._pending or self.outbox.last_id > t._sent_id and t.connected.is_set():
+            return 0.01
+        wait = 0.25
+        if self.sensors is not None:
+            if self.sensors.inputs:
+                wait = 0.05
+            due = self.sensors.next_due()
+            if due is not None:
+                wait = min(wait, max(0.0, (due - now) / 1000))
+        return wait
 
     def shutdown(self):
         self.notifier.stopping()

@@ -59,9 +59,10 @@ def reading_of(doc):
 class _Source(threading.Thread):
     kind = "?"
 
-    def __init__(self, cfg, unit_id, out):
+    def __init__(self, cfg, unit_id, out, wake=None):
         super().__init__(name="%s %s" % (self.kind, cfg["port"]), daemon=True)
         self.cfg, self.unit_id, self.out = cfg, unit_id, out
+        self.wake = wake
         self.state = "starting"
         self.readings = self.garbage = self.errors = 0
         self.last = None
@@ -81,6 +82,8 @@ class _Source(threading.Thread):
             self.out.put_nowait((self.unit_id, module, value, sub, extra))
         except queue.Full:
             self.errors += 1
+        if self.wake is not None:
+            self.wake()
 
     def check_silence(self):
         if self.state in ("ok", "opened", "starting") and time.monotonic() - (self.last or self.started) > self.cfg["silent_after"]:
@@ -192,14 +195,14 @@ class ModbusDevice(_Source):
 
 
 class ConcentratorRole:
-    def __init__(self, cfg, mac, base):
+    def __init__(self, cfg, mac, base, wake=None):
         self.base = base
         self.queue = queue.Queue(maxsize=10000)
         self.sources = []
         for c in cfg["serial"]:
-            self.sources.append(SerialLine(c, ids.unit_id(mac, _unit(c)), self.queue))
+            self.sources.append(SerialLine(c, ids.unit_id(mac, _unit(c)), self.queue, wake))
         for c in cfg["modbus"]:
-            self.sources.append(ModbusDevice(c, ids.unit_id(mac, _unit(c)), self.queue))
+            self.sources.append(ModbusDevice(c, ids.unit_id(mac, _unit(c)), self.queue, wake))
 
     def start(self):
         for s in self.sources:

@@ -41,6 +41,9 @@ class Outbox:
         self.db.execute("PRAGMA synchronous=%s" % ("FULL" if sync == "full" else "NORMAL"))
         self.db.executescript(_SCHEMA)
         self._count = self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+        # The newest row id, kept so that a publisher with nothing new to send asks nothing.
+        self.last_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM readings").fetchone()[0]
+        self._dropped = self._meta("dropped")
 
     # -- counters --------------------------------------------------------------
     def _meta(self, key):
@@ -48,8 +51,7 @@ class Outbox:
 
     @property
     def dropped(self):
-        with self._lock:
-            return self._meta("dropped")
+        return self._dropped
 
     def __len__(self):
         return self._count
@@ -77,8 +79,8 @@ class Outbox:
                 for s, topic, text in items:
                     if s != seq:
                         raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
-                    db.execute("INSERT INTO readings (topic, payload, created) VALUES (?,?,?)",
-                               (topic, text.encode() if isinstance(text, str) else text, created))
+                    cur = db.execute("INSERT INTO readings (topic, payload, created) VALUES (?,?,?)",
+                                     (topic, text.encode() if isinstance(text, str) else text, created))
                     seq += 1
                 db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
                 over = self._count + len(items) - self.max
@@ -88,6 +90,9 @@ class Outbox:
                 db.execute("ROLLBACK")
                 raise
             self._count += len(items) - dropped
+            self._dropped += dropped
+            if items:
+                self.last_id = cur.lastrowid
 
     def _drop(self, n, protect):
         ids = [r[0] for r in self.db.execute(

@@ -126,6 +126,10 @@ class SensorsRole:
             s[4] = now + m.sample_interval(now, i)
         return out
 
+    def next_due(self):
+        """When (ms) the next chip read is due, None without chips."""
+        return min((s[4] for s in self.sensors), default=None)
+
     def acquire(self, m, now):
         for s in self.sensors:
             if s[0] is m:

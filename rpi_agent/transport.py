@@ -6,7 +6,7 @@ outbox drained at QoS 1 in order.
 paho resends its own unacknowledged QoS 1 messages after a reconnect, in
 order, so a row is handed to paho once per process (ids above `_sent_id`)
 within a window of `window` unacked messages; each PUBACK acks its row in the
-outbox. After a restart the outbox starts again from its oldest row.
+outbox (polled by pump(), from the agent's loop). After a restart the outbox starts again from its oldest row.
 """
 import logging
 import ssl
@@ -31,8 +31,7 @@ class Transport:
         self.connects = 0
         self.sent = 0
         self.subscriptions = []
-        self._lock = threading.Lock()
-        self._inflight = {}   # paho mid -> outbox row id
+        self._pending = []    # (paho MQTTMessageInfo, outbox row id), awaiting PUBACK
         self._sent_id = 0     # highest row id handed to paho in this process
         c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                       protocol=mqtt.MQTTv311)
@@ -47,7 +46,6 @@ class Transport:
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
         c.on_message = self._on_message
         self.keepalive = keepalive
 
@@ -86,15 +84,6 @@ class Transport:
             log.warning("link to %s:%d lost: %s", self.server, self.port, reason_code)
         self.connected.clear()
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties):
-        with self._lock:
-            row = self._inflight.pop(mid, None)
-        if row is not None:
-            self.outbox.ack(row)
-            self.sent += 1
-            if self.metrics:
-                self.metrics.sent.inc()
-
     def _on_message(self, client, userdata, msg):
         if self.on_message:
             self.on_message(msg.topic, msg.payload)
@@ -106,24 +95,39 @@ class Transport:
             self.client.subscribe(topic, qos=1)
 
     def inflight(self):
-        with self._lock:
-            return set(self._inflight.values())
+        return {row for _, row in self._pending}
+
+    def _sweep(self):
+        """Ack in the outbox every row whose PUBACK came (paho marks its
+        MQTTMessageInfo). Polled from the loop, not in on_publish: that
+        callback runs under paho's lock, which publish() also takes, and
+        sharing a lock of ours between the two would deadlock."""
+        left = []
+        for info, row in self._pending:
+            if info.is_published():
+                self.outbox.ack(row)
+                self.sent += 1
+                if self.metrics:
+                    self.metrics.sent.inc()
+            else:
+                left.append((info, row))
+        self._pending = left
 
     def pump(self):
-        """Hand the next outbox rows to paho, up to the window. Returns how many."""
+        """Ack what was acknowledged, then hand the next outbox rows to paho,
+        up to the window. Returns how many were handed over."""
+        self._sweep()
         if not self.connected.is_set():
             return 0
-        with self._lock:
-            room = self.window - len(self._inflight)
-        if room <= 0:
+        room = self.window - len(self._pending)
+        if room <= 0 or self._sent_id >= self.outbox.last_id:
             return 0
         n = 0
         for row_id, topic, payload in self.outbox.after(self._sent_id, room):
-            with self._lock:
-                info = self.client.publish(topic, payload, qos=1)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    break  # link went down meanwhile: the row stays for later
-                self._inflight[info.mid] = row_id
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # link went down meanwhile: the row stays for later
+            self._pending.append((info, row_id))
             self._sent_id = row_id
             n += 1
         return n
