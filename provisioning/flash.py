@@ -196,11 +196,13 @@ def flash(port, board, mode, wifi, server, sandbox, ca, register, location, modu
 
 
 def _link(port, baud):
-    link = Link(port, baudrate=baud)
+    link = None
     try:
+        link = Link(port, baudrate=baud)
         link.open()
     except LinkError as e:
-        link.close()
+        if link is not None:
+            link.close()
         raise click.ClickException("%s\nNothing was written to the board. Run the same command again (check the "
                                    "port, and that no other program holds it)." % e) from None
     return link
