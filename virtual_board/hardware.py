@@ -52,6 +52,11 @@ class Hardware:
                 self.specs[addr][q] = parse_quantity(str(v))
             self._apply(addr)
 
+    def held(self):
+        """True while a chip holds the bus (its `hold` quantity set, e.g.
+        mcp9808@0x18:hold=1): a chip stuck stretching the clock."""
+        return any(float(spec.get("hold", 0) or 0) for spec in self.specs.values())
+
     def model(self, addr):
         return self.bus.models[addr]
 
@@ -73,6 +78,8 @@ class Hardware:
     def handle(self, op, addr, data, nread, flags):
         """One frame from the VM's fakes -> reply bytes (or None)."""
         with self.lock:
+            if op in (OPS["I2C"], OPS["SCAN"]) and self.held():
+                return None  # SCL held low: the transfer never ends (the watchdog will)
             if op == OPS["I2C"]:
                 self._apply(addr)
                 try:

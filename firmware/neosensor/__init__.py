@@ -22,3 +22,11 @@ def pause(ms, feed):
     while time.ticks_diff(time.ticks_ms(), t0) < ms:
         feed()
         time.sleep_ms(100)
+
+
+def watchdog_ms(cfg):
+    """The watchdog's timeout: config.json's "watchdog" (seconds, 2 to 120), or 30 s."""
+    s = cfg.get("watchdog") if isinstance(cfg, dict) else None
+    if isinstance(s, int) and not isinstance(s, bool) and 2 <= s <= 120:
+        return s * 1000
+    return 30000

@@ -10,7 +10,7 @@ import time
 import machine
 from micropython import const
 from neocampus import payload
-from neosensor import link, outbox, pause, store, unload, wifi
+from neosensor import link, outbox, pause, store, unload, watchdog_ms, wifi
 
 # const() with a leading underscore: folded into the code, no global.
 _REVISION = const(261201)  # firmware revision, YYMMDD as the OTA manifests
@@ -37,7 +37,8 @@ _C_WHEN = const(2)
 
 
 def run():
-    wdt = machine.WDT(timeout=30000)
+    wdt = machine.WDT(timeout=watchdog_ms(store.load("config.json")))
+    gc.collect()  # the config read for it gone before the loop's code lands at the bottom
     # The code the loop keeps, loaded first: its long-lived objects then sit
     # together at the bottom of the heap, below the set-up's transients (the
     # plan's documents among them). Loading the plan and the drivers before

@@ -7,7 +7,7 @@ import gc
 import sys
 import time
 import machine
-from neosensor import pause, plan, store, unload, wifi
+from neosensor import pause, plan, store, unload, watchdog_ms, wifi
 
 # board -> I2C (SDA, SCL): the neOSensor ESP8266 wiring and the ESP32's usual
 # pins. The one pin table: the virtual board reads this literal from here
@@ -108,7 +108,7 @@ def run():
     cfg = store.load("config.json")
     if not isinstance(cfg, dict):
         cfg = {}
-    wdt = machine.WDT(timeout=30000)
+    wdt = machine.WDT(timeout=watchdog_ms(cfg))
     feed = wdt.feed
     if not cfg.get("wifi"):
         _portal("no Wi-Fi network configured" if cfg else "no readable config.json", feed)

@@ -35,6 +35,8 @@ def run():
     if machine.reset_cause() == machine.WDT_RESET:
         n += 1
         _crashes(n)
+        print("neosensor: reset by the watchdog: the firmware hung (a held I2C bus, a stuck socket); "
+              "%d failed boots in a row" % n)
     if n >= _SAFE_AFTER:
         print("neosensor: %d failed boots in a row: safe mode (set-up portal + REPL); save the "
               "portal's form, or remove crash.count from the REPL, to try again" % n)
