@@ -279,8 +279,10 @@ class MosquittoBroker:
         # be freed, so allow more. Persistence keeps the collector's session (and
         # what is queued for it) across a restart of either process. A client id is
         # replaced by the login, so that nobody can take over another's session.
+        # QoS 0 readings are queued for the collector's session too while it is away
+        # (a stub restarting): devices publish at QoS 0 by default.
         self.mosquitto = Mosquitto(workdir, host=host, port=port, persistent=managed,
-                                   extra=["max_queued_messages 100000",
+                                   extra=["max_queued_messages 100000", "queue_qos0_messages true",
                                           # The collector refuses larger payloads anyway.
                                           "message_size_limit %d" % MAX_PAYLOAD],
                                    listener_options=["use_username_as_clientid true"])
