@@ -52,10 +52,15 @@ def _modules():
 MODULES = _modules()
 
 
-def _target(name):
+# Rooms whose `import socket` or `import machine` means the board's built-in
+# module, which the virtual board's fakes stand for; elsewhere it is CPython's.
+ON_A_BOARD = ("board", "firmware")
+
+
+def _target(name, room=None):
     """The project module an imported name lands in, or None (stdlib, third party)."""
     while name:
-        if name in MODULES:
+        if name in MODULES and (MODULES[name][0] != "board" or room in ON_A_BOARD):
             return name
         name = name.rpartition(".")[0]
     return None
@@ -63,6 +68,7 @@ def _target(name):
 
 def _imports(module, path):
     """[(line, text, target module)] of the project imports in one file."""
+    room = MODULES[module][0]
     is_package = path.name == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
     out = []
@@ -75,12 +81,12 @@ def _imports(module, path):
                 anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             # `from a import b` imports a, and a.b when b is a module.
-            names = [(base + "." + a.name if _target(base + "." + a.name) == base + "." + a.name else base,
+            names = [(base + "." + a.name if _target(base + "." + a.name, room) == base + "." + a.name else base,
                       "from %s%s import %s" % ("." * node.level, node.module or "", a.name)) for a in node.names]
         else:
             continue
         for name, text in names:
-            target = _target(name)
+            target = _target(name, room)
             if target is not None and target != module:
                 out.append((node.lineno, text, target))
     return out
@@ -97,6 +103,9 @@ def test_the_walk_sees_every_room_it_knows_and_their_imports():
     assert any(t == "toolchain.deploy" for _, _, t in EDGES["virtual_board.runner"])
     assert any(t == "neosensor.plan" for _, _, t in EDGES["neosensor.setup"])
     assert any(t == "umqtt.simple" for _, _, t in EDGES["neosensor.link"])
+    # A board's `import socket` is its built-in (the fakes' socket.py here); CPython's is not ours.
+    assert any(t == "socket" for _, _, t in EDGES["umqtt.simple"])
+    assert not any(t == "socket" for _, _, t in EDGES["virtual_board.runner"])
 
 
 def test_no_arrow_from_a_room_to_one_above_it():
