@@ -60,8 +60,14 @@ def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
     assert "running" in row.inner_text()
     dev.close()
 
-    # A device registered while the page is open shows up without a reload.
+    # A device registered while the page is open shows up without a reload,
+    # once it has claimed its credentials: a pending device's MAC is shown to
+    # nobody (whoever read it could claim its password first).
     stub.admin.add_device("02:11:22:33:44:66", location="u4/303")
+    page.wait_for_timeout(1500)
+    assert page.locator("tr[data-mac='02:11:22:33:44:66']").count() == 0
+    assert "02:11:22:33:44:66" not in page.content()
+    handshake(stub, "02:11:22:33:44:66")
     page.locator("tr[data-mac='02:11:22:33:44:66']").wait_for(timeout=10000)
     # Phone width: nothing wider than the viewport.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
