@@ -321,12 +321,8 @@ class VirtualBoard:
             self._show(text)
 
     def _console(self, text, raw=False):
-        with self._cond:
-            self.lines.append(text)
-            self.times.append(time.time())
-            self._cond.notify_all()
-        if self.echo:
-            self._show(text)
+        """A line of the runner's own (boots, heap, watchdog) among the VM's."""
+        self._line(text)
 
     def _show(self, text):
         out = self.echo if callable(self.echo) else print
