@@ -226,10 +226,12 @@ def test_bad_payloads_are_counted_not_stored(stub, device):
     c.publish(base + "/temperature", reading(1.5, 3))
     assert wait_until(lambda: stub.admin.readings(topic=base))
     c.close()
-    stats = wait_until(lambda: (lambda s: s if s["counters"].get("invalid", 0) - before >= len(bad) else None)(
+    # Mosquitto drops the 40 KB one itself (message_size_limit): the collector never sees it.
+    expected = len(bad) - (stub.broker == "mosquitto")
+    stats = wait_until(lambda: (lambda s: s if s["counters"].get("invalid", 0) - before >= expected else None)(
         stub.admin.collector()))
     assert stats, stub.admin.collector()
-    assert stats["counters"]["invalid"] - before == len(bad)
+    assert stats["counters"]["invalid"] - before == expected
     assert any(r["topic"] == base + "/temperature" for r in stats["recent_rejects"])
     assert [r["value"] for r in stub.admin.readings(topic=base)] == [1.5]
     assert stub.running()
