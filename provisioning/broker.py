@@ -18,6 +18,7 @@ from typing import Any
 from provisioning import acl, passwords
 from provisioning.collector import MAX_PAYLOAD
 from provisioning.mosquitto import Mosquitto
+from provisioning.ratelimit import FailureLimit
 
 log = logging.getLogger("neoc.broker")
 
@@ -168,6 +169,9 @@ if BaseAuthPlugin is not None:
             super().__init__(config)
             self._policy = policy
             self._refusals = counters
+            # Password guessing over MQTT is limited as over HTTP: per login and per address.
+            self._login_failures = FailureLimit(CONNECT_FAILURES_PER_LOGIN, CONNECT_WINDOW)
+            self._address_failures = FailureLimit(CONNECT_FAILURES_PER_ADDRESS, CONNECT_WINDOW)
 
         async def _client_connected(self, listener_name, reader, writer):
             replay = _Replay(reader)
@@ -178,9 +182,19 @@ if BaseAuthPlugin is not None:
                 log.info("embedded broker: no valid CONNECT (%s)", type(exc).__name__)
                 await _close(writer)
                 return
-            code = self._policy.connect_refusal(username, password, client_id)
+            peer = writer.get_peer_info()
+            address = peer[0] if peer else None
+            if self._login_failures.retry_after(username) or self._address_failures.retry_after(address):
+                code = 5  # not authorised: too many failed logins lately
+                self._refusals["refused: too many failed logins"] += 1
+            else:
+                code = self._policy.connect_refusal(username, password, client_id)
+                if code == 4:
+                    self._login_failures.failed(username)
+                    self._address_failures.failed(address)
+                if code is not None:
+                    self._refusals["refused: bad login" if code == 4 else "refused: client id of another login"] += 1
             if code is not None:
-                self._refusals["refused: bad login" if code == 4 else "refused: client id of another login"] += 1
                 log.info("embedded broker refused CONNECT of %r as client id %r (code %d)",
                          _shown(username), _shown(client_id), code)
                 try:
@@ -208,6 +222,9 @@ if BaseAuthPlugin is not None:
 
 
 CONNECT_TIMEOUT = 10.0  # s a client has to send its CONNECT
+CONNECT_WINDOW = 60.0
+CONNECT_FAILURES_PER_LOGIN = 10
+CONNECT_FAILURES_PER_ADDRESS = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -81,3 +81,17 @@ def test_guesses_are_limited_per_client_address(stub):
     codes = [requests.post(stub.url + "/mqtt_auth/auth", data={"username": "senso_%012x" % i, "password": "g"},
                            timeout=5).status_code for i in range(101)]
     assert codes[:100] == [403] * 100 and codes[100] == 429
+
+
+def test_mqtt_connect_guesses_are_limited_on_the_embedded_broker(stub):
+    from support.stub_helpers import try_login
+    mac = "02:ab:00:00:00:09"
+    stub.admin.add_device(mac, location="u4/lim")
+    login, password, _ = handshake(stub, mac)
+    assert try_login(stub, login, password)
+    assert not any(try_login(stub, login, "guess-%d" % i) for i in range(10))
+    assert not try_login(stub, login, password)  # the login waits out the window, even with its password
+    other = "02:ab:00:00:00:0a"
+    stub.admin.add_device(other, location="u4/lim")
+    other_login, other_password, _ = handshake(stub, other)
+    assert try_login(stub, other_login, other_password)

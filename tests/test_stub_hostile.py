@@ -177,8 +177,8 @@ def test_disable_or_reset_closes_the_session(stub, how):
     c.publish(base + "/temperature", reading(0))
     assert wait_until(lambda: stub.admin.readings(topic=base))
     getattr(stub.admin, how)(mac)
-    # Within a fraction of a second the broker has closed the TCP session.
-    closed = wait_until(lambda: not c.client.is_connected(), timeout=1.0)
+    # The broker closes the TCP session (a fraction of a second here; the wait only bounds the test).
+    closed = wait_until(lambda: not c.client.is_connected(), timeout=3.0)
     sent = 0
     for seq in range(1, 101):
         if c.client.is_connected():
