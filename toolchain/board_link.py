@@ -15,10 +15,11 @@ import zlib
 from toolchain.firmware import FIRMWARE
 
 STAGE_SOURCE = FIRMWARE / "neosensor" / "stage.py"
-# File bytes per script: its base64 text, the bytes object compiled from it
-# and the decoded copy all sit in the board's heap together (~3.4 times
-# this), in the heap left once the firmware was interrupted.
-CHUNK = 3072
+# File bytes per script: its base64 text, the bytes object compiled from it,
+# the decoded copy and the inflated one sit in the board's heap together
+# (~3.4 times this undeflated, ~14 KB), in the heap left once the firmware
+# was interrupted.
+CHUNK = 4096
 # mpy version this toolchain's mpy-cross writes (sys.implementation._mpy's low byte).
 MPY_VERSION = 6
 # sys.implementation._mpy >> 10 -> mpy-cross -march (py/persistentcode.h's MP_NATIVE_ARCH_*).
@@ -51,7 +52,8 @@ rom=partition()
 from binascii import a2b_base64 as a2b
 print(repr({'board':kind,'platform':sys.platform,'version':'.'.join(str(v) for v in sys.implementation.version[:3]),
  'machine':getattr(sys.implementation,'_machine',''),'mpy':getattr(sys.implementation,'_mpy',0),'mac':mac,
- 'heap_free':gc.mem_free(),'flash_free':st[0]*st[3],'flash_size':st[0]*st[2],'deflate':z,'partition':rom,'virtual':vboard is not None}))
+ 'heap_free':gc.mem_free(),'flash_free':st[0]*st[3],'flash_size':st[0]*st[2],'deflate':z,'partition':rom,'virtual':vboard is not None,
+ 'main':'main.py' in os.listdir('/')}))
 del vboard
 """
 
@@ -104,8 +106,41 @@ class Link:
             self.sent += len(data)
             return write(data)
         self.t.serial.write = counted
+        self.t.read_until = self._read_until
+        sock = getattr(self.t.serial, "_socket", None)
+        if sock is not None:
+            # socket:// (a virtual board, a serial-over-TCP bridge): the REPL
+            # is an exchange of small writes, which Nagle's algorithm would
+            # hold back for the peer's delayed ACK (~40 ms a script).
+            import socket
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.info = None
         self._feed = False
+
+    def _read_until(self, min_num_bytes, ending, timeout=10, data_consumer=None, timeout_overall=None):
+        """mpremote's read_until, with blocking reads instead of polling
+        every 10 ms: a script's round trip then costs the link's latency,
+        not three 10 ms naps (the same bytes, the same endings)."""
+        ser = self.t.serial
+        data = b""
+        deadline = None if timeout_overall is None else time.monotonic() + timeout_overall
+        while not data.endswith(ending):
+            wait = timeout
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                wait = left if wait is None else min(wait, left)
+            ser.timeout = wait
+            c = ser.read(1)
+            if not c:
+                break      # timed out: the caller sees no ending, as with mpremote's
+            if data_consumer:
+                data_consumer(c)
+                data = c
+            else:
+                data += c
+        return data
 
     def open(self):
         """Interrupt the firmware, enter the raw REPL, load the stage code,
@@ -120,6 +155,8 @@ class Link:
                 if attempt == 2:
                     raise LinkError("no raw REPL on %s: %s" % (self.port, e)) from None
                 time.sleep(1.5)
+        # Two scripts, not one: the board compiles each in its heap, and a
+        # raw-paste buffer grows by doubling.
         self.run(board_source())
         self.info = ast.literal_eval(self.run(_PROBE).strip())
         return self.info
@@ -152,14 +189,18 @@ class Link:
         except ValueError:
             return None
 
-    def listing(self):
-        """{path: sha256 hex} of every file on the board, in one script run."""
+    def listing(self, resume=False):
+        """{path: sha256 hex} of every file on the board, in one script run;
+        with resume, a switch a cut left half done is finished first and
+        (finished, listing) returned."""
         found = {}
-        for line in self.run("listing()").splitlines():
+        lines = self.run("print(resume())\nlisting()" if resume else "listing()").splitlines()
+        finished = resume and lines and lines.pop(0).strip() == "True"
+        for line in lines:
             sha, _, path = line.strip().partition(" ")
             if path:
                 found[path] = sha
-        return found
+        return (finished, found) if resume else found
 
     def send(self, files, progress=None):
         """Stage files [(path on the board, bytes, sha256 hex)]; returns the

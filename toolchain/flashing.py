@@ -187,24 +187,19 @@ def flash(link, board=None, mode=None, config=None, ca=None, before=None, dry_ru
     None (keep the board's); before(info, plan) runs once the plan is known,
     before anything is written (registration). Returns a summary dict."""
     info = link.info
-    resumed = link.run("print(resume())").strip() == "True"
     kind, mode, arch = choose(info, board, mode)
+    resumed, listing = link.listing(resume=True)
     want = tree(mode, arch, config(kind) if config else None, ca)
-    plan = diff(want, link.listing())
+    plan = diff(want, listing)
     if before:
         before(info, plan)
     result = {"mac": info["mac"], "board": kind, "deploy": mode, "arch": arch, "resumed": resumed,
               "plan": plan, "dry_run": dry_run}
     if not dry_run:
         # Long flashes over a slow UART must not be cut short by the firmware's watchdog.
-        if plan.send and _armed(link):
+        if plan.send and info.get("main"):
             link.feed_watchdog()
         result["switched"] = apply(link, plan, rom=bool(info.get("partition")) and mode == "romfs",
                                    progress=progress)
     return result
 
-
-def _armed(link):
-    # Only a board whose firmware ran (it arms a 30 s watchdog at set-up)
-    # gets one re-armed: a blank board has none to keep from firing.
-    return link.run("import os\ntry:\n os.stat('/main.py');print(1)\nexcept OSError:\n print(0)").strip() == "1"
