@@ -493,7 +493,9 @@ def heap_breakdown(work, flash):
         desc = dict(BOARDS["esp8266"], mac=MAC, board="esp8266", wifi={}, cause="power",
                     port=srv.getsockname()[1])
         (work / "board.json").write_text(json.dumps(desc))
-        out = upy.run(code=FAKES_PROBE, args=names, heap="%dk" % COMFORTABLE_KB,
+        # Every module of the flash at once, the unused drivers and the set-up's too: more than
+        # a scenario's comfortable heap.
+        out = upy.run(code=FAKES_PROBE, args=names, heap="%dk" % (2 * COMFORTABLE_KB),
                       path=[vlib, flash, pathlib.Path(flash) / "lib"], cwd=work,
                       env=dict(os.environ, NEOC_VBOARD=str(work)))
     res = []
