@@ -18,6 +18,8 @@ class CutProxy:
     def _serve(self):
         pc, _ = self._srv.accept()
         board = socket.create_connection(self.target)
+        for s in (pc, board):   # forward each small REPL write at once, as a wire would
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=self._back, args=(board, pc), daemon=True).start()
         try:
             while True:
