@@ -97,12 +97,13 @@ def _wait_line(log, text, timeout):
     return False
 
 
-def bench_process(stub, tmp, seconds, rate):
+def bench_process(stub, tmp, seconds, rate, sync):
     stub.admin.add_device(MAC, location="bench/agent")
     pair = fakes.PtyPair(tmp, "line")
     conf = tmp / "agent.toml"
     conf.write_text('[agent]\nroles = ["concentrator"]\nlog_to_server = false\n[metrics]\nlisten = ""\n'
-                    '[[concentrator.serial]]\nport = "%s"\nunit = "board"\nsilent_after = 3600\n' % pair.agent_end)
+                    '[outbox]\nsync = "%s"\n'
+                    '[[concentrator.serial]]\nport = "%s"\nunit = "board"\nsilent_after = 3600\n' % (sync, pair.agent_end))
     log = tmp / "agent.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     agent = subprocess.Popen([sys.executable, "-m", "rpi_agent", "--config", str(conf), "--simulate", "--server",
@@ -225,6 +226,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=20, help="each CPU/RSS window (default 20 s)")
     ap.add_argument("--queued", type=int, default=100000, help="readings queued for the drain (default 100,000)")
     ap.add_argument("--rate", type=float, default=10, help="readings/s of the loaded runs (default 10)")
+    ap.add_argument("--sync", choices=("full", "normal"), default="full",
+                    help="the agent's outbox.sync in the process runs (default full, the agent's default)")
     ap.add_argument("--quick", action="store_true", help="5 s windows, 5,000 readings")
     a = ap.parse_args(argv)
     if a.quick:
@@ -232,12 +235,12 @@ def main(argv=None):
     failed = []
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as d:
         tmp = pathlib.Path(d)
-        print("== agent process vs bare paho publisher (%g s windows, %g readings/s, QoS 1, Mosquitto)"
-              % (a.seconds, a.rate))
+        print("== agent process vs bare paho publisher (%g s windows, %g readings/s, QoS 1, Mosquitto, "
+              "outbox sync %s)" % (a.seconds, a.rate, a.sync))
         try:
             with StubServer(tmp / "stub", broker="mosquitto") as stub:
                 (tmp / "p").mkdir()
-                r = bench_process(stub, tmp / "p", a.seconds, a.rate)
+                r = bench_process(stub, tmp / "p", a.seconds, a.rate, a.sync)
             for label in ("agent idle", "bare idle", "agent 10/s", "bare 10/s"):
                 cpu, rss = r[label]
                 print("  %-11s CPU %5.1f %% of a core   RSS %5.1f MB" % (label, cpu, rss))

@@ -16,6 +16,7 @@ Thread use: the agent's loop adds and takes, paho's network thread acks; one
 connection behind a lock. Acks are batched (ack() notes the id, flush()
 deletes): one fsync per batch, not per reading.
 """
+import collections
 import os
 import sqlite3
 import threading
@@ -44,6 +45,11 @@ class Outbox:
         # The newest row id, kept so that a publisher with nothing new to send asks nothing.
         self.last_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM readings").fetchone()[0]
         self._dropped = self._meta("dropped")
+        # One writer (the agent's loop): the counter is read once, then kept here
+        # and written with every row; the newest rows are kept too, so the
+        # publisher that sends them a moment later needs no SELECT.
+        self._seq = self._meta("seq")
+        self._recent = collections.deque(maxlen=256)
 
     # -- counters --------------------------------------------------------------
     def _meta(self, key):
@@ -60,8 +66,7 @@ class Outbox:
     @property
     def seq(self):
         """The seq the next stored reading takes (the loop that stores is the only writer)."""
-        with self._lock:
-            return self._meta("seq")
+        return self._seq
 
     def add(self, topic, payload, seq, created, protect=()):
         """Store one reading numbered `seq` (which must be self.seq)."""
@@ -75,12 +80,15 @@ class Outbox:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                seq = self._meta("seq")
+                seq = self._seq
+                added = []
                 for s, topic, text in items:
                     if s != seq:
                         raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
+                    data = text.encode() if isinstance(text, str) else text
                     cur = db.execute("INSERT INTO readings (topic, payload, created) VALUES (?,?,?)",
-                                     (topic, text.encode() if isinstance(text, str) else text, created))
+                                     (topic, data, created))
+                    added.append((cur.lastrowid, topic, data))
                     seq += 1
                 db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
                 over = self._count + len(items) - self.max
@@ -89,10 +97,14 @@ class Outbox:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._seq = seq
             self._count += len(items) - dropped
             self._dropped += dropped
             if items:
                 self.last_id = cur.lastrowid
+            if dropped:
+                self._recent.clear()  # some of them may be gone
+            self._recent.extend(added)
 
     def _drop(self, n, protect):
         ids = [r[0] for r in self.db.execute(
@@ -105,6 +117,12 @@ class Outbox:
     def after(self, last_id, limit=100):
         """[(id, topic, payload bytes)] oldest first, ids above last_id."""
         with self._lock:
+            r = self._recent
+            if r and r[0][0] <= last_id + 1 and r[-1][0] > last_id:
+                # ids are consecutive within one process: the rows wanted are the cache's tail
+                start = len(r) - (r[-1][0] - last_id)
+                if start >= 0 and r[start][0] == last_id + 1:
+                    return [r[i] for i in range(start, min(len(r), start + limit))]
             return self.db.execute("SELECT id, topic, payload FROM readings WHERE id>? ORDER BY id LIMIT ?",
                                    (last_id, limit)).fetchall()
 
@@ -113,12 +131,21 @@ class Outbox:
         with self._lock:
             self._acked.append(row_id)
 
+    def acked(self):
+        """Rows acked and not yet deleted."""
+        return len(self._acked)
+
     def flush(self):
         """Delete the acked rows; returns how many."""
         with self._lock:
             if not self._acked:
                 return 0
             ids, self._acked = self._acked, []
+            if self._recent and max(ids) >= self._recent[0][0]:
+                gone = set(ids)  # the cache serves only rows still stored
+                kept = [r for r in self._recent if r[0] not in gone]
+                self._recent.clear()
+                self._recent.extend(kept)
             self.db.execute("BEGIN IMMEDIATE")
             cur = self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
             self.db.execute("COMMIT")

@@ -48,7 +48,7 @@ class Broker:
     def _conf(self):
         text = (self.files / "mosquitto.conf").read_text()
         text = re.sub(r"(?m)^password_file .*$", "password_file %s" % self.passwd, text)
-        text = re.sub(r"(?m)^log_dest .*$", "log_dest file %s" % self.log, text)
+        text = re.sub(r"(?m)^log_dest .*$", "log_dest file %s\nlog_type subscribe" % self.log, text)
         conf = self.work / "mosquitto.conf"
         conf.write_text(text)
         return conf
@@ -71,6 +71,11 @@ class Broker:
         self._copy_passwd()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)
+
+    def subscribed(self):
+        """How many times the collector subscribed to its readings (this log spans restarts)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return len(re.findall(r"(?m) neoc_collector \d \+/\+/\+$", text))
 
     def start(self, port, only=None):
         self.only = only
@@ -105,6 +110,8 @@ def test_outage_and_sigkill_lose_and_duplicate_nothing(tmp_path):
     procs = []
     try:
         broker.start(port)
+        # The collector subscribed before the agent's first reading (or that reading reaches no one).
+        assert wait_until(lambda: broker.subscribed() == 1, 15), broker.log.read_text()
         stub.admin.add_device(MAC, location="u4/outage")
         state = tmp_path / "state"
         conf = tmp_path / "agent.toml"
@@ -129,8 +136,7 @@ def test_outage_and_sigkill_lose_and_duplicate_nothing(tmp_path):
         time.sleep(OUTAGE_S / 3)
         # The collector first, the agent's login only once it is subscribed again.
         broker.start(port, only={"neoc_collector", "neoc_observer"})
-        assert wait_until(lambda: "u'neoc_collector'" in broker.log.read_text(errors="replace"), 15)
-        time.sleep(0.5)  # its SUBSCRIBE follows the CONNACK
+        assert wait_until(lambda: broker.subscribed() == 2, 15), broker.log.read_text()
         broker.only = None
         broker.reload()
         # Everything stored during the outage arrives, then new readings on top.
