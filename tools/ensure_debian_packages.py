@@ -17,6 +17,8 @@ NEEDED = {
     "chromium": "chromium",
     "busybox": "busybox",
     "shellcheck": "shellcheck",
+    # The Pi agent's unit files are checked with it (tests/test_agent_install.py).
+    "systemd-analyze": "systemd",
 }
 SBIN = ("/usr/sbin", "/sbin")
 
