@@ -21,6 +21,7 @@ from rpi_agent import __version__, handshake, orders, store
 from rpi_agent.metrics import Metrics
 from rpi_agent.notify import Notifier
 from rpi_agent.outbox import Outbox
+from rpi_agent.transport import Transport
 
 log = logging.getLogger("rpi_agent")
 
@@ -108,7 +109,7 @@ class Agent:
         m = self.cfg["mqtt"]
         port = self.creds.get("mqtt_port") or m["port"]
         will = payload.status("device", self.device.frequency, 0, "", self.mac, status="offline")
-        self.transport = t = __import__("rpi_agent.transport", fromlist=["Transport"]).Transport(
+        self.transport = t = Transport(
             self.outbox, "rpi_agent_" + self.mac.replace(":", ""), self.creds.get("mqtt_server") or m["server"],
             port, self.creds["mqtt_login"], self.creds["mqtt_passwd"], self.base + "/device", will,
             tls=m["tls"] or port == 8883, ca_file=m["ca_file"], keepalive=m["keepalive"],

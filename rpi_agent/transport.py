@@ -31,6 +31,7 @@ class Transport:
         self.connects = 0
         self.sent = 0
         self.subscriptions = []
+        self._stopping = False
         self._pending = []    # (paho MQTTMessageInfo, outbox row id), awaiting PUBACK
         self._sent_id = 0     # highest row id handed to paho in this process
         c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -61,6 +62,7 @@ class Transport:
                 info.wait_for_publish(2)
             except (RuntimeError, ValueError):
                 pass
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -80,7 +82,7 @@ class Transport:
             self.on_connected()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stopping:
             log.warning("link to %s:%d lost: %s", self.server, self.port, reason_code)
         self.connected.clear()
 

@@ -3,7 +3,6 @@ the Adafruit drivers on drivers.sim, an MCP9808 through drivers/, a PIR on
 gpiozero's mock pins; readings in the firmware's shape; a `set` order drives
 a mock output; hostile orders are counted, never a crash; /metrics answers."""
 import json
-import time
 
 import pytest
 import requests
