@@ -17,8 +17,8 @@ STAGE = (ROOT / "firmware" / "neosensor" / "stage.py").read_text()
 ROOT_MOUNT = "import os, vfs\n_d = os.getcwd()\nvfs.umount('/')\nvfs.mount(vfs.VfsPosix(_d), '/')\nos.chdir('/')\n"
 
 
-def run(micropython, body, source=STAGE):
-    return micropython.run(code=ROOT_MOUNT + source + "\n" + body, portable=False).stdout
+def run(micropython, body, source=STAGE, heap="45k"):
+    return micropython.run(code=ROOT_MOUNT + source + "\n" + body, portable=False, heap=heap).stdout
 
 
 def sha(data):
@@ -119,3 +119,46 @@ def test_the_source_sent_over_the_repl_behaves_the_same(micropython):
               source=sent)
     assert out.split() == ["True", "True"]
     assert (micropython.flash_dir / "f").read_bytes() == b"abc"
+
+
+# A ROMFS partition as vfs.rom_ioctl numbers its calls (1 count, 2 the
+# partition, 3 prepare, 4 write, 5 end, 6 block size): 8 KB of "flash" in
+# 1 KB blocks, recording each call.
+FAKE_PARTITION = """
+import sys
+class _Dev:
+    def __len__(self): return 8192
+class _Vfs:
+    part = bytearray(b'\\xff' * 8192)
+    calls = []
+    @staticmethod
+    def umount(p):
+        _Vfs.calls.append('umount')
+    @staticmethod
+    def rom_ioctl(op, *a):
+        _Vfs.calls.append(op)
+        if op == 1: return 1
+        if op == 2: return _Dev()
+        if op == 3: return 1024
+        if op == 6: return 1024
+        if op == 4:
+            _Vfs.part[a[1]:a[1] + len(a[2])] = a[2]
+        return 0
+sys.modules['vfs'] = _Vfs
+"""
+
+
+def test_a_staged_image_goes_into_the_romfs_partition_at_the_switch(micropython):
+    image = bytes(range(256)) * 10 + b"end"     # 2563 B: three blocks erased, one 4 KB write
+    out = run(micropython, FAKE_PARTITION + """
+print(partition())
+begin('/romfs.img'); write(%r); print(end(%r))
+print(switch([], '/romfs.img'))
+import vfs
+print(vfs.calls)
+print(bytes(vfs.part[:%d]) == %r, vfs.part[%d:4096] == bytearray(%d), vfs.part[4096:] == b'\\xff' * 4096)
+""" % (image, sha(image), len(image), image, len(image), 4096 - len(image)), heap="256k")
+    assert out.split("\n")[:5] == ["8192", "True", "True", "[1, 2, 'umount', 6, 1, 2, 3, 4, 5]",
+                                    "True True True"]
+    # The file stays: its hash in the next listing says what the partition holds.
+    assert (micropython.flash_dir / "romfs.img").read_bytes() == image

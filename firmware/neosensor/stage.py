@@ -219,7 +219,18 @@ def rom_write(path):
         vfs.umount("/rom")
     except OSError:
         pass
-    step = max(4096, vfs.rom_ioctl(3, 0, size))
+    # Erase as mpremote does: in pieces of up to 32 KB (whole blocks) when
+    # the partition has blocks smaller than itself, else in one call.
+    block = vfs.rom_ioctl(6, 0)
+    if 0 < block < partition():
+        offset = step = 0
+        while offset < size:
+            n = (min(size - offset, 32768) + block - 1) // block * block
+            step = max(step, vfs.rom_ioctl(3, 0, offset, n))
+            offset += n
+    else:
+        step = vfs.rom_ioctl(3, 0, size)
+    step = max(4096, step)
     buf = bytearray(step)
     with open(path, "rb") as f:
         offset = 0
