@@ -114,8 +114,12 @@ def test_dry_run_info_and_erase_on_a_virtual_board(tmp_path):
         assert "dry run: nothing written to aa:bb:cc:00:15:09 (esp32, deploy romfs)" in res.output
         assert list(board.flash.iterdir()) == [] and "hunter2" not in res.output
 
-        res = invoke(port, "--wifi", "lab:hunter2", "--server", "http://127.0.0.1:9", "--deploy", "mpy")
+        ca = tmp_path / "campus-ca.pem"
+        ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        res = invoke(port, "--wifi", "lab:hunter2", "--server", "http://127.0.0.1:9", "--deploy", "mpy",
+                     "--ca", str(ca))
         assert res.exit_code == 0, res.output
+        assert (board.flash / "ca.pem").read_bytes() == ca.read_bytes()
         board.wait_for(r"^--- boot 2 \(soft\)", 20)
         res = CliRunner().invoke(flash_cli.info, [port, "--json"])
         assert res.exit_code == 0, res.output
