@@ -205,9 +205,13 @@ def bench_drain(tmp, n):
             if acked[0] == n:
                 done.set()
 
+        up = threading.Event()
         c.on_publish = on_publish
+        c.on_connect = lambda *a: up.set()
         c.connect(broker.host, broker.port)
         c.loop_start()
+        if not up.wait(10):
+            raise RuntimeError("the bare publisher did not connect")
         t0 = time.perf_counter()
         for i in range(n):
             c.publish("bench/agent/temperature", '{"value": 21.0, "seq": %d}' % i, qos=1)
