@@ -358,7 +358,7 @@ class VirtualBoard:
 
     def send(self, data):
         """Type on the serial console."""
-        os.write(self._master, data if isinstance(data, bytes) else data.encode())
+        _type(self._proc, self._master, data if isinstance(data, bytes) else data.encode())
 
     # -- the REPL over TCP ------------------------------------------------------
     def _listen(self):
@@ -391,7 +391,7 @@ class VirtualBoard:
             self._drop_client()
             return
         try:
-            os.write(master, data)
+            _type(self._proc, master, data)
         except OSError:
             pass
 
@@ -422,6 +422,55 @@ class VirtualBoard:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# Syscalls in which the VM waits on the outside world, never inside one of
+# its own locks (x86_64 numbers): read, write, poll, select, nanosleep, the
+# socket calls, clock_nanosleep, epoll_wait, pselect6, ppoll, epoll_pwait.
+_WAITING = {0, 1, 7, 23, 35, 42, 43, 44, 45, 46, 47, 230, 232, 270, 271, 281, 288}
+_KNOWN_SYSCALLS = os.uname().machine == "x86_64"
+
+
+def _type(proc, master, data):
+    """Write console input; a Ctrl-C for the running firmware goes as SIGINT
+    at a moment the VM waits in a syscall.
+
+    The unix port raises KeyboardInterrupt from inside its signal handler
+    (MICROPY_ASYNC_KBD_INTR), so a Ctrl-C that lands while the VM holds its
+    qstr mutex leaves it locked and the REPL that follows hangs on its first
+    new name. A board raises it between two bytecodes. The tty turns 0x03
+    into SIGINT only while the firmware runs (ISIG on); the REPL reads it raw
+    (ISIG off) and gets the byte as it is."""
+    while b"\x03" in data:
+        try:
+            cooked = termios.tcgetattr(master)[3] & termios.ISIG
+        except termios.error:
+            cooked = 0
+        if not cooked or proc is None or proc.poll() is not None:
+            break
+        head, _, data = data.partition(b"\x03")
+        if head:
+            os.write(master, head)
+        _interrupt_when_waiting(proc.pid)
+    if data:
+        os.write(master, data)
+
+
+def _interrupt_when_waiting(pid, timeout=1.0):
+    deadline = time.monotonic() + timeout
+    while _KNOWN_SYSCALLS and time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/syscall" % pid) as f:
+                nr = f.read().split(None, 1)[0]
+        except (OSError, IndexError):
+            break  # gone, or no /proc: nothing better to wait for
+        if nr.isdigit() and int(nr) in _WAITING:
+            break
+        time.sleep(0.0005)
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
 
 
 def _kill(proc):
