@@ -68,6 +68,9 @@ def app(cls, feed):
     now = time.ticks_ms()
     a = cls(board, feed, now)
     _parts(a, board, found, now)
+    board = None
+    gc.collect()
+    a.open_outbox()
     return a
 
 

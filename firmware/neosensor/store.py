@@ -4,17 +4,23 @@ import json
 import os
 
 
+def _read(name):
+    with open(name) as f:
+        return json.load(f)
+
+
 def load(name, default=None):
-    # The temp file is read when the file itself is missing or unreadable: on
-    # FAT the old file is removed before the rename (below), and a reset
-    # between the two leaves only the new content, complete, in the temp file.
-    for n in (name, name + ".tmp"):
-        try:
-            with open(n) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            pass
-    return default
+    try:
+        return _read(name)
+    except (OSError, ValueError):
+        pass
+    # The file missing or unreadable: on FAT the old file is removed before
+    # the rename (below), and a reset between the two leaves the new content,
+    # complete, in the temp file only. Its name is made only then.
+    try:
+        return _read(name + ".tmp")
+    except (OSError, ValueError):
+        return default
 
 
 def save(name, obj):
