@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "readings": ("provisioning.admin_cli", "readings", "Show (or follow) readings stored by the collector."),
     "board": ("virtual_board.cli", "board", "Run a virtual neOSensor board on the MicroPython unix port."),
     "flash": ("provisioning.flash", "flash", "Deploy the firmware to a board with mpremote."),
+    "release": ("provisioning.release_cli", "release", "Build firmware releases and publish them for the boards' update."),
     "fleet": ("provisioning.fleet", "fleet", "Register boards from a CSV file and see their status on a stub."),
     "agent": ("rpi_agent.cli", "agent", "Run the Raspberry Pi agent."),
     "image": ("noobs_image.cli", "image", "Build NOOBS/PINN cards, Imager lists and first-boot files."),

@@ -28,8 +28,9 @@ class AdminClient:
         self.http = requests.Session()
         self.http.headers["Authorization"] = "Bearer %s" % token
 
-    def _call(self, method, path, json=None, params=None):
-        resp = self.http.request(method, self.url + path, json=json, params=params, timeout=self.timeout)
+    def _call(self, method, path, json=None, params=None, data=None):
+        resp = self.http.request(method, self.url + path, json=json, params=params, data=data,
+                                 timeout=self.timeout)
         if resp.status_code >= 400:
             try:
                 message = resp.json().get("error", resp.text)
@@ -112,3 +113,15 @@ class AdminClient:
 
     def collector(self):
         return self._call("GET", "/api/collector")
+
+    # -- firmware releases ---------------------------------------------------
+    def releases(self):
+        return self._call("GET", "/api/releases")
+
+    def put_release_file(self, board, revision, path, data):
+        """Upload one file of a release (path as on the flash); {"size", "sha256"} as stored."""
+        return self._call("PUT", "/api/releases/%s/%d/files/%s" % (board, revision, path.lstrip("/")), data=data)
+
+    def publish_release(self, board, manifest):
+        """Make a release whose files are uploaded the board type's default.json."""
+        return self._call("POST", "/api/releases/%s" % board, json=manifest)

@@ -28,6 +28,7 @@ from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector, store_state
 from provisioning.http_guard import ConnectionGuard, GuardedHandler, read_body
 from provisioning.ratelimit import FailureLimit
+from provisioning.releases import MAX_FILE, ReleaseError, Releases
 from neocampus.ids import unit_id
 from provisioning.registry import MODULE_NAME, NotFound, Registry, RegistryError, clean_mac
 
@@ -247,6 +248,7 @@ class Stub:
                                    manual_ack=self.broker_kind != "embedded",
                                    on_subscribed=getattr(self.backend, "save", None))
         self.collector.start()
+        self.releases = Releases(self.data_dir)
         self.app = self.make_app()
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
@@ -358,9 +360,14 @@ class Stub:
             web.get("/api/devices/{mac}/status", self.api_status),
             web.get("/api/readings", self.api_readings),
             web.get("/api/collector", self.api_collector),
+            web.get("/api/releases", self.api_releases),
+            web.post("/api/releases/{board}", self.api_release_publish),
+            web.put("/api/releases/{board}/{revision}/files/{path:.+}", self.api_release_file),
             web.get("/", self.index),
             web.get("/live/state", self.live_state),
             web.get("/live/events", self.live_events),
+            # The boards' update check and download (firmware/neosensor/ota.py).
+            web.static("/images", self.releases.root, follow_symlinks=False),
         ])
         return app
 
@@ -667,6 +674,42 @@ class Stub:
         stats["http"] = {"connections_refused": self.http_guard.refused,
                          "open_by_address": dict(self.http_guard.open.most_common(5))}
         return web.json_response(stats)
+
+    # -- firmware releases (neoc release publish) ----------------------------
+    async def api_releases(self, request):
+        return web.json_response(self.releases.current())
+
+    async def api_release_file(self, request):
+        m = request.match_info
+        try:
+            target = self.releases.file_target(m["board"], m["revision"], m["path"])
+        except ReleaseError as exc:
+            return json_error(400, str(exc))
+        chunks, size = [], 0
+        while True:
+            chunk = await read_body(request.content.read(65536), BODY_TIMEOUT)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_FILE:
+                return json_error(413, "a release file is at most %d bytes" % MAX_FILE)
+            chunks.append(chunk)
+        size, sha = self.releases.write(target, chunks)
+        return web.json_response({"size": size, "sha256": sha})
+
+    async def api_release_publish(self, request):
+        try:
+            manifest = await read_body(request.json(), BODY_TIMEOUT)
+        except ValueError:
+            return json_error(400, "the manifest is not JSON")
+        board = request.match_info["board"]
+        try:
+            doc = self.releases.publish(board, manifest, "%s://%s/images/%s/neOSensor" % (
+                request.scheme, request.host, board))
+        except ReleaseError as exc:
+            return json_error(400, str(exc))
+        log.info("release %d published for %s (%d files)", doc["revision"], board, len(doc["files"]))
+        return web.json_response(doc)
 
     # -- live page -----------------------------------------------------------
     VIEWER_COOKIE = "neoc_viewer"

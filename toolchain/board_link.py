@@ -70,10 +70,18 @@ class LinkError(RuntimeError):
     pass
 
 
+# stage.py's functions only the over-the-air update calls (ota.py imports
+# them on the board): not sent, the REPL compiles the source in the heap
+# the interrupted firmware left.
+UPDATE_ONLY = {"restore"}
+
+
 def board_source(path=STAGE_SOURCE):
-    """stage.py as sent: docstrings and comments left out (fewer bytes to
-    send and to compile in the board's heap), the code itself unchanged."""
+    """stage.py as sent: docstrings, comments and UPDATE_ONLY left out (fewer
+    bytes to send and to compile in the board's heap), the code itself
+    unchanged."""
     tree = ast.parse(path.read_text())
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name in UPDATE_ONLY)]
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)

@@ -17,49 +17,61 @@ import subprocess
 import sys
 import tempfile
 
-from toolchain.firmware import FIRMWARE, trees
+from toolchain.firmware import revision as source_revision, stamped, trees
 from toolchain.mpy import compile_tree
 
 DEPLOYS = ("romfs", "mpy")
 ROMFS_IMAGE = "romfs.img"          # its place on the flash, as the firmware's boot.py mounts it
 BOOT_FILES = ("boot.py", "main.py")
+# What was deployed (revision, deploy, arch): read by `neoc board info` and by
+# the firmware's own update check (the revision it runs is folded into its code).
+FIRMWARE_JSON = "firmware.json"
 
 
 class DeployError(ValueError):
     pass
 
 
-def deploy(flash_dir, source=False, arch=None, mode="mpy"):
-    """Deploy into flash_dir; returns the paths written. arch: mpy-cross's
-    -march (None: bytecode any port of this MicroPython version loads)."""
+def deploy(flash_dir, source=False, arch=None, mode="mpy", revision=None):
+    """Deploy into flash_dir, firmware.json included; returns the paths
+    written. arch: mpy-cross's -march (None: bytecode any port of this
+    MicroPython version loads); revision: stamped into the app (stamped())."""
     if mode not in DEPLOYS:
         raise DeployError("deploy %r: one of %s" % (mode, ", ".join(DEPLOYS)))
     flash_dir = pathlib.Path(flash_dir)
     flash_dir.mkdir(parents=True, exist_ok=True)
-    if source:
-        return _copy_sources(flash_dir)
-    if mode == "mpy":
-        written = []
-        for src, dest, exclude in trees(flash_dir):
-            written += compile_tree(src, dest, arch=arch, exclude=exclude)
-        return written
-    with tempfile.TemporaryDirectory(prefix="neoc-romfs-") as tmp:
-        rom = romfs_tree(pathlib.Path(tmp), arch)
-        written = [flash_dir / name for name in BOOT_FILES]
-        for name in BOOT_FILES:
-            shutil.copyfile(rom.parent / "flash" / name, flash_dir / name)
-        written.append(build_romfs(rom, flash_dir / ROMFS_IMAGE))
-    return written
+    with stamped(revision) as firmware:
+        if source:
+            written = _copy_sources(flash_dir, firmware)
+        elif mode == "mpy":
+            written = []
+            for src, dest, exclude in trees(flash_dir, firmware):
+                written += compile_tree(src, dest, arch=arch, exclude=exclude)
+        else:
+            with tempfile.TemporaryDirectory(prefix="neoc-romfs-") as tmp:
+                rom = romfs_tree(pathlib.Path(tmp), arch, firmware)
+                written = [flash_dir / name for name in BOOT_FILES]
+                for name in BOOT_FILES:
+                    shutil.copyfile(rom.parent / "flash" / name, flash_dir / name)
+                written.append(build_romfs(rom, flash_dir / ROMFS_IMAGE))
+        rev = source_revision(firmware)
+    info = flash_dir / FIRMWARE_JSON
+    info.write_bytes(firmware_json(rev, "source" if source else mode, arch))
+    return written + [info]
 
 
-def romfs_tree(workdir, arch=None):
+def firmware_json(rev, mode, arch):
+    return json.dumps({"revision": rev, "deploy": mode, "arch": arch}).encode()
+
+
+def romfs_tree(workdir, arch=None, firmware=None):
     """The compiled tree a ROMFS image is built from, in workdir/rom (boot.py
     and main.py left beside it in workdir/flash). Packages sit at the image's
     root: the firmware puts /rom first on its import path."""
     workdir = pathlib.Path(workdir)
     staged, rom = workdir / "flash", workdir / "rom"
-    app, *libraries = trees(staged)
-    compile_tree(FIRMWARE, staged, arch=arch, exclude=app[2])
+    app, *libraries = trees(staged, firmware) if firmware else trees(staged)
+    compile_tree(app[0], staged, arch=arch, exclude=app[2])
     shutil.copytree(staged / "neosensor", rom / "neosensor")
     shutil.copytree(staged / "lib" / "umqtt", rom / "umqtt", ignore=shutil.ignore_patterns("LICENSE", "*.md"))
     for src, dest, exclude in libraries:
@@ -67,9 +79,9 @@ def romfs_tree(workdir, arch=None):
     return rom
 
 
-def _copy_sources(flash_dir):
+def _copy_sources(flash_dir, firmware):
     written = []
-    for src, dest, exclude in trees(flash_dir):
+    for src, dest, exclude in trees(flash_dir, firmware):
         for f in sorted(src.rglob("*.py")):
             rel = f.relative_to(src)
             if "__pycache__" in rel.parts or any(rel.match(p) for p in exclude):

@@ -8,19 +8,18 @@ through the stage-and-switch of firmware/neosensor/stage.py.
     apply(link, plan)                         stage, verify, switch
 """
 import hashlib
-import json
 import pathlib
 import tempfile
 
-from toolchain.deploy import DEPLOYS, ROMFS_IMAGE, deploy
-from toolchain.firmware import FIRMWARE, TREES
+from toolchain.deploy import DEPLOYS, FIRMWARE_JSON as _INFO, ROMFS_IMAGE, deploy
+from toolchain.firmware import FIRMWARE, TREES, revision
 
 STAGE = "/.stage"
 CONFIG = "/config.json"
 CA = "/ca.pem"
 # What was flashed, for `neoc board info`: the firmware cannot tell it
 # without importing its app.
-FIRMWARE_JSON = "/firmware.json"
+FIRMWARE_JSON = "/" + _INFO
 
 
 class FlashError(RuntimeError):
@@ -37,7 +36,8 @@ def owned():
     app_exclude = TREES[0][2]
     for entry in FIRMWARE.iterdir():
         rel = pathlib.PurePosixPath(entry.name)
-        if entry.name != "__pycache__" and not any(rel.match(p) for p in app_exclude):
+        if entry.name != "__pycache__" and not any(rel.match(p) or p.split("/")[0] == entry.name
+                                                   for p in app_exclude):
             names.add(entry.name)
     names.update(place.split("/")[0] for _, place, _ in TREES[1:])
     return frozenset(names)
@@ -51,20 +51,19 @@ def config_bytes(server=None, wifi=None, broker=None, sandbox=False, board=None)
         return (pathlib.Path(tmp) / "config.json").read_bytes()
 
 
-def tree(mode, arch=None, config=None, ca=None):
+def tree(mode, arch=None, config=None, ca=None, rev=None):
     """{absolute path on the board: bytes}: exactly what deploy() puts on a
-    flash (compiled into a local staging folder), plus /config.json and the
-    CA bundle when given."""
+    flash (compiled into a local staging folder, firmware.json included),
+    plus /config.json and the CA bundle when given."""
     if mode not in DEPLOYS:
         raise FlashError("deploy %r: one of %s" % (mode, ", ".join(DEPLOYS)))
     want = {}
     with tempfile.TemporaryDirectory(prefix="neoc-flash-") as tmp:
         root = pathlib.Path(tmp)
-        deploy(root, mode=mode, arch=arch)
+        deploy(root, mode=mode, arch=arch, revision=rev)
         for f in sorted(root.rglob("*")):
             if f.is_file():
                 want["/" + f.relative_to(root).as_posix()] = f.read_bytes()
-    want[FIRMWARE_JSON] = json.dumps({"revision": revision(), "deploy": mode, "arch": arch}).encode()
     if config is not None:
         want[CONFIG] = config
     if ca is not None:
@@ -153,16 +152,6 @@ def mask(cfg):
     cfg["wifi"] = [dict(net, password="********") if net.get("password") else net
                    for net in cfg.get("wifi") or [] if isinstance(net, dict)]
     return cfg
-
-
-def revision():
-    """The firmware revision of this checkout (app.py's _REVISION = const(YYMMDD))."""
-    import ast
-    for node in ast.parse((FIRMWARE / "neosensor" / "app.py").read_text()).body:
-        if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_REVISION"
-                and isinstance(node.value, ast.Call) and node.value.args):
-            return ast.literal_eval(node.value.args[0])
-    return None
 
 
 def choose(info, board=None, mode=None):

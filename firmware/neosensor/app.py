@@ -66,15 +66,21 @@ class App:
         self.wanted = []   # modules whose status an order asked for
         self.state = "starting"
         self.next_status = self.wifi_check = now
-        # Reading counter, kept across reboots: the outbox's newest record
-        # has the last one used; its limit is also reserved on the flash a
-        # block ahead, for a board whose outbox file was lost.
+        self.seq = self.seq_end = 0
+        self.ring = plan.get("outbox") or 256
+        self.failed_update = plan.get("failed_update")
+        self._cache = [None, None, 0]   # _C_* indexes
+
+    def open_outbox(self):
+        """The outbox opened, once the plan's documents are gone (assemble.py's
+        last step), and the reading counter set: the outbox's newest record
+        has the last one used; its limit is also reserved on the flash a
+        block ahead, for a board whose outbox file was lost."""
         self.seq_end = store.load("seq.json", 0) or 0
-        outbox.open_ring(plan.get("outbox") or 256)
+        outbox.open_ring(self.ring)
         self.seq = outbox.seq + 1 if outbox.seq >= 0 else self.seq_end
         if self.seq > self.seq_end:
             self.seq_end = self.seq
-        self._cache = [None, None, 0]   # _C_* indexes
 
     def add_sensor(self, m, index, driver, quantity, now):
         self.sensors.append([m, index, driver, quantity, now])
@@ -154,7 +160,8 @@ class App:
                 "status", self.state, "modules", names, "heap", gc.mem_free(),
                 "hardware", sys.platform, "firmware", _REVISION, "board", self.board,
                 "foreign_commands", foreign, "bad_commands", errors, "mqtt_connects", link.connects,
-                "memory_errors", link.nomem, "queued", outbox.queued(), "dropped", outbox.dropped))
+                "memory_errors", link.nomem, "queued", outbox.queued(), "dropped", outbox.dropped,
+                "update_failed", self.failed_update))
         else:
             fields = ()
             for n in self.noises:
@@ -191,12 +198,13 @@ class App:
                 store.save("module_%s.json" % name, m.settings())
                 if m is self.device:
                     self.next_status = time.ticks_add(time.ticks_ms(), m.frequency * 1000)
-            elif order in ("restart", "reboot"):
+            elif order in ("restart", "reboot", "upgrade"):
                 # Carried out by the loop once this message is done with,
-                # whatever the status announcing it meets (see loop()).
+                # whatever the status announcing it meets (see loop()); an
+                # upgrade is the set-up's update check (ota.py), its URL kept.
+                if value:
+                    store.save("upgrade.json", {"url": value})
                 self.state = "rebooting"
-            elif order == "upgrade":
-                print("upgrade: not in this firmware yet (part 2)")
             for n in self.noises:
                 if n.m is m:  # its hardware's part: DAC threshold, counting period
                     n.order(self, cmd, time.ticks_ms())
@@ -258,11 +266,14 @@ class App:
             # The change starting -> running is a status change: announced once
             # the fast-start burst has put the first readings out.
             self.next_status = time.ticks_add(now, 3000)
-            try:  # a working link: this boot counts as a good one
-                import os
-                os.remove("crash.count")
-            except OSError:
-                pass
+            # A working link: this boot counts as a good one, and an
+            # update on trial (ota.py) has passed.
+            import os
+            for name in ("crash.count", "ota.json"):
+                try:
+                    os.remove(name)
+                except OSError:
+                    pass
 
     def loop(self):
         backoff = 1000

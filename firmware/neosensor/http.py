@@ -1,14 +1,17 @@
 # A small HTTP/1.0 client on `socket` (and `ssl` for https), for the
-# sensOCampus handshake: request(method, url, headers, body) -> (status, body).
-# Network and TLS failures raise OSError; the body is capped (a config is
-# small). https verifies the server when ca.pem is on the flash.
+# sensOCampus handshake and the update check: request(method, url, headers,
+# body) -> (status, body), the body capped (a config is small);
+# download(url, write, buf) streams a body of any size through buf.
+# Network and TLS failures raise OSError. https verifies the server when
+# ca.pem is on the flash.
 import socket
 
 MAX_BODY = 8192
 TIMEOUT = 10
 
 
-def request(method, url, headers=None, body=None):
+def _open(method, url, headers, body):
+    # (socket, status, Content-Length or -1) once the headers are read.
     proto, _, rest = url.partition("://")
     hostport, _, path = rest.partition("/")
     host, _, port = hostport.partition(":")
@@ -16,6 +19,7 @@ def request(method, url, headers=None, body=None):
     port = int(port) if port else (443 if tls else 80)
     addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
     s = socket.socket()
+    ok = False
     try:
         s.settimeout(TIMEOUT)
         s.connect(addr)
@@ -38,16 +42,27 @@ def request(method, url, headers=None, body=None):
             status = int(parts[1])
         except ValueError:
             raise OSError("bad HTTP status line")
-        length = MAX_BODY
+        length = -1
         while True:
             line = s.readline()
             if not line or line == b"\r\n":
                 break
             if line[:15].lower() == b"content-length:":
                 try:
-                    length = min(int(line[15:]), MAX_BODY)
+                    length = int(line[15:])
                 except ValueError:
                     raise OSError("bad Content-Length")
+        ok = True
+        return s, status, length
+    finally:
+        if not ok:
+            s.close()
+
+
+def request(method, url, headers=None, body=None):
+    s, status, length = _open(method, url, headers, body)
+    try:
+        length = MAX_BODY if length < 0 else min(length, MAX_BODY)
         data = b""
         while len(data) < length:
             chunk = s.read(length - len(data))
@@ -55,6 +70,25 @@ def request(method, url, headers=None, body=None):
                 break
             data += chunk
         return status, data
+    finally:
+        s.close()
+
+
+def download(url, write, buf):
+    """GET url, its body handed to write(memoryview) piece by piece through
+    buf; returns (status, bytes received). A non-200 answer is not read."""
+    s, status, length = _open("GET", url, None, None)
+    got = 0
+    try:
+        if status == 200:
+            mv = memoryview(buf)
+            while length < 0 or got < length:
+                n = s.readinto(buf)
+                if not n:
+                    break
+                write(mv[:n])
+                got += n
+        return status, got
     finally:
         s.close()
 

@@ -11,7 +11,8 @@
 #                 config as neocampus.params.checked() makes it
 #   plan.json     written last, so it says the set-up is done: mac, base,
 #                 creds, ntp, board, wifi, device (checked config), modules,
-#                 outbox (the ring's size in records, outbox.fit())
+#                 outbox (the ring's size in records, outbox.fit()),
+#                 failed_update (the revision an update rolled back, or None)
 #
 # Taking a file removes it: once the loop phase has started, any reset goes
 # through the set-up again. A file missing or not of its layout (a power cut

@@ -129,9 +129,16 @@ def run():
         ntp = True
     except Exception as e:
         print("ntp: failed (%r): no timestamps" % (e,))
+    # A newer release first, on this heap before anything else takes it.
+    board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
+    from neosensor import ota
+    if ota.check(cfg, board, feed):
+        machine.reset()
+    failed = ota.failed()
+    del ota
+    unload("neosensor.ota", "neosensor.stage", "neosensor.http")
     # The bus first: its drivers are dropped (plain data kept) before the
     # handshake loads its own code, so the two never share the heap.
-    board = cfg.get("board") or ("esp32" if sys.platform == "esp32" else "esp8266")
     chips = _chips(board)
     from neosensor import handshake
     creds, conf = handshake.run(cfg, mac, feed, machine.Pin(2, machine.Pin.OUT))
@@ -151,7 +158,7 @@ def run():
     modules = None
     plan.write_done({"mac": mac, "base": base, "creds": creds, "ntp": ntp, "board": board,
                      "wifi": cfg.get("wifi"), "device": device, "modules": n,
-                     "outbox": ring})
+                     "outbox": ring, "failed_update": failed})
     unload("neosensor.plan")
     feed()
     print("setup: done, %d bytes free: soft reset into the loop" % gc.mem_free())

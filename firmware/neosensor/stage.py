@@ -5,8 +5,10 @@ source over the REPL) and the over-the-air update (which imports it).
 
     listing()                 "sha256hex path" of every file, staged ones included
     begin(path) / write(data) / end(sha256hex) -> True when the staged copy matches
-    switch(removes, rom)      plan written, then renames (and the ROMFS partition
-                              written from rom); resume() ends a cut switch
+    switch(removes, rom, keep) plan written, then renames (and the ROMFS partition
+                              written from rom); resume() ends a cut switch;
+                              with keep, the old files go there, not away
+    restore(keep)             the kept files back in place (an update rolled back)
     erase()                   every file removed (MicroPython stays)
 
 Set-up phase or REPL only, never the loop: it allocates paths and a hash.
@@ -115,12 +117,16 @@ def drop(path):
         pass
 
 
-def switch(removes=(), rom=None):
+def switch(removes=(), rom=None, keep=None):
     """Put every staged file in place and remove `removes` (files of the
     old firmware the new one has not); with rom, then copy that file into
-    the ROMFS partition. The plan is written first (atomically): a cut from
-    here on is finished by resume()."""
+    the ROMFS partition. keep: a folder the replaced and removed files are
+    moved to instead (restore() puts them back), with the list of the files
+    that are new in keep/.added. The plan is written first (atomically): a
+    cut from here on is finished by resume()."""
     with open(PLAN + ".tmp", "w") as f:
+        if keep:
+            f.write(">%s\n" % keep)
         for p in removes:
             f.write("-%s\n" % p)
         if rom:
@@ -137,28 +143,88 @@ def resume():
         return False
     plan = [line.strip() for line in f if line.strip()]
     f.close()
+    keep = plan[0][1:] if plan and plan[0][0] == ">" else None
     moved = []
     files(STAGE, lambda p: p != PLAN and not p.endswith(".tmp") and moved.append(p))
     for staged in moved:
         target = staged[len(STAGE):]
         _makedirs(target)
-        try:
-            os.remove(target)   # FAT will not rename over a file
-        except OSError:
-            pass
+        _away(target, keep)
         _rename(staged, target)
     for line in plan:
         if line[0] == "-":
-            try:
-                os.remove(line[1:])
-            except OSError:
-                pass
+            _away(line[1:], keep, False)
             _prune(line[1:])
         elif line[0] == "!":
             rom_write(line[1:])
     os.remove(PLAN)
     _rmtree(STAGE)
     return True
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _away(path, keep, new=True):
+    # The old file out of the way of the new one: removed (FAT will not
+    # rename over a file), or moved into keep unless a cut switch moved it
+    # there already. new: path gets a new file, noted in keep/.added when
+    # there was none before (restore() removes it).
+    if keep and not _exists(keep + path):
+        if _exists(path):
+            _makedirs(keep + path)
+            _rename(path, keep + path)
+        elif new:
+            _makedirs(keep + "/")
+            with open(keep + "/.added", "a") as f:
+                f.write(path + "\n")
+        return
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def restore(keep):
+    """Undo a switch(keep=keep): the files it added removed, the kept ones
+    back in place (and the ROMFS partition written again from a kept
+    image), keep removed. A cut restore is finished by calling it again."""
+    try:
+        with open(keep + "/.added") as f:
+            added = [line.strip() for line in f if line.strip()]
+    except OSError:
+        added = []
+    for p in added:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+        _prune(p)
+    try:
+        os.remove(keep + "/.added")
+    except OSError:
+        pass
+    back = []
+    files(keep, back.append)
+    rom = None
+    for kept in back:
+        target = kept[len(keep):]
+        _makedirs(target)
+        try:
+            os.remove(target)
+        except OSError:
+            pass
+        _rename(kept, target)
+        if target.endswith(".img") and partition():
+            rom = target
+    if rom:
+        rom_write(rom)
+    _rmtree(keep)
 
 
 def _prune(path):

@@ -52,8 +52,15 @@ def run():
             from neosensor import app
             app.run()
         else:
-            from neosensor import setup
-            setup.run()
+            # An update on trial counted (and rolled back) before the set-up
+            # it may break: a setup.py that does not even import included.
+            from neosensor import ota
+            back = ota.boot()
+            del ota
+            unload("neosensor.ota", "neosensor.stage")
+            if not back:
+                from neosensor import setup
+                setup.run()
     except KeyboardInterrupt:
         raise
     except Exception as e:

@@ -1,0 +1,268 @@
+"""Over-the-air updates on the virtual board (ROMFS deploy, the default
+heap) against `neoc server` with Mosquitto: releases published with the
+real `neoc release publish`, fetched by the firmware's set-up phase
+(firmware/neosensor/ota.py) on the `upgrade` order.
+
+One board goes through the cases in order: a release that is not newer, one
+that does not fit the flash, a corrupt file, a download cut in the middle
+(then the same release again: the good update, timed), and a firmware that
+raises at boot (rolled back after 3 boots). The board's images URL goes
+through a proxy that can cut a download, as a stub closing the connection.
+"""
+import hashlib
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from provisioning.stub_process import StubServer
+from toolchain import micropython as upy
+from toolchain.firmware import revision
+from toolchain.mpy import compile_file
+from virtual_board import DEFAULT_HEAP, VirtualBoard
+
+pytestmark = [pytest.mark.slow, pytest.mark.micropython, pytest.mark.mosquitto]
+
+MAC = "aa:bb:cc:00:07:a0"
+ROOM = "u2/ota"
+R0 = revision()
+R1, R2 = R0 + 1, R0 + 2
+NEOC = [sys.executable, "-m", "neoc"]
+
+
+class CuttingProxy:
+    """A TCP forwarder to the stub; armed, it closes the next answer to a
+    path ending in `suffix` after `after` bytes."""
+
+    def __init__(self, target):
+        self.target = target
+        self.cut = None   # (suffix, after)
+        self.cuts = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn, socket.create_connection(self.target) as up:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            path = head.split(b" ", 2)[1].decode()
+            cut, self_cut = self.cut, None
+            if cut and path.endswith(cut[0]):
+                self_cut, self.cut = cut[1], None
+            up.sendall(head)
+            sent = 0
+            while True:
+                data = up.recv(4096)
+                if not data:
+                    return
+                if self_cut is not None and sent + len(data) > self_cut:
+                    conn.sendall(data[:max(0, self_cut - sent)])
+                    self.cuts += 1
+                    return   # the connection closed mid-body
+                conn.sendall(data)
+                sent += len(data)
+
+    def close(self):
+        self.server.close()
+
+
+class Campus:
+    def __init__(self, stub, board, data_dir, proxy, tmp):
+        self.stub, self.board, self.data_dir, self.proxy, self.tmp = stub, board, data_dir, proxy, tmp
+        self.passed = set()
+
+    def neoc(self, *args):
+        proc = subprocess.run(NEOC + list(args) + ["--server", self.stub.url, "--token", self.stub.token],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout + proc.stderr
+
+    def publish(self, rev, folder=None):
+        if folder:
+            return self.neoc("release", "publish", str(folder), "--board", "esp8266")
+        return self.neoc("release", "publish", "--from-tree", "--board", "esp8266", "--arch", "none",
+                         "--revision", str(rev))
+
+    def upgrade(self):
+        """The `upgrade` order; returns the console index it was sent at."""
+        start = len(self.board.lines)
+        self.stub.admin.order(MAC, "upgrade")
+        self.board.wait_for(r"^--- boot \d+ \(reset\)", 30, start)
+        return start
+
+    def flash_revision(self):
+        return json.loads((self.board.flash / "firmware.json").read_text())["revision"]
+
+    def status(self, since):
+        """The board's newest `running` device status after console index since."""
+        for line in reversed(self.board.lines[since:]):
+            if line.startswith("pub %s/device " % ROOM) and '"status": "running"' in line:
+                return json.loads(line.split(" ", 2)[2].rsplit(" (", 1)[0])
+        return None
+
+    def images(self):
+        return self.data_dir / "images" / "esp8266" / "neOSensor"
+
+
+@pytest.fixture(scope="module")
+def campus(tmp_path_factory):
+    reason = upy.unavailable_reason()
+    if reason:
+        from harness import need
+        need(reason)
+    data = tmp_path_factory.mktemp("stub-ota")
+    stub = StubServer(data, broker="mosquitto")
+    stub.start()
+    proxy = CuttingProxy((stub.host, stub.http_port))
+    try:
+        stub.admin.add_device(MAC, location=ROOM, modules=[{"module": "digital", "params": [
+            {"param": "input", "value": 13}, {"param": "type", "value": "presence"}]}])
+        board = VirtualBoard(MAC, server=stub.url, wifi=("campus", "secret"), heap=DEFAULT_HEAP,
+                             broker=(stub.mqtt_host, stub.mqtt_port), echo=False,
+                             flash_dir=tmp_path_factory.mktemp("flash-ota"),
+                             config_extra={"images": "http://127.0.0.1:%d/images" % proxy.port})
+        board.start()
+        try:
+            board.wait_for(r"^mqtt: connected", 90)
+            yield Campus(stub, board, data, proxy, tmp_path_factory.mktemp("releases"))
+        finally:
+            board.stop()
+    finally:
+        proxy.close()
+        stub.stop()
+
+
+@pytest.fixture
+def run(request, campus):
+    failed, n = request.session.testsfailed, len(campus.board.lines)
+    yield campus
+    if request.session.testsfailed == failed:
+        campus.passed.add(request.node.originalname)
+    else:
+        print("--- board console during the test\n" + "\n".join(campus.board.lines[n:][-150:]))
+        print("--- stub output\n" + campus.stub.output()[-3000:])
+
+
+def _need(run, name):
+    if name not in run.passed:
+        pytest.fail("needs %s, which did not pass on this board" % name, pytrace=False)
+
+
+def test_a_release_that_is_not_newer_changes_nothing(run):
+    out = run.publish(R0)
+    assert "release %d published for esp8266" % R0 in out
+    start = run.upgrade()
+    run.board.wait_for(r"^ota: revision %d is not newer than this firmware's \(%d\)" % (R0, R0), 60, start)
+    run.board.wait_for(r"^mqtt: connected", 60, start)
+    assert run.flash_revision() == R0
+
+
+def test_a_release_too_big_for_the_flash_is_refused_before_download(run):
+    _need(run, "test_a_release_that_is_not_newer_changes_nothing")
+    doc = json.loads((run.images() / "default.json").read_text())
+    huge = dict(doc, revision=R1, files=doc["files"] + [["/huge.bin", 1 << 42, "0" * 64]])
+    (run.images() / "default.json").write_text(json.dumps(huge))
+    start = run.upgrade()
+    run.board.wait_for(r"^ota: revision %d needs \d+ B of flash, \d+ B are free: not updated" % R1, 60, start)
+    run.board.wait_for(r"^mqtt: connected", 60, start)
+    assert run.flash_revision() == R0
+    assert not (run.board.flash / ".stage").exists()
+
+
+def test_a_corrupt_file_switches_nothing(run):
+    _need(run, "test_a_release_too_big_for_the_flash_is_refused_before_download")
+    run.publish(R1)
+    image = run.images() / str(R1) / "romfs.img"
+    good = image.read_bytes()
+    image.write_bytes(good[:1000] + bytes([good[1000] ^ 0xFF]) + good[1001:])
+    try:
+        start = run.upgrade()
+        run.board.wait_for(r"^ota: /romfs.img: sha256 differs from the release's: nothing switched in", 60, start)
+        run.board.wait_for(r"^mqtt: connected", 60, start)
+    finally:
+        image.write_bytes(good)
+    assert run.flash_revision() == R0
+    assert not [p for p in (run.board.flash / ".stage").rglob("*") if p.is_file()]
+
+
+def test_a_cut_download_switches_nothing_and_is_tried_again(run):
+    _need(run, "test_a_corrupt_file_switches_nothing")
+    run.proxy.cut = ("/romfs.img", 20000)
+    start = run.upgrade()
+    run.board.wait_for(r"^ota: /romfs.img: cut after \d+ of \d+ B: nothing switched in", 60, start)
+    run.board.wait_for(r"^mqtt: connected", 60, start)
+    assert run.proxy.cuts == 1
+    assert run.flash_revision() == R0
+    assert not [p for p in (run.board.flash / ".stage").rglob("*") if p.is_file()]
+
+
+def test_a_good_update_is_switched_in_and_passes_its_trial(run):
+    _need(run, "test_a_cut_download_switches_nothing_and_is_tried_again")
+    before = hashlib.sha256((run.board.flash / "boot.py").read_bytes()).hexdigest()
+    t0 = time.monotonic()
+    start = run.upgrade()
+    run.board.wait_for(r"^ota: revision %d: 2 of 4 files to fetch" % R1, 60, start)  # romfs.img, firmware.json
+    run.board.wait_for(r"^ota: revision %d in place \(was %d\)" % (R1, R0), 60, start)
+    run.board.wait_for(r"^ota: revision %d on trial, boot 1 of 3" % R1, 30, start)
+    run.board.wait_for(r"^mqtt: connected", 60, start)
+    print("update of one changed image (order to first MQTT link): %.1f s" % (time.monotonic() - t0))
+    assert run.flash_revision() == R1
+    assert hashlib.sha256((run.board.flash / "boot.py").read_bytes()).hexdigest() == before
+    assert (run.board.flash / ".prev" / "romfs.img").exists()   # kept while on trial
+    status = run.board.wait_for(r'^pub %s/device .*"status": "running"' % ROOM, 30, start) and run.status(start)
+    assert status["firmware"] == R1 and status["update_failed"] is None, status
+    assert not (run.board.flash / "ota.json").exists()   # the trial passed at the first MQTT link
+    # The next set-up frees the previous firmware.
+    start = run.upgrade()
+    run.board.wait_for(r"^ota: revision %d passed its trial: the previous firmware removed" % R1, 60, start)
+    run.board.wait_for(r"^mqtt: connected", 60, start)
+    assert not (run.board.flash / ".prev").exists()
+
+
+def test_a_firmware_that_raises_at_boot_is_rolled_back_after_3_boots(run):
+    _need(run, "test_a_good_update_is_switched_in_and_passes_its_trial")
+    # A .mpy release (from a ROMFS one: the image goes, files come) whose set-up raises.
+    folder = run.tmp / "broken"
+    subprocess.run(NEOC + ["release", "build", str(folder), "--board", "esp8266", "--deploy", "mpy", "--arch",
+                           "none", "--revision", str(R2)], check=True, stdin=subprocess.DEVNULL,
+                   capture_output=True)
+    src = run.tmp / "setup.py"
+    src.write_text("def run():\n    raise RuntimeError('broken release')\n")
+    compile_file(src, folder / "neosensor" / "setup.mpy", source_name="neosensor/setup.py")
+    run.publish(R2, folder)
+    image = hashlib.sha256((run.board.flash / "romfs.img").read_bytes()).hexdigest()
+    start = run.upgrade()
+    run.board.wait_for(r"^ota: revision %d in place \(was %d\)" % (R2, R1), 60, start)
+    for n in (1, 2, 3):
+        run.board.wait_for(r"^ota: revision %d on trial, boot %d of 3" % (R2, n), 60, start)
+    run.board.wait_for(r"^ota: revision %d did not reach a working MQTT link in 3 boots: back to revision %d"
+                       % (R2, R1), 60, start)
+    assert sum("RuntimeError: broken release" in x for x in run.board.lines[start:]) == 3
+    run.board.wait_for(r"^ota: revision %d was rolled back before: not tried again" % R2, 60, start)
+    run.board.wait_for(r"^mqtt: connected", 60, start)
+    assert run.flash_revision() == R1
+    assert hashlib.sha256((run.board.flash / "romfs.img").read_bytes()).hexdigest() == image
+    assert not (run.board.flash / "neosensor").exists() and not (run.board.flash / "lib").exists()
+    assert not (run.board.flash / ".prev").exists() and not (run.board.flash / "ota.json").exists()
+    run.board.wait_for(r'^pub %s/device .*"status": "running"' % ROOM, 30, start)
+    status = run.status(start)
+    assert status["firmware"] == R1 and status["update_failed"] == R2, status
