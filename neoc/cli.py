@@ -25,6 +25,12 @@ SUBCOMMANDS = {
 }
 
 
+# Commands a group gets from a package it may not import itself: `neoc board
+# info` talks to any board over mpremote (provisioning/), while the `board`
+# group runs virtual boards (virtual_board/, below provisioning/ in the layers).
+JOINED = {"board": {"info": ("provisioning.flash", "info")}}
+
+
 def _available(name):
     module = SUBCOMMANDS[name][0]
     try:
@@ -41,7 +47,11 @@ class LazyGroup(click.Group):
         if name not in SUBCOMMANDS or not _available(name):
             return None
         module, attr, _ = SUBCOMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        group = getattr(importlib.import_module(module), attr)
+        for sub, (module, attr) in JOINED.get(name, {}).items():
+            if sub not in group.commands:
+                group.add_command(getattr(importlib.import_module(module), attr), sub)
+        return group
 
     def format_commands(self, ctx, formatter):
         rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]

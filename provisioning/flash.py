@@ -313,7 +313,7 @@ def board_info(link):
             "config": mask(cfg) if cfg else None}
 
 
-# `python -m provisioning.flash info PORT` until `neoc board` lists `info`
-# (the board group lives in virtual_board/, which may not import provisioning/).
+# `neoc board info` (joined to the board group by neoc/cli.py), also as
+# `python -m provisioning.flash info PORT`.
 if __name__ == "__main__":
     click.Group(commands={"flash": flash, "info": info})()

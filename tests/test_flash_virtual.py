@@ -15,6 +15,7 @@ from harness import ROOT, need, wait_until
 from support.cut_proxy import CutProxy
 from toolchain import micropython as upy
 from toolchain.board_link import Link, LinkError, board_source
+from toolchain.firmware import revision
 from toolchain.flashing import config_bytes, flash, owned
 from virtual_board import VirtualBoard
 
@@ -98,6 +99,14 @@ def test_a_blank_board_is_registered_flashed_and_publishes(stub, tmp_path, mode,
             assert row["topic"] == "u4/302" and row["heap"] > 0 and row["dropped"] == 0
         assert (board.flash / "romfs.img").exists() == (mode == "romfs")
         assert (board.flash / "neosensor" / "app.mpy").exists() == (mode == "mpy")
+        info = subprocess.run([sys.executable, "-m", "neoc", "board", "info", url(board), "--json"], cwd=ROOT,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert info.returncode == 0, info.stdout + info.stderr
+        got = json.loads(info.stdout)
+        assert got["mac"] == mac and got["board"] == "esp8266" and got["deploy"] == mode
+        assert got["firmware"] == revision() and got["heap_free"] > 0 and got["flash_free"] > 0
+        assert got["config"]["wifi"] == [{"ssid": WIFI[0], "password": "********"}]
+        assert WIFI[1] not in info.stdout
     finally:
         board.stop()
 

@@ -31,11 +31,17 @@ MPY_VERSION = 6
 ARCHS = {0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em", 7: "armv7emsp",
          8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc"}
 
-_PROBE = """\
-import sys,gc,os
+# The interrupted firmware's modules let go before the stage code is
+# compiled: on a running 45k board that code does not fit beside them.
+_FREE = """\
+import sys,gc
 for k in list(sys.modules):
  if k.split('.')[0] in ('neosensor','neocampus','drivers','umqtt'):
   del sys.modules[k]
+gc.collect()
+"""
+_PROBE = """\
+import sys,gc,os
 try:
  import vboard
  kind=vboard.board.get('board')
@@ -112,6 +118,7 @@ class Link:
         self.sent = 0        # bytes written to the link
         self.content = 0     # file bytes among them (before encoding)
         self.scripts = 0     # scripts run: the round trips
+        self.smaller = 0     # scripts sent again, halved, after a MemoryError
         try:
             self.t = SerialTransport(port, baudrate=baudrate)
         except TransportError as e:
@@ -173,6 +180,7 @@ class Link:
                 time.sleep(1.5)
         # Two scripts, not one: the board compiles each in its heap, and a
         # raw-paste buffer grows by doubling.
+        self.run(_FREE)
         self.run(board_source())
         self.info = ast.literal_eval(self.run(_PROBE).strip())
         return self.info
@@ -221,12 +229,26 @@ class Link:
     def send(self, files, progress=None):
         """Stage files [(path on the board, bytes, sha256 hex)]; returns the
         paths whose copy the board verified. Small files share a script, a
-        big one spans several; progress(files done, bytes) after each script."""
-        deflate = bool(self.info and self.info.get("deflate"))
+        big one spans several; progress(files done, bytes) after each script.
+        Scripts are sized from the board's free heap; one that still meets a
+        MemoryError (a heap in pieces) is sent again, with the files not yet
+        verified, in scripts half the size (self.smaller counts it)."""
         chunk = CHUNK
         if self.info and self.info.get("heap_free"):
             chunk = max(MIN_CHUNK, min(CHUNK, self.info["heap_free"] // 6 // 256 * 256))
-        script, pending, good = [], [], []
+        good = []
+        while True:
+            try:
+                return self._send([f for f in files if f[0] not in good], progress, chunk, good)
+            except LinkError as e:
+                if "MemoryError" not in str(e) or chunk <= MIN_CHUNK:
+                    raise
+                chunk //= 2
+                self.smaller += 1
+
+    def _send(self, files, progress, chunk, good):
+        deflate = bool(self.info and self.info.get("deflate"))
+        script, pending = [], []
         size = 0
 
         def flush():
