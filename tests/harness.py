@@ -219,3 +219,23 @@ def wait_until(fn, timeout, what):
             return got
         time.sleep(0.2)
     raise AssertionError("timed out (%.0f s) waiting for %s" % (timeout, what))
+
+
+def chained_step(request, shared, console):
+    """One step of a chain of tests sharing one long-lived rig (`shared`,
+    with a `passed` set): a generator for a fixture. A step that passed is
+    noted; one that failed prints the last console lines (console() -> the
+    lines since the step began) for its report."""
+    failed = request.session.testsfailed
+    start = console()
+    yield shared
+    if request.session.testsfailed == failed:
+        shared.passed.add(request.node.originalname)
+    else:
+        print(start())
+
+
+def needs_step(shared, name):
+    """Fail at once when the step this one builds on did not pass."""
+    if name not in shared.passed:
+        pytest.fail("needs %s, which did not pass on this board" % name, pytrace=False)

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from harness import chained_step, needs_step
 from provisioning.stub_process import StubServer
 from toolchain import micropython as upy
 from toolchain.firmware import revision
@@ -153,18 +154,15 @@ def campus(tmp_path_factory):
 
 @pytest.fixture
 def run(request, campus):
-    failed, n = request.session.testsfailed, len(campus.board.lines)
-    yield campus
-    if request.session.testsfailed == failed:
-        campus.passed.add(request.node.originalname)
-    else:
-        print("--- board console during the test\n" + "\n".join(campus.board.lines[n:][-150:]))
-        print("--- stub output\n" + campus.stub.output()[-3000:])
+    def console():
+        n = len(campus.board.lines)
+        return lambda: ("--- board console during the test\n" + "\n".join(campus.board.lines[n:][-150:]) +
+                        "\n--- stub output\n" + campus.stub.output()[-3000:])
+    yield from chained_step(request, campus, console)
 
 
 def _need(run, name):
-    if name not in run.passed:
-        pytest.fail("needs %s, which did not pass on this board" % name, pytrace=False)
+    needs_step(run, name)
 
 
 def test_a_release_that_is_not_newer_changes_nothing(run):

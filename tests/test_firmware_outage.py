@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from harness import wait_until
+from harness import chained_step, needs_step, wait_until
 from provisioning.stub_process import StubServer
 from toolchain import micropython as upy
 from virtual_board import DEFAULT_HEAP, VirtualBoard
@@ -123,18 +123,15 @@ def outage(tmp_path_factory):
 
 @pytest.fixture
 def run(request, outage):
-    failed, n = request.session.testsfailed, len(outage.board.lines)
-    yield outage
-    if request.session.testsfailed == failed:
-        outage.passed.add(request.node.originalname)
-    else:
-        print("--- board console during the test\n" + "\n".join(outage.board.lines[n:][-150:]))
-        print("--- stub output\n" + outage.stub.output()[-3000:])
+    def console():
+        n = len(outage.board.lines)
+        return lambda: ("--- board console during the test\n" + "\n".join(outage.board.lines[n:][-150:]) +
+                        "\n--- stub output\n" + outage.stub.output()[-3000:])
+    yield from chained_step(request, outage, console)
 
 
 def _need(run, name):
-    if name not in run.passed:
-        pytest.fail("needs %s, which did not pass on this board" % name, pytrace=False)
+    needs_step(run, name)
 
 
 def test_readings_flow_before_any_outage(run):
