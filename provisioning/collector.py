@@ -10,7 +10,8 @@ Nothing the broker handed over is lost on the way to SQLite:
   transaction holding it committed; the session is persistent (fixed client id,
   clean start off, a session expiry of a day), so what was not acknowledged
   when the stub died is sent again by the broker, and the registry's unique
-  key on (topic, unitID, subID, seq) stores a redelivery once;
+  key on (topic, unitID, subID, epoch, seq) stores a redelivery once, and the
+  per-device counts (seqcount.py) know it for a duplicate;
 - a batch the database refuses for one bad row is retried row by row: only
   that row is dropped (and counted);
 - while the store cannot write (disk full, I/O error) nothing is acknowledged:
@@ -32,7 +33,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from provisioning import attribution
+from provisioning import attribution, seqcount
 
 log = logging.getLogger("neoc.collector")
 
@@ -44,7 +45,6 @@ INT64 = 2 ** 63   # what an SQLite INTEGER holds
 SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
 RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
 STORE_RETRY = 1.0  # s between tries while the store cannot write
-MAX_SENSORS = 100000  # sensors whose last seq is remembered
 SCALARS = (int, float, bool)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -163,10 +163,8 @@ class Collector:
         self.connected = threading.Event()
         self._task = None
         self._units = attribution.Units(registry)
-        # Last seq per sensor: a jump counts the readings lost on the way (broker, network,
-        # device), whichever broker is in front; back to 0 is a device restart, another step
-        # back a late or repeated message.
-        self._last_seq = collections.OrderedDict()
+        # Per device, from `seq`: received, missing (gaps), duplicates, restarts (seqcount.py).
+        self.seq_counts = seqcount.SeqCounts(registry.seq_counts())
         if manual_ack:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                             manual_ack=True)
@@ -255,11 +253,13 @@ class Collector:
             taken.append(self.inbox.popleft())
         if not taken:
             return 0
-        rows, readings, statuses = [], [], []
+        rows, readings, owners, statuses = [], [], [], []
+        batch = self.seq_counts.batch(self.registry.stored_value)
         for topic, payload, received, mid, qos in taken:
             try:
                 kind, data = classify(topic, payload)
-                if kind != "ignored" and not self._units.belongs(topic, data["unitID"]):
+                owner = None if kind == "ignored" else self._units.owner(topic, data["unitID"])
+                if kind != "ignored" and owner is None:
                     raise Invalid("unitID not of a device at this location")
             except Invalid as exc:
                 self._reject(received, topic, str(exc))
@@ -269,27 +269,42 @@ class Collector:
             elif kind == "status":
                 statuses.append((topic, data["unitID"], data, received))
             else:
+                value = json.dumps(data["value"])
+                epoch = batch.reading(owner, topic, data["unitID"], data["subID"], data["seq"], value)
+                if epoch is None:
+                    continue  # stored already: a redelivery
                 data["received_at"] = received
                 readings.append(data)
+                owners.append(owner)
                 rows.append((topic, data["building"], data["room"], data["module"], data["unitID"],
-                             data["subID"], json.dumps(data["value"]), data["value_units"], data["seq"],
-                             received))
+                             data["subID"], value, data["value_units"], data["seq"], received, epoch))
+
+        def counts(refused):
+            for i in refused:
+                batch.refused(owners[i])
+            return batch.rows()
         try:
-            stored, refused = self.registry.store_batch(rows, statuses)
+            stored, refused = self.registry.store_batch(rows, statuses, counts)
         except sqlite3.OperationalError as exc:
             # The store cannot write: keep everything, unacknowledged, in order.
             self.inbox.extendleft(reversed(taken))
             self.registry.write_failed(exc)  # logged once, not per message
             self.counters["store retries"] += 1
             return 0
+        batch.commit()
         self.registry.write_ok()
         for i in refused:
-            self._reject(rows[i][-1], rows[i][0], "store refused")
-        self._count_gaps(readings, set(refused))
-        duplicates = len(rows) - len(refused) - stored
+            self._reject(rows[i][9], rows[i][0], "store refused")
         self.counters["readings"] += stored
+        # Beyond what the counts caught: rows the store's unique key skipped (a registry
+        # from before the counts, whose highest seqs are not known).
+        duplicates = batch.duplicates + len(rows) - len(refused) - stored
         if duplicates:
             self.counters["duplicates"] += duplicates
+        if batch.missing:
+            self.counters["missing (seq gaps)"] += batch.missing
+        if batch.restarts:
+            self.counters["seq restarts"] += batch.restarts
         self.counters["statuses"] += len(statuses)
         if self.manual_ack:
             for _, _, _, mid, qos in taken:
@@ -297,26 +312,12 @@ class Collector:
                     self.client.ack(mid, qos)
         if self.on_readings and readings:
             skip = set(refused)
-            self.on_readings([r for i, r in enumerate(readings) if i not in skip])
+            self.on_readings([r for i, r in enumerate(readings) if i not in skip],
+                             {d: seqcount.public(self.seq_counts.states.get(d)) for d in set(owners)})
         if self.on_status:
             for topic, _, data, received in statuses:
                 self.on_status(topic, data, received)
         return stored
-
-    def _count_gaps(self, readings, refused):
-        last = self._last_seq
-        for i, r in enumerate(readings):
-            if r["seq"] is None or i in refused:
-                continue
-            key = (r["topic"], r["unitID"], r["subID"])
-            before = last.get(key)
-            if before is not None and r["seq"] > before + 1:
-                self.counters["missing (seq gaps)"] += r["seq"] - before - 1
-            if before is None or r["seq"] > before or r["seq"] == 0:  # 0: the device restarted
-                last[key] = r["seq"]
-                last.move_to_end(key)
-                if len(last) > MAX_SENSORS:
-                    last.popitem(last=False)
 
     def stats(self):
         out = {"connected": self.connected.is_set(), "queued": len(self.inbox),

@@ -13,7 +13,7 @@ import time
 
 from neocampus import table
 from neocampus.ids import login_for, mac_stored
-from provisioning import acl, passwords
+from provisioning import acl, passwords, seqcount
 
 KINDS = ("neosensor", "rpi", "display")
 MAX_ROOMS = 64
@@ -66,21 +66,39 @@ CREATE TABLE IF NOT EXISTS readings (
     value TEXT NOT NULL,
     value_units TEXT,
     seq INTEGER,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS readings_topic ON readings(topic, id);
 CREATE INDEX IF NOT EXISTS readings_time ON readings(received_at);
+CREATE TABLE IF NOT EXISTS seq_counts (
+    device TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    missing INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL,
+    restarts INTEGER NOT NULL
+);
 """
 
 # A redelivered reading (the broker sends again what was not acknowledged) is
 # stored once. The topic is part of the key so that two devices of different
-# rooms whose MACs end alike (the same `auto_xxxx`) never shadow each other.
+# rooms whose MACs end alike (the same `auto_xxxx`) never shadow each other;
+# the epoch, so that a device whose counter started again (seqcount.py) keeps
+# its new readings.
 READINGS_ONCE = ("CREATE UNIQUE INDEX IF NOT EXISTS readings_once ON readings"
-                 "(topic, unit_id, COALESCE(sub_id, ''), seq) WHERE seq IS NOT NULL")
+                 "(topic, unit_id, COALESCE(sub_id, ''), epoch, seq) WHERE seq IS NOT NULL")
 _DUPLICATES = ("DELETE FROM readings WHERE seq IS NOT NULL AND id NOT IN (SELECT MIN(id) FROM readings"
-               " WHERE seq IS NOT NULL GROUP BY topic, unit_id, COALESCE(sub_id, ''), seq)")
+               " WHERE seq IS NOT NULL GROUP BY topic, unit_id, COALESCE(sub_id, ''), epoch, seq)")
 _INSERT_READING = ("INSERT OR IGNORE INTO readings (topic, building, room, module, unit_id, sub_id, value,"
-                   " value_units, seq, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
+                   " value_units, seq, received_at, epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+_STORED_VALUE = ("SELECT value FROM readings WHERE topic=? AND unit_id=? AND COALESCE(sub_id, '')=? AND epoch=?"
+                 " AND seq=?")
+_SAVE_COUNTS = "INSERT OR REPLACE INTO seq_counts VALUES (?,?,?,?,?,?,?)"
+# A device with its reading counts (seq_counts is keyed by the stored MAC).
+_WITH_COUNTS = ("SELECT devices.*, " + ", ".join("seq_counts.%s AS c_%s" % (f, f) for f in seqcount.FIELDS)
+                + " FROM devices LEFT JOIN seq_counts ON seq_counts.device = devices.mac")
 # What a row can make SQLite refuse (a value it cannot bind); OperationalError
 # (disk full, I/O) is the store failing, not the row, and is never caught here.
 _ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError,
@@ -190,9 +208,13 @@ class Registry:
         for column in ("rooms TEXT", "claim_until REAL", "claimed_from TEXT"):
             if column.split()[0] not in columns:  # a registry made before that column
                 self.db.execute("ALTER TABLE devices ADD COLUMN " + column)
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='readings_once'").fetchone() is None:
-            with self.db:  # a registry from before the key may hold duplicates
+        if "epoch" not in {r[1] for r in self.db.execute("PRAGMA table_info(readings)")}:
+            self.db.execute("ALTER TABLE readings ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+        once = self.db.execute("SELECT sql FROM sqlite_master WHERE name='readings_once'").fetchone()
+        if once is None or "epoch" not in once[0]:
+            with self.db:  # a registry from before the key (or before its epoch) may hold duplicates
                 self.db.execute("BEGIN")
+                self.db.execute("DROP INDEX IF EXISTS readings_once")
                 self.db.execute(_DUPLICATES)
                 self.db.execute(READINGS_ONCE)
         self.generation = 0  # bumped on every device change (collector caches follow it)
@@ -311,13 +333,17 @@ class Registry:
             "server": row["server"], "port": row["port"], "rooms": rooms_of(row),
             "claim_until": row["claim_until"] if row["password_pending"] else None, "created_at": row["created_at"],
             "last_seen": row["last_seen"],
+            "readings": seqcount.public(None if row["c_epoch"] is None else [row["c_" + f] for f in seqcount.FIELDS]),
         }
 
     def device(self, mac):
-        return self._public(self._row(mac))
+        row = self.db.execute(_WITH_COUNTS + " WHERE devices.mac=?", (clean_mac(mac),)).fetchone()
+        if row is None:
+            raise NotFound("no device %s" % mac)
+        return self._public(row)
 
     def devices(self):
-        return [self._public(r) for r in self.db.execute("SELECT * FROM devices ORDER BY location, mac")]
+        return [self._public(r) for r in self.db.execute(_WITH_COUNTS + " ORDER BY location, devices.mac")]
 
     # -- device side ------------------------------------------------------
     def lookup(self, mac):
@@ -448,17 +474,28 @@ class Registry:
         return self.db.execute("SELECT location, mac FROM devices").fetchall()
 
     def store_readings(self, rows):
-        """rows: (topic, building, room, module, unit_id, sub_id, value_json, units, seq, received_at)."""
+        """rows: (topic, building, room, module, unit_id, sub_id, value_json, units, seq, received_at[, epoch])."""
         return self.store_batch(rows, ())
 
-    def store_batch(self, rows, statuses):
+    def stored_value(self, topic, unit_id, sub_id, epoch, seq):
+        """The value (JSON text) stored under a reading's unique key, or None."""
+        row = self.db.execute(_STORED_VALUE, (topic, unit_id, sub_id or "", epoch, seq)).fetchone()
+        return None if row is None else row[0]
+
+    def seq_counts(self):
+        """{device: [epoch, last seq, received, missing, duplicates, restarts]} (seqcount.py)."""
+        return {r[0]: list(r[1:]) for r in self.db.execute("SELECT * FROM seq_counts")}
+
+    def store_batch(self, rows, statuses, counts=None):
         """Readings and statuses ((topic, unit_id, payload, received_at)) in one
         transaction: -> (readings stored, indexes of rows SQLite refused).
 
-        A reading already stored (same topic, unitID, subID, seq) is skipped. A row
-        SQLite refuses costs only itself: the batch is then retried row by row.
+        A reading already stored (same topic, unitID, subID, epoch, seq) is skipped.
+        A row SQLite refuses costs only itself: the batch is then retried row by row.
+        counts(refused) -> rows of seq_counts to save in the same transaction.
         sqlite3.OperationalError (disk full, I/O error) leaves nothing written and
         propagates: the caller keeps the batch for later."""
+        rows = [r if len(r) == 11 else tuple(r) + (0,) for r in rows]
         try:
             with self.db:
                 self.db.execute("BEGIN")
@@ -466,6 +503,8 @@ class Registry:
                 self.db.executemany(_INSERT_READING, rows)
                 stored = self.db.total_changes - before
                 self._store_statuses(statuses)
+                if counts is not None:
+                    self.db.executemany(_SAVE_COUNTS, counts(()))
             return stored, []
         except sqlite3.OperationalError:
             raise
@@ -485,6 +524,8 @@ class Registry:
                     self.db.execute("ROLLBACK TO one_row")
                 self.db.execute("RELEASE one_row")
             self._store_statuses(statuses)
+            if counts is not None:
+                self.db.executemany(_SAVE_COUNTS, counts(refused))
         return stored, refused
 
     def _store_statuses(self, statuses):

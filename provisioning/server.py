@@ -328,9 +328,10 @@ class Stub:
                 q.put_nowait(None)
                 self.sse_dropped += 1
 
-    def _push_readings(self, readings):
+    def _push_readings(self, readings, counts):
+        """counts: the reading counts (seqcount.public) of the devices these came from, by MAC."""
         if self.listeners:
-            self._broadcast({"type": "readings", "readings": readings})
+            self._broadcast({"type": "readings", "readings": readings, "counts": counts})
 
     def _push_status(self, topic, data, received):
         if self.listeners and topic.endswith("/device"):
@@ -756,7 +757,7 @@ class Stub:
             devices.append({"mac": d["mac"], "building": d["building"], "room": d["room"], "topic": d["topic"],
                             "kind": d["kind"], "enabled": d["enabled"], "last_seen": d["last_seen"],
                             "status": st.get("status"), "heap": st.get("heap"),
-                            "firmware": st.get("firmware")})
+                            "firmware": st.get("firmware"), "readings": d["readings"]})
         counters = self.collector.counters
         return web.json_response({"now": time.time(), "devices": devices,
                                   "sensors": self.registry.latest_per_sensor(),

@@ -53,6 +53,16 @@ def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
     ys = [float(p.split(",")[1]) for p in points]
     assert ys[0] > ys[1] > ys[2]  # rising values drawn upwards
     assert page.locator("[data-room='batiment_u4/salle_302']").count() == 1
+    # The device's counts from seq follow live: a gap (4 lost) and a duplicate.
+    row = page.locator("tr[data-mac='02:11:22:33:44:55']")
+    row.locator("td.received", has_text="3").wait_for(timeout=10000)
+    assert row.locator("td.missing").inner_text() == "0"
+    for seq in (5, 5):
+        dev.publish(base + "/temperature", {"value": 23.0, "value_units": "celsius", "subID": "24",
+                                            "unitID": "auto_4455", "seq": seq})
+    row.locator("td.duplicates", has_text="1").wait_for(timeout=10000)
+    assert (row.locator("td.received").inner_text(), row.locator("td.missing").inner_text()) == ("4", "1")
+    assert "bad" in row.locator("td.missing").get_attribute("class")
 
     dev.publish(base + "/device", {"unitID": mac.lower(), "status": "running", "heap": 31337})
     row = page.locator("tr[data-mac='02:11:22:33:44:55']")

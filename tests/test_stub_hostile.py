@@ -188,18 +188,3 @@ def test_disable_or_reset_closes_the_session(stub, how):
     c.close()
     assert closed, "the %s device is still connected" % how
     assert [r["seq"] for r in stub.admin.readings(topic=base)] == [0]
-
-
-def test_seq_gaps_count_what_was_lost_on_the_way(tmp_path):
-    from provisioning.collector import Collector
-    reg = Registry(tmp_path / "r.sqlite3")
-    reg.add_device("02:00:00:00:00:01", "u4/gap")
-    col = Collector(reg, "127.0.0.1", 1, "u", "p")
-    for i, seq in enumerate([0, 1, 5, 6, 6, 0, 1, 3]):  # 2-4 lost, 6 again, a restart, 2 lost
-        col.inbox.append(("u4/gap/temperature", json.dumps(reading(seq)).encode(), 1.0 + i, i, 0))
-    col.drain()
-    assert col.counters["missing (seq gaps)"] == 4
-    # 6 again, and 0 and 1 after the restart, are already stored under their seq: a device
-    # must not reuse a seq (the firmware persists it across reboots), or those are dropped.
-    assert col.counters["duplicates"] == 3
-    assert reg.count_readings() == 5
