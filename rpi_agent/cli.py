@@ -97,16 +97,25 @@ def run(cfg, simulate):
 
 
 @agent.command()
+@click.option("--watch", is_flag=True, help="Refresh every second (in place on a terminal) until Ctrl-C: "
+              "breathe on a sensor and see its value move.")
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="With --watch: stop after N refreshes.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per refresh (rows, problems, the raw facts).")
 @click.pass_obj
-def scan(obj):
-    """The I2C bus of this Pi: what answers, what it is, one reading of each."""
+def scan(obj, watch, count, as_json):
+    """Is it wired right? What answers on this Pi's I2C bus, what each chip
+    is (identified as the firmware does), one reading of each with its
+    units, and every problem in plain words with its likely cause. Exit
+    status 1 when a problem was found."""
+    from drivers.wiring.show import show
     from rpi_agent import hardware, scan as scan_mod
     cfg = load_config(obj["config"], obj["simulate"], obj["server"], obj["mac"], obj["roles"], obj["state_dir"])
     try:
         hw = hardware.simulated() if obj["simulate"] else hardware.real(cfg["sensors"]["bus"])
     except hardware.HardwareError as e:
         raise click.ClickException(str(e))
-    click.echo(scan_mod.report(hw, cfg["sensors"]["bus"]))
+    last = show(scan_mod.Scanner(hw, cfg["sensors"]["bus"]).sample, as_json, watch, count)
+    sys.exit(1 if last and last["problems"] else 0)
 
 
 @agent.command()

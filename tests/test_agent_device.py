@@ -99,11 +99,19 @@ def test_scan_lists_chips_and_a_reading_of_each():
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "i2c bus 1 (simulated): 3 chip(s) identified, 0 unknown address(es)"
-    assert lines[1].split()[:4] == ["0x18", "MCP9808", "via", "drivers.mcp9808"]
-    assert lines[2].split()[:4] == ["0x29", "TSL2591", "via", "adafruit_tsl2591"]
-    assert lines[3].split()[:4] == ["0x77", "BME280", "via", "adafruit_bme280"]
-    lux = float(lines[2].split("lux=")[1])
+    assert lines[1].split() == ["address", "chip", "status", "reading"]
+    assert lines[2].split() == ["0x18", "MCP9808", "ok", "temperature", "21.25", "°C"]
+    assert lines[3].split()[:5] == ["0x29", "TSL2591", "ok", "lux", lines[3].split()[4]]
+    assert lines[4].split()[:3] == ["0x77", "BME280", "ok"] and "pressure 1013.24 hPa" in lines[4]
+    lux = float(lines[3].split()[4])
     assert 300 < lux < 340  # the model's 320 lux, after one integration
+    assert lines[-1] == "all good: wired right"
+    r = subprocess.run([sys.executable, "-m", "rpi_agent", "--simulate", "scan", "--watch", "--count", "2", "--json"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, cwd=str(ROOT),
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    reports = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and len(reports) == 2 and reports[1]["problems"] == []
+    assert [row["chip"] for row in reports[1]["rows"]] == ["MCP9808", "TSL2591", "BME280"]
     r = subprocess.run([sys.executable, "-m", "rpi_agent", "scan"], stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=60, cwd="/", env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if not os.path.exists("/dev/i2c-1"):

@@ -12,10 +12,10 @@ FIRMWARE = ROOT / "firmware"
 VIRTUAL = FIRMWARE / "virtual"     # the peripheral fakes of the virtual board, never deployed
 # What a board's flash holds, as (source folder, place on the flash, patterns
 # left out): the app at the root, the portable core and the drivers as
-# libraries (their chip models stay on the PC).
+# libraries (their chip models and the wiring advice stay on the PC).
 TREES = ((FIRMWARE, ".", ("virtual/*", "virtual/**", "*.md", "manifest.py")),
          (ROOT / "neocampus", "lib/neocampus", ()),
-         (ROOT / "drivers", "lib/drivers", ("sim/*", "sim/**")))
+         (ROOT / "drivers", "lib/drivers", ("sim/*", "sim/**", "wiring/*", "wiring/**")))
 
 
 def trees(flash_dir, firmware=FIRMWARE):

@@ -77,3 +77,32 @@ def words(values, init=0xFF):
         out[3 * i + 1] = v & 0xFF
         out[3 * i + 2] = crc8(out, 3 * i, 3 * i + 2, init)
     return out
+
+
+class SharedAddress(Model):
+    """Two (or more) chips wired at one address: every write reaches them
+    all, and a read is the wired AND of their answers (each pulls SDA low
+    for its 0 bits; the pull-up gives a 1 only where all let go)."""
+
+    def __init__(self, *models):
+        self.models = models
+        self.clock = None
+
+    def power_on(self):
+        for m in self.models:
+            if m.clock is None:
+                m.clock = self.clock
+            if hasattr(m, "power_on"):
+                m.power_on()
+
+    def write(self, data):
+        for m in self.models:
+            m.write(data)
+
+    def read(self, n):
+        out = bytearray(b"\xff" * n)
+        for m in self.models:
+            got = m.read(n)
+            for i in range(min(n, len(got))):
+                out[i] &= got[i]
+        return out
