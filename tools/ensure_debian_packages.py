@@ -19,6 +19,12 @@ NEEDED = {
     "shellcheck": "shellcheck",
     # The Pi agent's unit files are checked with it (tests/test_agent_install.py).
     "systemd-analyze": "systemd",
+    # Pi images (tests/test_image_*.py): FAT images without root, the
+    # cloud-init and netplan checks of the first-boot files.
+    "mcopy": "mtools",
+    "mkfs.vfat": "dosfstools",
+    "cloud-init": "cloud-init",
+    "netplan": "netplan.io",
 }
 SBIN = ("/usr/sbin", "/sbin")
 
