@@ -159,8 +159,10 @@ set_ssh() {
     # only once a key is in place: passwords off
     printf 'PasswordAuthentication no\n' | put_file "$R/etc/ssh/sshd_config.d/10-neocampus.conf" 644 || return 1
     : >"$BOOT/ssh" 2>/dev/null || true  # sshswitch turns SSH on at boot even if systemctl below fails
-    if [ ! -e "$R/etc/systemd/system/multi-user.target.wants/ssh.service" ] && \
-       [ ! -e "$R/etc/systemd/system/sshd.service" ]; then
+    # -L: an enabled unit's link points at /lib/..., outside $R when there is one
+    if [ ! -L "$R/etc/systemd/system/multi-user.target.wants/ssh.service" ] && \
+       [ ! -e "$R/etc/systemd/system/multi-user.target.wants/ssh.service" ] && \
+       [ ! -L "$R/etc/systemd/system/sshd.service" ]; then
         systemctl enable ssh || return 1
         log "ssh enabled"
     fi
@@ -266,7 +268,7 @@ install_self() {
         '' \
         '[Install]' \
         'WantedBy=multi-user.target' | put_file "$R/etc/systemd/system/$UNIT" 644 || return 1
-    if [ ! -f "$R$DONE" ] && [ ! -e "$R/etc/systemd/system/multi-user.target.wants/$UNIT" ]; then
+    if [ ! -f "$R$DONE" ] && [ ! -L "$R/etc/systemd/system/multi-user.target.wants/$UNIT" ]; then
         systemctl enable "$UNIT" || return 1
         log "$UNIT enabled"
     fi
