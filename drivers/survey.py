@@ -47,8 +47,9 @@ def measure(driver, tries=3):
     return out
 
 
-def survey(bus, rounds=3, tries=3, known=None):
-    scans, error = listen(bus, rounds)
+def survey(bus, rounds=3, tries=3, known=None, heard=None):
+    """The facts; heard: listen()'s result when the scans were done already."""
+    scans, error = heard if heard is not None else listen(bus, rounds)
     if known is None:
         known = {}
     # More than 100 addresses answering is SDA held low: nothing to identify there.
@@ -81,7 +82,7 @@ def lines(Pin, sda, scl):
     board's I2C pins read as inputs (Pin: machine.Pin)."""
     out = {}
     for name, n in (("sda", sda), ("scl", scl)):
-        out[name] = [Pin(n, Pin.IN).value(), Pin(n, Pin.IN, Pin.PULL_UP).value()]
+        out[name] = [Pin(n, Pin.IN, None).value(), Pin(n, Pin.IN, Pin.PULL_UP).value()]
     return out
 
 

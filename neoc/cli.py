@@ -26,9 +26,9 @@ SUBCOMMANDS = {
 
 
 # Commands a group gets from a package it may not import itself: `neoc board
-# info` talks to any board over mpremote (provisioning/), while the `board`
+# info` and `neoc board scan` talk to any board over mpremote (provisioning/), while the `board`
 # group runs virtual boards (virtual_board/, below provisioning/ in the layers).
-JOINED = {"board": {"info": ("provisioning.flash", "info")}}
+JOINED = {"board": {"info": ("provisioning.flash", "info"), "scan": ("provisioning.board_scan", "scan")}}
 
 
 def _available(name):

@@ -47,15 +47,15 @@ def test_a_good_bus_is_a_table_of_readings_with_units():
     assert text[1].startswith("0x18    MCP9808   ok") and text[-1] == "all good: wired right"
 
 
-@pytest.mark.parametrize("kind,sda,scl", [("esp8266", "D5 (GPIO14) on the ESP8266 NodeMCU (v2/v3) / ESP8266 Wemos D1 "
-                                           "mini", "D6 (GPIO12)"),
-                                          ("esp32", "D21 (GPIO21) on the ESP32 DevKit (30 pins)", "D22 (GPIO22)"),
-                                          ("pi", "pin 3 (GPIO2) on the Raspberry Pi 40-pin header", "pin 5 (GPIO3)")])
-def test_nothing_on_the_bus_names_the_pins_of_this_board_type(kind, sda, scl):
+@pytest.mark.parametrize("kind,power,pins", [
+    ("esp8266", "3V3", "SDA goes to D5 (GPIO14) and SCL to D6 (GPIO12) on the ESP8266 NodeMCU (v2/v3) or ESP8266 "
+                       "Wemos D1 mini"),
+    ("esp32", "3V3", "SDA goes to D21 (GPIO21) and SCL to D22 (GPIO22) on the ESP32 DevKit (30 pins)"),
+    ("pi", "pin 1 (3V3)", "SDA goes to pin 3 (GPIO2) and SCL to pin 5 (GPIO3) on the Raspberry Pi 40-pin header")])
+def test_nothing_on_the_bus_names_the_pins_of_this_board_type(kind, power, pins):
     report = explain(survey.survey(bus_with()), kind)
-    text = one(report, "nothing on the bus")
-    assert text.startswith("Nothing answers on the I2C bus. Check that the sensor has power")
-    assert "SDA to " + sda in text and "SCL to " + scl in text
+    assert one(report, "nothing on the bus") == ("Nothing answers on the I2C bus. Check that the sensor has power "
+                                                 "(VIN or VCC to %s, GND to GND) and that %s." % (power, pins))
 
 
 def test_a_chip_nacked_in_every_scan_is_not_there():
@@ -129,7 +129,7 @@ def test_a_stuck_register_at_identification_does_not_match_the_identity():
     bus.inject(0x18, "stuck", None)
     report = explain(survey.survey(bus))
     text = one(report, "identity does not match")
-    assert text.startswith("0x18 answers, but its identity registers match no driver for that address: "
+    assert text.startswith("0x18 answers, but it fails the identity check of every driver for that address: "
                            "MCP9808@0x18: not an MCP9808: manufacturer ID 0x0054, device ID 0x00")
     assert "usual suspects at 0x18: LIS3DH accelerometer" in text
 
@@ -198,15 +198,16 @@ def test_no_pull_ups_when_the_lines_float_low_and_the_mcu_pull_up_lifts_them():
     text = one(explain(dict(FACTS, lines={"sda": [0, 1], "scl": [0, 1]}), "esp32"), "no pull-up resistors")
     assert text.startswith("Nothing answers, and SDA and SCL read low as soon as the board's own weak pull-up is "
                            "off: nothing pulls the bus up.")
-    assert text.endswith("add 4.7 kΩ from SDA to 3V3 on the ESP32 DevKit (30 pins) and from SCL to 3V3 on the "
-                         "ESP32 DevKit (30 pins).")
+    assert text.endswith("Either no breakout is connected (SDA goes to D21 (GPIO21) and SCL to D22 (GPIO22) on "
+                         "the ESP32 DevKit (30 pins)), or it has no pull-up resistors: add 4.7 kΩ from SDA to 3V3 "
+                         "and from SCL to 3V3.")
 
 
 def test_swapped_lines_when_the_chips_answer_only_with_sda_and_scl_exchanged():
     text = one(explain(dict(FACTS, lines={"sda": [1, 1], "scl": [1, 1]}, swapped=[0x44]), "esp8266"),
                "SDA and SCL swapped")
     assert text.startswith("SDA and SCL are swapped: the chips answer (0x44) only with the two lines exchanged. "
-                           "Exchange the two wires: SDA to D5 (GPIO14)")
+                           "Exchange the two wires: SDA goes to D5 (GPIO14) and SCL to D6 (GPIO12)")
 
 
 def test_a_scan_error_says_a_line_is_held():

@@ -13,6 +13,7 @@ CONTROL_HELP = """While it runs, type on stdin to act as the outside world:
   set ADDR QUANTITY=VALUE[,...]   e.g. `set 0x18 temperature=25` or `set 0x39 lux=100..900/60s`
   wifi ok|fail|down               the radio's state
   pin N 0|1                       an input pin's level
+  wiring FAULT                    a wiring fault (see --wiring), `wiring ok` clears them
   quit                            stop the board
 End of file on stdin (`< /dev/null`, nohup, a service) ends only this control loop:
 the board runs on until SIGINT/SIGTERM/SIGHUP or --duration."""
@@ -66,10 +67,14 @@ def _split_pair(value, what, sep=":"):
 @click.option("--sandbox", is_flag=True, help="Sandbox mode in /config.json (no sensOCampus).")
 @click.option("--board", "kind", type=click.Choice(sorted(BOARDS)), default="esp8266", show_default=True,
               help="Board type (I2C pins: ESP8266 SDA=14/SCL=12, ESP32 21/22).")
+@click.option("--wiring", multiple=True, metavar="FAULT", help="A wiring fault for `neoc board scan` to "
+              "find: swapped (SDA and SCL exchanged), sda-low, scl-low (a line held low), no-pullup, "
+              "loose@ADDR (a chip missing every other scan). Two chips on one address: give --chip twice "
+              "with the same address. Repeatable.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop the board after this many seconds (default: run until SIGINT/SIGTERM).")
 def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, deploy_mode, source, sandbox, kind,
-        duration):
+        duration, wiring):
     """Run a virtual board: the firmware (as deployed: .mpy, boot.py, main.py,
     /config.json) in the MicroPython unix port, with simulated chips, Wi-Fi,
     watchdog and resets. Its console is printed with a prefix. Ctrl-C stops it.
@@ -86,7 +91,7 @@ def run(mac, server, wifi, broker, flash_dir, chips, heap, repl, blank, deploy_m
             broker_pair = (host, int(port))
         vb = VirtualBoard(mac, server=server, wifi=(ssid, password), chips=parsed, flash_dir=flash_dir,
                           heap=heap, repl=repl, blank=blank, source=source, board=kind,
-                          broker=broker_pair, sandbox=sandbox, deploy=deploy_mode)
+                          broker=broker_pair, sandbox=sandbox, deploy=deploy_mode, wiring=wiring)
     except (BoardError, ValueError) as e:
         raise click.UsageError(str(e))
     # Console lines reach a log file or journald as they come, not in 8 KB blocks.
@@ -141,6 +146,8 @@ def _control(vb, stop):
                 vb.set(int(words[1], 0), **values)
             elif words[0] == "wifi" and len(words) == 2:
                 vb.set_wifi(words[1])
+            elif words[0] == "wiring" and len(words) == 2:
+                vb.set_wiring(words[1])
             elif words[0] == "pin" and len(words) == 3:
                 vb.set_pin(int(words[1]), int(words[2]))
             else:

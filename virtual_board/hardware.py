@@ -5,7 +5,7 @@ import threading
 import time
 
 from toolchain.firmware import VIRTUAL, int_constants
-from virtual_board.spec import MODELS, BoardError, drift_value, parse_quantity
+from virtual_board.spec import MODELS, BoardError, drift_value, parse_quantity, parse_wiring
 
 # vboard.py connects to a runner when imported, so its table is read, not imported.
 OPS = int_constants(VIRTUAL / "vboard.py")
@@ -23,42 +23,82 @@ class Hardware:
     """What is soldered around the MCU: the I2C bus with its chips, input
     pins, the radio. Lives in the runner, survives the VM's resets."""
 
-    def __init__(self, chips):
+    def __init__(self, chips, wiring=(), pins=(None, None)):
+        from drivers.sim.base import SharedAddress
         from drivers.sim.bus import SimBus
         self.bus = SimBus()
         self.specs = {}
+        shared = {}
         for chip, addr, values in chips:
-            self.bus.attach(addr, MODELS[chip]())
-            self.specs[addr] = dict(values)
+            shared.setdefault(addr, []).append((MODELS[chip](), dict(values)))
+        for addr, models in shared.items():
+            # Two chips given one address are two breakouts wired at it.
+            self.bus.attach(addr, models[0][0] if len(models) == 1 else SharedAddress(*(m for m, _ in models)))
+            self.specs[addr] = models
+        self.pins_i2c = pins      # the board's (SDA, SCL) GPIOs, for their levels
+        self.wiring = set()
+        self.loose = set()        # addresses of chips with a loose wire: every other scan misses them
+        self._scans = 0
         self.pins = {}
         self.irq = {}            # pin -> [time of the last count, fraction of a pulse carried]
         self.wifi = "ok"
         self.ntp = True
         self.lock = threading.Lock()
+        for fault in wiring:
+            self.set_wiring(fault)
         self._apply()
 
     def _apply(self, addr=None):
         t = time.time()
-        for a, values in self.specs.items():
+        for a, chips in self.specs.items():
             if addr is None or a == addr:
-                for q, spec in values.items():
-                    setattr(self.bus.models[a], q, drift_value(spec, t))
+                for model, values in self._chips(a):
+                    for q, spec in values.items():
+                        setattr(model, q, drift_value(spec, t))
+
+    def _chips(self, addr):
+        """[(model, quantities)] of the chips at addr (two when two are wired there)."""
+        shared = self.bus.models[addr]
+        models = getattr(shared, "models", (shared,))
+        return [(m, values) for m, (_, values) in zip(models, self.specs[addr])]
 
     def set(self, addr, **quantities):
         with self.lock:
             if addr not in self.specs:
                 raise BoardError("no chip at 0x%02x on this board" % addr)
-            for q, v in quantities.items():
-                self.specs[addr][q] = parse_quantity(str(v))
+            for _, values in self.specs[addr]:
+                for q, v in quantities.items():
+                    values[q] = parse_quantity(str(v))
             self._apply(addr)
+
+    def set_wiring(self, fault):
+        """A wiring fault (virtual_board.spec.WIRING), or "ok" to clear them all."""
+        kind, addr = parse_wiring(fault)
+        with self.lock:
+            if kind == "ok":
+                self.wiring.clear()
+                self.loose.clear()
+            elif kind == "loose":
+                if addr not in self.specs:
+                    raise BoardError("loose@0x%02x: no chip at 0x%02x on this board" % (addr, addr))
+                self.loose.add(addr)
+            else:
+                self.wiring.add(kind)
 
     def held(self):
         """True while a chip holds the bus (its `hold` quantity set, e.g.
         mcp9808@0x18:hold=1): a chip stuck stretching the clock."""
-        return any(float(spec.get("hold", 0) or 0) for spec in self.specs.values())
+        return any(float(values.get("hold", 0) or 0) for chips in self.specs.values() for _, values in chips)
 
     def model(self, addr):
         return self.bus.models[addr]
+
+    def _line(self, pin, pull):
+        """The level of an I2C line read as an input (pull: the MCU's pull-up on)."""
+        sda, scl = self.pins_i2c
+        if (pin == sda and "sda-low" in self.wiring) or (pin == scl and "scl-low" in self.wiring):
+            return 0
+        return 1 if pull or "no-pullup" not in self.wiring else 0
 
     def _pulses(self, pin):
         """Rising edges on `pin` since the VM last asked (2 bytes, big endian)."""
@@ -80,6 +120,19 @@ class Hardware:
         with self.lock:
             if op in (OPS["I2C"], OPS["SCAN"]) and self.held():
                 return None  # SCL held low: the transfer never ends (the watchdog will)
+            if op in (OPS["I2C"], OPS["SCAN"]) and bool(flags & 2) != ("swapped" in self.wiring):
+                # Not where the chips' SDA and SCL are: nobody acknowledges.
+                return b"\x13" if op == OPS["I2C"] else b"\0"
+            if op in (OPS["I2C"], OPS["SCAN"]) and self.wiring & {"scl-low", "no-pullup"}:
+                # The clock never rises: every transfer times out (ETIMEDOUT),
+                # and a scan, which ignores each address's error, finds nobody.
+                return b"\x6e" if op == OPS["I2C"] else b"\0"
+            if "sda-low" in self.wiring:
+                # Every ACK bit reads 0 and so does every data bit.
+                if op == OPS["SCAN"]:
+                    return bytes((112,)) + bytes(range(0x08, 0x78))
+                if op == OPS["I2C"]:
+                    return b"\0" + bytes(nread)
             if op == OPS["I2C"]:
                 self._apply(addr)
                 try:
@@ -92,9 +145,12 @@ class Hardware:
                     return bytes((e.errno if isinstance(e.errno, int) and 0 < e.errno < 256 else 5,))
                 return b"\0" + got
             if op == OPS["SCAN"]:
-                found = self.bus.scan()
+                self._scans += 1
+                found = [a for a in self.bus.scan() if a not in self.loose or self._scans % 2]
                 return bytes((len(found),)) + bytes(found)
             if op == OPS["PIN"]:
+                if addr not in self.pins and addr in self.pins_i2c:
+                    return bytes((self._line(addr, flags & 1),))
                 return bytes((self.pins.get(addr, 0),))
             if op == OPS["EDGES"]:
                 return self._pulses(addr)

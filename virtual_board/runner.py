@@ -36,7 +36,8 @@ class VirtualBoard:
 
     def __init__(self, mac, server=None, wifi=("neocampus", "neocampus"), chips=(), flash_dir=None,
                  heap=DEFAULT_HEAP, repl=None, blank=False, source=False, board="esp8266",
-                 broker=None, sandbox=False, echo=True, prefix=None, config_extra=None, deploy="romfs"):
+                 broker=None, sandbox=False, echo=True, prefix=None, config_extra=None, deploy="romfs",
+                 wiring=()):
         from neocampus.ids import mac_wire
         self.mac = mac_wire(mac)
         self.server, self.wifi, self.board = server, wifi, board
@@ -44,7 +45,7 @@ class VirtualBoard:
             raise BoardError("board %r: one of %s" % (board, ", ".join(BOARDS)))
         self.heap = parse_heap(heap)
         self.chips = [parse_chip(c) if isinstance(c, str) else c for c in chips]
-        self.hw = Hardware(self.chips)
+        self.hw = Hardware(self.chips, wiring, (BOARDS[board]["sda"], BOARDS[board]["scl"]))
         self._tmp = tempfile.mkdtemp(prefix="neoc-board-")
         self.state = pathlib.Path(self._tmp) / "state"
         self.state.mkdir()
@@ -84,6 +85,10 @@ class VirtualBoard:
         if state not in ("ok", "fail", "down"):
             raise BoardError("wifi state is ok, fail or down")
         self.hw.wifi = state
+
+    def set_wiring(self, fault):
+        """A wiring fault while the board runs (virtual_board.spec.WIRING; "ok" clears them)."""
+        self.hw.set_wiring(fault)
 
     def set_pin(self, pin, level):
         self.hw.pins[int(pin)] = 1 if level else 0

@@ -18,6 +18,32 @@ _DRIFT_RE = re.compile(r"^(%s)\.\.(%s)/(\d+(?:\.\d+)?)s?$" % (_NUMBER, _NUMBER))
 class BoardError(ValueError):
     pass
 
+# Wiring faults a board can be given (`neoc board run --wiring FAULT`, or
+# `wiring FAULT` on its stdin while it runs; "ok" clears them). Two chips at
+# one address need no fault: give both (--chip sht3x@0x45 twice).
+WIRING = {
+    "swapped": "SDA and SCL wires exchanged: the chips answer only with the two pins swapped",
+    "sda-low": "SDA held low (touching GND, or a chip stuck mid-transfer): every address seems to ACK",
+    "scl-low": "SCL held low: every transfer times out, a scan finds nobody",
+    "no-pullup": "no pull-up resistors: both lines float low unless the MCU's own pull-up is on",
+    "loose@ADDR": "a loose wire to the chip at ADDR: it misses every other scan",
+    "ok": "clears every wiring fault",
+}
+
+
+def parse_wiring(text):
+    """`swapped`, `sda-low`, `scl-low`, `no-pullup`, `loose@ADDR`, `ok` -> (kind, address or None)."""
+    kind, at, addr = text.strip().lower().partition("@")
+    if kind == "loose" and at:
+        try:
+            return kind, int(addr, 0)
+        except ValueError:
+            raise BoardError("wiring %r: bad I2C address %r" % (text, addr)) from None
+    if kind in WIRING and not at:
+        return kind, None
+    raise BoardError("wiring %r: one of %s" % (text, ", ".join(WIRING)))
+
+
 def parse_quantity(text):
     """A number, or a drift `LOW..HIGH/PERIOD` kept as its normalised string
     (the VM computes the cycle from the clock)."""

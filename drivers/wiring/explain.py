@@ -16,22 +16,20 @@ LONG_WIRES = ("the data got garbled on the way: wires too long (keep them under 
               "contacts, or no pull-up resistors on SDA and SCL")
 
 
-def where(kind, role):
-    """"D5 (GPIO14) on a NodeMCU or Wemos D1 mini"-style names of a role's pin."""
-    boards = KINDS.get(kind)
-    if not boards:
-        return None
-    names = {}
-    for b in boards:
-        names.setdefault(pin_name(b, role), []).append(BOARDS[b]["title"])
-    return " or ".join("%s on the %s" % (n, " / ".join(t)) for n, t in names.items())
-
-
 def _pins(kind):
-    sda, scl = where(kind, "SDA"), where(kind, "SCL")
-    if sda is None:
-        return "SDA and SCL to the board's I2C pins"
-    return "SDA to %s, SCL to %s" % (sda, scl)
+    """"SDA to D5 (GPIO14) and SCL to D6 (GPIO12) on the ..." for a board type."""
+    groups = {}
+    for b in KINDS.get(kind, ()):
+        groups.setdefault((pin_name(b, "SDA"), pin_name(b, "SCL")), []).append(BOARDS[b]["title"])
+    if not groups:
+        return "SDA and SCL go to the board's I2C pins"
+    return "; ".join("SDA goes to %s and SCL to %s on the %s" % (sda, scl, " or ".join(titles))
+                     for (sda, scl), titles in groups.items())
+
+
+def _power(kind):
+    boards = KINDS.get(kind)
+    return pin_name(boards[0], "3V3") if boards else "3V3"
 
 
 def _value(q, v):
@@ -72,7 +70,7 @@ def explain(facts, kind=None):
             seen[a] = seen.get(a, 0) + 1
     lines = facts.get("lines")
     rows, problems = [], []
-    power = where(kind, "3V3") or "3V3"
+    power = _power(kind)
 
     def low(line):
         return lines is not None and lines[line][1] == 0
@@ -127,8 +125,8 @@ def explain(facts, kind=None):
                                      "check: %s. (%s)" % (a, LONG_WIRES, why)))
         else:
             rows.append({"address": a, "chip": "?", "status": "wrong identity", "reading": ""})
-            problems.append(_problem(a, "identity does not match", "0x%02x answers, but its identity registers "
-                                     "match no driver for that address: %s. Another chip shares the address "
+            problems.append(_problem(a, "identity does not match", "0x%02x answers, but it fails the identity "
+                                     "check of every driver for that address: %s. Another chip shares the address "
                                      "(%s)." % (a, why, _suspects(a))))
     for a in sorted(chips):
         c = chips[a]

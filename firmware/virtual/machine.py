@@ -78,17 +78,19 @@ class Pin:
         return p
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
-        self.mode = mode
+        # A pull-up rides in the mode (+4): the runner gives an I2C line's
+        # level by it (a line with no pull-up on the bus floats low).
+        self.mode = mode + 4 if pull == 1 and mode >= 0 else mode
         if value is not None:
             self._v = 1 if value else 0
 
     def value(self, v=None):
         if v is not None:
             self._v = 1 if v else 0
-        elif self.mode == 1:
+        elif self.mode & 3 == 1:
             return self._v
         else:
-            return vboard.request(vboard.PIN, self.id, reply=1)[0]
+            return vboard.request(vboard.PIN, self.id, None, 0, self.mode > 3, reply=1)[0]
 
     __call__ = value
 
@@ -110,13 +112,16 @@ class I2C:
 
     def __init__(self, id=-1, *, scl=None, sda=None, freq=400000, timeout=50000):
         b = vboard.board
-        # Wired as the board is: the chips answer only on its SDA/SCL pins.
-        self._wired = sda is None or (getattr(sda, "id", sda), getattr(scl, "id", scl)) == (b["sda"], b["scl"])
+        # Wired as the board is: the chips answer only on its SDA/SCL pins
+        # (1), or on them exchanged (2, flags bit 1: the runner answers
+        # there only when its wiring has SDA and SCL swapped).
+        pins = sda is None or (getattr(sda, "id", sda), getattr(scl, "id", scl))
+        self._wired = 1 if pins is True or pins == (b["sda"], b["scl"]) else 2 if pins == (b["scl"], b["sda"]) else 0
 
     def _xfer(self, addr, out, nread, stop, into=None):
         if not self._wired:
             raise OSError(19)  # ENODEV: nobody acknowledges
-        vboard.request(vboard.I2C, addr, out, nread, stop)
+        vboard.request(vboard.I2C, addr, out, nread, (1 if stop else 0) | (self._wired & 2))
         status = vboard.read_into(bytearray(1))[0]
         if status:
             raise OSError(status)
@@ -137,7 +142,7 @@ class I2C:
     def scan(self):
         if not self._wired:
             return []
-        n = vboard.request(vboard.SCAN, reply=1)[0]
+        n = vboard.request(vboard.SCAN, 0, None, 0, self._wired & 2, reply=1)[0]
         return list(vboard.read_into(bytearray(n))) if n else []
 
     def writeto(self, addr, buf, stop=True):

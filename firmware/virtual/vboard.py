@@ -13,9 +13,9 @@ import usocket as socket  # the built-in: socket.py is the fakes' own, cut off w
 # The frames' op codes: this one table, which the runner reads from this file
 # too (virtual_board/hardware.py). A frame: op, address,
 # n_write, n_read, flags, 0, then n_write bytes.
-I2C = 88    # "X": a transfer; flags bit 0 = STOP; reply: status (0 or an errno), then n_read bytes
-SCAN = 83   # "S": reply: count, then the addresses that ACK
-PIN = 80    # "P": level of input pin `address`; reply: 0 or 1
+I2C = 88    # "X": a transfer; flags bit 0 = STOP, bit 1 = on SDA/SCL swapped; reply: status (0 or an errno), then n_read bytes
+SCAN = 83   # "S": flags bit 1 = on SDA/SCL swapped; reply: count, then the addresses that ACK
+PIN = 80    # "P": level of input pin `address`, flags bit 0 = its pull-up on; reply: 0 or 1
 RADIO = 78  # "N": reply: 0 ok, 1 fail, 2 down; bit 3 set: NTP unreachable
 EDGES = 67  # "C": rising edges on pin `address` since the last C; reply: 2 bytes, big endian
 EVENT = 69  # "E": an event line for the runner (reset, soft, deepsleep, wdt, feed, rtcmem); no reply
