@@ -138,6 +138,10 @@ def build(out, repo_url, base_images, rootfs, **opts):
     click.echo("%d files in %s (noobs/, repo/, imager/)" % (len(written), out))
     if settings.wifi and settings.wifi.psk:
         click.echo("the Wi-Fi PSK is in firstrun.sh, network-config, partition_setup.sh and the images (mode 0600)")
+    if settings.role == "concentrator":
+        click.echo("note: the concentrator's `neoc agent install` needs [[concentrator.serial]] or "
+                   "[[concentrator.modbus]] in /etc/neocampus/agent.toml; until they are there the first boot's "
+                   "agent step fails and is tried again every minute (SSH stays on)", err=True)
     if not rootfs:
         click.echo("next: neoc image tarballs --rootfs DIR --out %s (the card's boot/root tarballs)" % out)
 
