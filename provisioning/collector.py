@@ -1,9 +1,11 @@
 """The collector: subscribes to every device topic, validates, stores in batches.
 
-A paho client (its own network thread) only appends raw messages to a deque;
-the server's event loop drains it every `interval` seconds, validates each
-message completely and stores the good ones in one transaction, so ingest
-keeps up with the broker without a database round trip per message.
+A paho client (its own network thread) only appends raw messages to a deque
+and, for the first one after a drain, wakes the server's event loop; the loop
+lets `interval` seconds of messages gather, validates each message completely
+and stores the good ones in one transaction, so ingest keeps up with the
+broker without a database round trip per message, and a reading waits at
+most `interval` plus one batch before it is stored (nothing polls when idle).
 
 Nothing the broker handed over is lost on the way to SQLite:
 - with `manual_ack` (Mosquitto) a QoS 1 message is acknowledged only once the
@@ -45,6 +47,7 @@ INT64 = 2 ** 63   # what an SQLite INTEGER holds
 SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
 RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
 STORE_RETRY = 1.0  # s between tries while the store cannot write
+IDLE_WAKE = 1.0    # s: an idle collector looks at its inbox this often all the same
 SCALARS = (int, float, bool)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -147,7 +150,7 @@ class Collector:
     Mosquitto); else paho acknowledges on receipt (MQTT 3.1.1, the embedded
     broker, which lives and dies with the stub anyway)."""
 
-    def __init__(self, registry, host, port, user, password, interval=0.1, on_readings=None,
+    def __init__(self, registry, host, port, user, password, interval=0.02, on_readings=None,
                  on_status=None, client_id="neoc_collector", manual_ack=False, on_subscribed=None):
         self.registry = registry
         self.host, self.port = host, port
@@ -162,6 +165,9 @@ class Collector:
         self.rejects = collections.deque(maxlen=100)  # (time, topic, reason) for the admin API
         self.connected = threading.Event()
         self._task = None
+        self._loop = None
+        self._wake = None    # asyncio.Event: the inbox has something
+        self._armed = False  # the network thread wakes the loop at its next message
         self._units = attribution.Units(registry)
         # Per device, from `seq`: received, missing (gaps), duplicates, restarts (seqcount.py).
         self.seq_counts = seqcount.SeqCounts(registry.seq_counts())
@@ -196,8 +202,11 @@ class Collector:
             log.error("collector disconnected by the broker: session taken over")
 
     def _on_message(self, client, userdata, msg):
-        # Network thread: no parsing here, just hand over.
+        # Network thread: no parsing here, just hand over (and wake the loop once per batch).
         self.inbox.append((msg.topic, msg.payload, time.time(), msg.mid, msg.qos))
+        if self._armed:
+            self._armed = False
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def start(self):
         if self.manual_ack:
@@ -207,8 +216,10 @@ class Collector:
             self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
         else:
             self.client.connect_async(self.host, self.port, keepalive=30)
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         self.client.loop_start()
-        self._task = asyncio.get_running_loop().create_task(self._drain_forever())
+        self._task = self._loop.create_task(self._drain_forever())
 
     async def stop(self):
         if self._task:
@@ -232,8 +243,20 @@ class Collector:
         while True:
             if self.registry.store_error is not None:
                 await asyncio.sleep(STORE_RETRY)
+            elif len(self.inbox) < MAX_BATCH:
+                # Armed before the inbox is looked at: a message appended after the look
+                # finds the flag set and wakes us.
+                self._wake.clear()
+                self._armed = True
+                if not self.inbox:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), IDLE_WAKE)
+                    except asyncio.TimeoutError:
+                        pass
+                self._armed = False
+                await asyncio.sleep(self.interval)  # let a batch gather
             else:
-                await asyncio.sleep(self.interval if len(self.inbox) < MAX_BATCH else 0)
+                await asyncio.sleep(0)  # a backlog: drain on, the HTTP side served in between
             try:
                 self.drain(MAX_BATCH)
             except Exception:  # a broken batch must not stop collection

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS devices (
     created_at REAL NOT NULL,
     last_seen REAL
 );
+CREATE INDEX IF NOT EXISTS devices_location ON devices(location);
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY,
     mac TEXT NOT NULL,

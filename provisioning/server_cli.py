@@ -106,6 +106,16 @@ def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, p
         await serve(stub, stop)
 
     try:
-        asyncio.run(main())
+        run(main())
     except (OSError, RuntimeError) as exc:  # port in use, Mosquitto or amqtt missing or failing
         raise click.ClickException(str(exc)) from None
+
+
+def run(coro):
+    """asyncio.run on uvloop where it is installed: the boot storm's handshakes are mostly
+    the event loop's own work (bench/fleet.py), which uvloop does in C."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
