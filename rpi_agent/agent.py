@@ -101,7 +101,7 @@ class Agent:
         self.device.restore(store.load_json(self._settings_path("device")))
         self.modules = [self.device]
         ob = self.cfg["outbox"]
-        self.outbox = Outbox(ob["path"], ob["max_readings"], ob["sync"])
+        self.outbox = Outbox(ob["path"], ob["max_readings"], ob["sync"], ob["sync_window"])
         self.seq = Seq(self.outbox.seq)
         if len(self.outbox):
             log.info("outbox: %d readings kept from before, sent first", len(self.outbox))
@@ -114,11 +114,12 @@ class Agent:
             port, self.creds["mqtt_login"], self.creds["mqtt_passwd"], self.base + "/device", will,
             tls=m["tls"] or port == 8883, ca_file=m["ca_file"], keepalive=m["keepalive"],
             backoff_max=m["backoff_max"], on_message=self._on_message, on_connect=self._on_connect,
-            metrics=self.metrics)
+            metrics=self.metrics, on_ack=self.wake.set)
         t.subscribe(self.base + "/+/command")
         if self.display is not None:
             for topic in self.display.topics():
                 t.subscribe(topic)
+        self.metrics.watch(self.outbox)
         listen = self.cfg["metrics"]["listen"]
         if listen:
             self.metrics_port = self.metrics.serve(*listen)
@@ -141,6 +142,7 @@ class Agent:
             confs = sensors.module_configs(conf, found, s["inputs"])
             self.sensors = sensors.SensorsRole(self.hw, self.mac, self.base, confs, found, s["inputs"],
                                                s["outputs"], now)
+            self.sensors.watch(self.wake.set)
             self.roles.append(self.sensors)
             self.modules += self.sensors.modules
         if "concentrator" in roles:
@@ -249,6 +251,8 @@ class Agent:
         """One turn; returns the readings stored."""
         if self._connected.is_set():
             self._connected.clear()
+            if len(self.outbox):
+                self._draining = (now, len(self.outbox))
             for r in self.roles:
                 r.on_connect(now)
             for m in self.modules:
@@ -276,14 +280,24 @@ class Agent:
             except Exception:
                 log.exception("role %s failed this turn", type(r).__name__)
         self._force_inputs = None
+        ob = self.outbox
         if readings:
-            self.outbox.add_many(readings, time.time(), self.transport.inflight())
+            # Acked rows are deleted in this same transaction (no transaction
+            # of their own while readings flow): a SIGKILL before sends those
+            # few again after the restart, never loses one.
+            ob.add_many(readings, time.time(), self.transport.inflight())
+            self._last_store = now
         self.transport.pump()
-        # Acked rows are deleted in batches (one fsync for many): a SIGKILL in
-        # between sends those few again after the restart, never loses one.
-        if now >= self._next_flush or self.outbox.acked() >= 500:
-            self.outbox.flush()
+        if self._draining is not None and len(ob) == ob.acked():
+            t0, n = self._draining
+            self._draining = None
+            log.info("outbox: the %d readings kept were sent in %.2f s", n, (now - t0) / 1000)
+        if ob.acked() >= 500 or ob.acked() and now >= self._flush_due():
+            ob.flush()
             self._next_flush = now + 500
+        due = ob.sync_due()
+        if due is not None and now >= due * 1000:
+            ob.sync()
         while self.wanted:
             self.publish_status(self.wanted.popleft())
         if now >= self.next_status and self.state != "starting":
@@ -295,12 +309,13 @@ class Agent:
         stop = stop or self.stop_event
         self.wanted = collections.deque()
         self._force_inputs = None
-        self._next_flush = 0
+        self._next_flush = self._last_store = 0
+        self._draining = None  # (ms, rows) while the rows kept at a connection go out
         self.next_status = ms() + 3000
         self.transport.start()
         self.notifier.ready("publishing to %s" % self.base)
         wd = self.notifier.watchdog_period
-        next_wd = next_metrics = 0
+        self._next_wd = 0 if wd else None
         try:
             while not stop.is_set() and self.exit is None:
                 now = ms()
@@ -309,12 +324,9 @@ class Agent:
                 except Exception:  # a bug met in one turn: said, counted; the loop goes on
                     self.device.errors += 1
                     log.exception("loop turn failed")
-                if wd and now >= next_wd:
+                if wd and now >= self._next_wd:
                     self.notifier.watchdog()
-                    next_wd = now + int(wd * 1000)
-                if now >= next_metrics:
-                    self.metrics.update(self.outbox)
-                    next_metrics = now + 1000
+                    self._next_wd = now + int(wd * 1000)
                 self.wake.wait(self._idle(ms()))
                 self.wake.clear()
         finally:
@@ -322,20 +334,33 @@ class Agent:
         return self.exit
 
     def _idle(self, now):
-        """Seconds the loop may sleep: short while the outbox drains, 50 ms
-        when GPIO inputs are polled, until the next sensor read otherwise
-        (at most 0.25 s; other threads wake it through self.wake)."""
-        t = self.transport
-        if t._pending or self.outbox.last_id > t._sent_id and t.connected.is_set():
-            return 0.01
-        wait = 0.25
+        """Seconds the loop may sleep: until the next thing it does on its own
+        (a chip read, a status, deleting acked rows, the watchdog), 1 s at most
+        (a stop is seen within it). Everything else wakes it through self.wake:
+        a line's reading, an order, a connection, a GPIO edge, a PUBACK while
+        rows wait for room in the window. No polling: every wake-up is paid
+        for per reading (bench/agent.py)."""
+        due = [now + 1000, self.next_status]
+        if self.outbox.acked() or self.transport._pending:
+            due.append(self._flush_due())
+        sync = self.outbox.sync_due()
+        if sync is not None:
+            due.append(int(sync * 1000) + 1)
+        if self._next_wd is not None:
+            due.append(self._next_wd)
         if self.sensors is not None:
-            if self.sensors.inputs:
-                wait = 0.05
-            due = self.sensors.next_due()
-            if due is not None:
-                wait = min(wait, max(0.0, (due - now) / 1000))
-        return wait
+            if self.sensors.polled and self.sensors.inputs:
+                due.append(now + 50)
+            d = self.sensors.next_due()
+            if d is not None:
+                due.append(d)
+        return max(0.0, (min(due) - now) / 1000)
+
+    def _flush_due(self):
+        """When acked rows get a delete of their own: 0.5 s after the last one,
+        and only once no reading was stored for 0.5 s (a stored reading takes
+        them along in its transaction)."""
+        return max(self._next_flush, self._last_store + 500)
 
     def shutdown(self):
         self.notifier.stopping()
@@ -343,6 +368,7 @@ class Agent:
             # The last status says why we go, where the will would say only "offline".
             self.state = "rebooting" if self.exit else "stopped"
             self.transport.stop(self.base + "/device", "".join(self.status(self.device)))
+            self.transport.sweep()  # acks that came since the last turn: not sent again next time
         for r in self.roles:
             r.close()
         if self.outbox is not None:

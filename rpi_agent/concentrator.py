@@ -112,9 +112,14 @@ class _Source(threading.Thread):
 class SerialLine(_Source):
     kind = "serial"
 
+    port = None
+
     def serve(self):
         import serial
-        with serial.Serial(self.cfg["port"], self.cfg["baudrate"], timeout=0.2) as port:
+        # No timeout: the thread sleeps until bytes come (a pulled USB adapter
+        # ends the read with an error); stop() cancels the read.
+        with serial.Serial(self.cfg["port"], self.cfg["baudrate"], timeout=None) as port:
+            self.port = port
             if self.state in ("unplugged", "starting"):
                 self.state = "opened"
                 self.last = self.last or time.monotonic()
@@ -130,6 +135,15 @@ class SerialLine(_Source):
                 if len(buf) > MAX_LINE:
                     self.garbage += 1
                     buf = b""
+
+    def stop(self):
+        super().stop()
+        port = self.port
+        if port is not None:
+            try:
+                port.cancel_read()
+            except Exception:  # closed already, or a platform without it
+                pass
 
     def line(self, raw):
         raw = raw.strip()

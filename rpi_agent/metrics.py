@@ -21,10 +21,12 @@ class Metrics:
         if n > 1:
             self.reconnects.inc()
 
-    def update(self, outbox):
-        self.queued.set(len(outbox))
-        self.dropped.set(outbox.dropped)
-        self.outbox_bytes.set(outbox.size_bytes())
+    def watch(self, outbox):
+        """The outbox's gauges, read when /metrics is scraped (nothing to do
+        between scrapes, no timer waking the agent for them)."""
+        self.queued.set_function(lambda: len(outbox))
+        self.dropped.set_function(lambda: outbox.dropped)
+        self.outbox_bytes.set_function(outbox.size_bytes)
 
     def serve(self, host, port):
         self.server, _ = start_http_server(port, host, registry=self.registry)

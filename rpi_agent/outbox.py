@@ -3,23 +3,40 @@
 
 One SQLite file in WAL mode. paho keeps nothing across a restart and drops
 QoS 0 while disconnected; this file keeps readings through a broker outage,
-`kill -9`, a reboot and (with sync = "full", the default) a power cut. Rows
-are sent oldest first, with the seq and timestamp they were made with; when
-the outbox holds more than `max_readings`, the oldest are dropped and counted
-(`dropped`, kept in the file too).
+`kill -9` and a clean reboot whatever `sync` says (a committed transaction is
+in the kernel's page cache at once), and through a power cut as `sync` says:
+
+  "full"    every transaction that stores readings is fsync'd before add()
+            returns: a power cut loses nothing stored;
+  "window"  the WAL is fsync'd at most `window` seconds after the first
+            transaction not yet on disk (the agent's loop calls sync() when
+            sync_due() says): a power cut loses at most the readings stored
+            in the last `window` seconds and not yet acknowledged;
+  "normal"  SQLite's own NORMAL: on disk at its checkpoints (every ~1000
+            pages), a power cut may lose more.
+
+Deleting acked rows is never fsync'd on its own: a delete lost to a power cut
+only sends those rows again (at least once). Rows are sent oldest first, with
+the seq and timestamp they were made with; when the outbox holds more than
+`max_readings`, the oldest are dropped and counted (`dropped`, kept in the
+file too).
 
 The reading counter (seq) lives in the same file and moves in the same
 transaction as the row it numbers: a seq is never used twice, even across a
 power cut.
 
 Thread use: the agent's loop adds and takes, paho's network thread acks; one
-connection behind a lock. Acks are batched (ack() notes the id, flush()
-deletes): one fsync per batch, not per reading.
+connection behind a lock. Acks are batched: ack() notes the id, the next
+transaction that stores readings deletes it (no transaction of its own while
+readings flow), or flush() when none comes.
 """
 import collections
 import os
 import sqlite3
 import threading
+import time
+
+SYNCS = ("full", "window", "normal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
@@ -30,16 +47,21 @@ INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('dropped', 0);
 
 
 class Outbox:
-    def __init__(self, path, max_readings=1000000, sync="full"):
+    def __init__(self, path, max_readings=1000000, sync="full", window=1.0):
+        if sync not in SYNCS:
+            raise ValueError("outbox sync must be one of %s, not %r" % (", ".join(SYNCS), sync))
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
         self.max = max_readings
+        self.sync_mode, self.window = sync, window
+        self._unsynced = None   # monotonic time of the oldest commit not fsync'd yet ("window")
         self._lock = threading.Lock()
         self._acked = []
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=%s" % ("FULL" if sync == "full" else "NORMAL"))
+        self._pragma_sync = "PRAGMA synchronous=%s" % ("FULL" if sync == "full" else "NORMAL")
+        self.db.execute(self._pragma_sync)
         self.db.executescript(_SCHEMA)
         self._count = self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
         # The newest row id, kept so that a publisher with nothing new to send asks nothing.
@@ -78,6 +100,7 @@ class Outbox:
         ids in `protect`, those in flight)."""
         with self._lock:
             db = self.db
+            acked = self._acked
             db.execute("BEGIN IMMEDIATE")
             try:
                 seq = self._seq
@@ -91,14 +114,19 @@ class Outbox:
                     added.append((cur.lastrowid, topic, data))
                     seq += 1
                 db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
-                over = self._count + len(items) - self.max
+                gone = self._delete_acked()
+                self._acked = []
+                over = self._count - gone + len(items) - self.max
                 dropped = self._drop(over, protect) if over > 0 else 0
                 db.execute("COMMIT")
             except BaseException:
+                self._acked = acked  # still to delete (the cache may have let them go: it is only a cache)
                 db.execute("ROLLBACK")
                 raise
+            if self.sync_mode == "window" and self._unsynced is None:
+                self._unsynced = time.monotonic()
             self._seq = seq
-            self._count += len(items) - dropped
+            self._count += len(items) - dropped - gone
             self._dropped += dropped
             if items:
                 self.last_id = cur.lastrowid
@@ -135,23 +163,65 @@ class Outbox:
         """Rows acked and not yet deleted."""
         return len(self._acked)
 
+    def _delete_acked(self):
+        """Within a transaction: delete the acked rows; returns how many went."""
+        ids = self._acked
+        if not ids:
+            return 0
+        if self._recent and max(ids) >= self._recent[0][0]:
+            gone = set(ids)  # the cache serves only rows still stored
+            kept = [r for r in self._recent if r[0] not in gone]
+            self._recent.clear()
+            self._recent.extend(kept)
+        cur = self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
+        return cur.rowcount if cur.rowcount >= 0 else len(ids)
+
     def flush(self):
-        """Delete the acked rows; returns how many."""
+        """Delete the acked rows in a transaction of their own (not fsync'd:
+        a delete lost to a power cut only sends those rows again); returns
+        how many."""
         with self._lock:
             if not self._acked:
                 return 0
-            ids, self._acked = self._acked, []
-            if self._recent and max(ids) >= self._recent[0][0]:
-                gone = set(ids)  # the cache serves only rows still stored
-                kept = [r for r in self._recent if r[0] not in gone]
-                self._recent.clear()
-                self._recent.extend(kept)
-            self.db.execute("BEGIN IMMEDIATE")
-            cur = self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
-            self.db.execute("COMMIT")
-            n = cur.rowcount if cur.rowcount >= 0 else len(ids)
+            db = self.db
+            if self.sync_mode == "full":
+                db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    n = self._delete_acked()
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            finally:
+                if self.sync_mode == "full":
+                    db.execute(self._pragma_sync)
+            self._acked = []
             self._count -= n
             return n
+
+    # -- group commit ("window") -------------------------------------------------
+    def sync_due(self):
+        """time.monotonic() by which sync() must run; None when all is on disk."""
+        return None if self._unsynced is None else self._unsynced + self.window
+
+    def sync(self):
+        """fsync the WAL, where every committed transaction is ("window")."""
+        with self._lock:
+            if self._unsynced is None:
+                return False
+            try:
+                fd = os.open(self.path + "-wal", os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:  # checkpointed and removed: on disk already
+                self._unsynced = None
+                return False
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            self._unsynced = None
+            return True
 
     def size_bytes(self):
         total = 0
@@ -164,5 +234,6 @@ class Outbox:
 
     def close(self):
         self.flush()
+        self.sync()
         with self._lock:
             self.db.close()

@@ -37,6 +37,7 @@ class SensorsRole:
         self.modules = []
         self.sensors = []   # [module, index in it, reader, quantity, due ms]
         self.inputs = []    # [module, gpiozero device, gpio, type, last level]
+        self.polled = True  # inputs read every 50 ms (until watch() sets edge callbacks)
         self.outputs = {}   # name -> gpiozero output device
         self.read_errors = 0
         for mc in module_confs:
@@ -81,6 +82,20 @@ class SensorsRole:
             cls = LED if o["kind"] == "led" else OutputDevice
             self.outputs[o["name"]] = cls(o["pin"], active_high=o["active_high"], initial_value=False,
                                           pin_factory=f)
+
+    def watch(self, wake):
+        """Have gpiozero call `wake` on every edge of the inputs, so that the
+        loop need not poll them. False when the pin factory cannot detect
+        edges: the loop then polls them every 50 ms."""
+        try:
+            for d in self.inputs:
+                d[1].when_activated = d[1].when_deactivated = wake
+        except Exception as e:  # gpiozero's PinEdgeDetectUnsupported and kin
+            log.warning("GPIO inputs: no edge detection here (%s): polled every 50 ms", e)
+            self.polled = True
+            return False
+        self.polled = False
+        return True
 
     def on_connect(self, now):
         """At each MQTT connection, as the firmware: a fast start, current levels sent again."""
