@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast venv deps vendor chips bench clean help
+.PHONY: demo test test-fast venv deps vendor chips wiring bench clean help
 
 help:
 	@echo "make demo      closed-loop demo on embedded defaults (server stub + virtual board)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-fast the suite without the slow end-to-end tests"
 	@echo "make vendor    re-fetch micropython-lib umqtt from the registry into firmware/lib"
 	@echo "make chips     regenerate the I2C scan's table in drivers/scan.py from the drivers"
+	@echo "make wiring    regenerate the guide's wiring pictures (docs/wiring/) from drivers/wiring/table.py"
 	@echo "make bench     run the benchmarks under bench/"
 	@echo "make upy32     install the 32-bit MicroPython (WebAssembly port, npm) into .npm-upy/"
 
@@ -66,6 +67,11 @@ vendor: venv
 # _IDENTITY); tests/test_chip_table.py fails when it is stale.
 chips: venv
 	$(BIN)/python tools/gen_chip_table.py
+
+# The guide's wiring pictures and their page, from the one wiring table;
+# tests/test_wiring_guide.py fails when they are stale.
+wiring: venv
+	$(BIN)/python tools/gen_wiring.py
 
 bench: venv deps upy32
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
