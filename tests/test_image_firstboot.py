@@ -259,3 +259,48 @@ def test_the_flavour_picked_in_pinn_names_the_role(pi):
     (boot / "os_config.json").write_text(json.dumps({"flavour": "neOCampus - display", "partitions": []}, indent=2))
     assert pi["run"](boot / "firstrun.sh").returncode == 0
     assert "NEOC_ROLE='display'" in (root / "etc/neocampus/firstboot.conf").read_text()
+
+
+DEBIAN_ROOT = os.environ.get("NEOC_IMAGE_DEBIAN_ROOT")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN_ROOT, reason="opt-in: NEOC_IMAGE_DEBIAN_ROOT=DIR, a debootstrapped Debian with "
+                    "systemd, openssh-server, sudo and tzdata, and a user of uid 1000 (noobs_image/README.md)")
+def test_the_system_phase_on_a_real_debian_root(tmp_path):
+    """The system phase with Debian's own useradd, usermod, chown and systemctl, in a chroot over an overlay
+    of DIR (DIR itself is not changed), in private mount and hostname namespaces (its `hostname` call must
+    not rename the machine running the test). Root only."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (chroot, mounts)")
+    upper, work, merged = tmp_path / "upper", tmp_path / "work", tmp_path / "merged"
+    for d in (upper / "boot/firmware", work, merged):
+        d.mkdir(parents=True)
+    (upper / "boot/firmware/cmdline.txt").write_text(CMDLINE.rstrip() + " " + firstboot.SYSTEMD_CMDLINE + "\n")
+    (upper / "boot/firmware/config.txt").write_text(CONFIG)
+    user = subprocess.run(["awk", "-F:", "$3 == 1000 { print $1 }", os.path.join(DEBIAN_ROOT, "etc/passwd")],
+                          capture_output=True, text=True).stdout.strip()
+    assert user, "NEOC_IMAGE_DEBIAN_ROOT needs a user of uid 1000"
+    s = settings.build(role="sensors", agent_git="https://git.example.org/devkit.git", user=user,
+                       ssh_key=str(ssh_key(tmp_path / "k.pub")), wifi=(SSID, PASSPHRASE))
+    (upper / "boot/firmware/firstrun.sh").write_text(firstboot.firstrun_sh(s))
+    inside = ('set -e; mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s; '
+              'mount -t proc proc %s/proc; mount -t sysfs sys %s/sys; exec chroot %s sh "$@"'
+              % (DEBIAN_ROOT, upper, work, merged, merged, merged, merged))
+
+    def run(*args):
+        return subprocess.run(["unshare", "-m", "-u", "sh", "-c", inside, "sh", *args], capture_output=True,
+                               text=True, timeout=120, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    r = run("/boot/firmware/firstrun.sh")
+    assert r.returncode == 0, r.stdout + r.stderr
+    log = (upper / "boot/firmware/neocampus-firstboot.log").read_text()
+    assert "FAILED" not in log, log
+    assert (upper / ("home/%s/.ssh/authorized_keys" % user)).read_text() == s.ssh_keys[0] + "\n"
+    assert os.path.islink(upper / "etc/systemd/system/multi-user.target.wants/ssh.service")
+    assert os.path.islink(upper / "etc/systemd/system/multi-user.target.wants/neocampus-firstboot.service")
+    assert (upper / "etc/wpa_supplicant/wpa_supplicant.conf").stat().st_mode & 0o777 == 0o600
+    assert not (upper / "boot/firmware/firstrun.sh").exists()
+    before = snapshot(upper, skip=("boot/firmware/neocampus-firstboot.log", "etc/ld.so.cache"))
+    r = run("/usr/local/lib/neocampus/firstboot.sh", "system")
+    assert r.returncode == 0, r.stderr
+    assert snapshot(upper, skip=("boot/firmware/neocampus-firstboot.log", "etc/ld.so.cache")) == before

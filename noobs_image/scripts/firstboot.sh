@@ -160,9 +160,7 @@ set_ssh() {
     printf 'PasswordAuthentication no\n' | put_file "$R/etc/ssh/sshd_config.d/10-neocampus.conf" 644 || return 1
     : >"$BOOT/ssh" 2>/dev/null || true  # sshswitch turns SSH on at boot even if systemctl below fails
     # -L: an enabled unit's link points at /lib/..., outside $R when there is one
-    if [ ! -L "$R/etc/systemd/system/multi-user.target.wants/ssh.service" ] && \
-       [ ! -e "$R/etc/systemd/system/multi-user.target.wants/ssh.service" ] && \
-       [ ! -L "$R/etc/systemd/system/sshd.service" ]; then
+    if [ ! -L "$R/etc/systemd/system/multi-user.target.wants/ssh.service" ]; then
         systemctl enable ssh || return 1
         log "ssh enabled"
     fi
