@@ -233,9 +233,12 @@ MODULES = ("temperature", "humidity", "luminosity")
 # and make the boot-to-first-publish time depend on the drift's phase.
 CHIPS = ["mcp9808@0x18:temperature=19..24/3600s", "sht3x@0x44:temperature=20..23/2700s,humidity=40..55/3000s",
          "tsl2561@0x39:lux=200..600/1800s"]
-# Per run mode: readings per firmware trial, bisection steps (KB), time budget (s).
-MODES = {"full": {"publishes": 200, "base_step": 1, "full_step": 1, "budget": 540.0},
-         "quick": {"publishes": 20, "base_step": 4, "full_step": 32, "budget": 240.0}}
+# Per run mode: readings per firmware trial, bisection steps (KB), time budget (s), soak turns,
+# readings drained.
+MODES = {"full": {"publishes": 200, "base_step": 1, "full_step": 1, "budget": 540.0, "soak": 20000,
+                  "drain": 1000},
+         "quick": {"publishes": 20, "base_step": 4, "full_step": 32, "budget": 240.0, "soak": 1000,
+                   "drain": 100}}
 FREQUENCY = 45          # the frequency order's value (s), checked in the module's status
 # Console lines of the boot whose times are shown (label, regex).
 MILESTONES = (("wifi", r"wifi: connected"), ("handshake", r"sensocampus: config"),
@@ -476,7 +479,7 @@ def flash_modules(flash):
     return sorted(names, key=key)
 
 
-def heap_breakdown(work, flash):
+def heap_breakdown(work, flash, names=None, probe="fakes-probe"):
     """Heap the virtual board's peripheral fakes (machine, network, ntptime and
     their link to the runner) hold -- on a real board these are in ROM/flash --
     then the live heap each firmware module adds when imported, in load order.
@@ -484,9 +487,9 @@ def heap_breakdown(work, flash):
     import socket
     from virtual_board import BOARDS
     from virtual_board.rom import build_virtual_lib
-    work = pathlib.Path(work) / "fakes-probe"
+    work = pathlib.Path(work) / probe
     vlib = build_virtual_lib(work / "vlib")
-    names = flash_modules(flash)
+    names = flash_modules(flash) if names is None else names
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
         srv.listen(1)
@@ -603,14 +606,200 @@ def measure_full(rig, mode, budget_s):
     return res
 
 
+# -- 5. drain and live publishes, what each feature of issue 13 takes -----------------
+def drain_vs_live(rig, n):
+    """bench/outbox.py's drain (n readings queued on the flash by the outbox's
+    own put(), then the board's MQTT connection: the same path as a
+    reconnection, the queue first) beside n live QoS 1 publishes of the same
+    payloads by a bare umqtt.simple client, same broker, same run; and the
+    readings the ring file keeps per KB, from its size on the flash."""
+    from bench import outbox as ob
+    work = rig.work / "drain"
+    work.mkdir()
+    try:
+        took, _ = ob.drain(work, rig.broker, n)
+        live = ob.bare(work, rig.broker, n)
+    except ob.NotMeasured as e:
+        return {"why": str(e)}
+    # The file grows to the ring's size as records are written: the fill's n + 1 puts are in it.
+    ring = (work / "flash" / "outbox.bin").stat().st_size
+    return {"n": n, "drain_s": took, "live_s": live, "records": n + 1, "ring_bytes": ring}
+
+
+def print_drain(res):
+    print()
+    if res.get("why"):
+        print("DRAIN  not measured (%s)" % res["why"])
+        return
+    n = res["n"]
+    print("DRAIN  %d queued readings sent after the board's MQTT connection: %.2f s (%.0f/s); the same %d as live "
+          "QoS 1 publishes of a bare umqtt.simple client, same broker, same run: %.2f s (%.0f/s); ratio %.2f"
+          % (n, res["drain_s"], n / res["drain_s"], n, res["live_s"], n / res["live_s"],
+             res["drain_s"] / res["live_s"]))
+    print("QUEUE  %d readings written make a %d B ring file: %.2f readings kept per KB of queue file"
+          % (res["records"], res["ring_bytes"], res["records"] * 1024.0 / res["ring_bytes"]))
+
+
+# Issue 13's features: (name, modules, where they run). Imported in this order, each charged for
+# what it imports first (the store is shared: charged to the package's row).
+FEATURES = (("outbox", ("neosensor.outbox",), "loop phase (resident)"),
+            ("portal", ("neosensor.portal",), "set-up phase, safe mode"),
+            ("OTA + stage", ("neosensor.stage", "neosensor.ota"), "set-up phase (and the REPL)"),
+            ("safe mode", ("neosensor.safe",), "safe mode only"))
+SHARED = ("neosensor", "neosensor.store")
+
+
+def features(work, sizes):
+    """Per feature: flash (.mpy, xtensa) and the heap its modules take once
+    imported from .mpy files (64-bit, the fakes loaded first); the outbox's
+    heap at rest once open (bench/outbox.py's probe)."""
+    from bench import outbox as ob
+    from toolchain.deploy import deploy
+    flash = pathlib.Path(work) / "features-flash"
+    deploy(flash)
+    names = list(SHARED) + [m for _, mods, _ in FEATURES for m in mods]
+    got, why_not = heap_breakdown(work, flash, names, probe="features-probe")
+    heap = {n[len(UNUSED):] if n.startswith(UNUSED) else n: v for n, v in got}
+    res = {"rows": [], "why": why_not, "shared": [(n, heap.get(n)) for n in SHARED]}
+    arch = sizes.get(ARCHS[0], {}) if sizes else {}
+    for name, mods, where in FEATURES:
+        res["rows"].append((name, where, sum(arch.get(m.replace(".", "/") + ".mpy", 0) for m in mods),
+                            sum(heap.get(m, 0) for m in mods if isinstance(heap.get(m), int)),
+                            [m for m in mods if not isinstance(heap.get(m), int)]))
+    try:
+        held = ob._vm(ob.HELD, ob._lib(pathlib.Path(work) / "outbox-held"), work, (), "outbox at rest")
+        res["outbox_rest"] = [int(x) for x in held.split("HELD", 1)[1].split()]
+    except ob.NotMeasured as e:
+        res["why"] = res["why"] or str(e)
+    return res
+
+
+def print_features(res, full):
+    print()
+    print("Issue 13's features: flash as .mpy (%s) and heap once imported from .mpy (64-bit unix port)" % ARCHS[0])
+    print("  %-12s %-30s %10s %12s" % ("feature", "runs in", "flash", "heap"))
+    shared = [v for n, v in res.get("shared", ()) if isinstance(v, int)]
+    if shared:
+        print("  %-12s %-30s %10s %10d B" % ("(shared)", "neosensor package + store.py", "-", sum(shared)))
+    for name, where, flash, heap, missing in res["rows"]:
+        print("  %-12s %-30s %8d B %10s" % (name, where, flash, "n/a (%s)" % ", ".join(missing) if missing
+                                             else "%d B" % heap))
+    if res.get("outbox_rest"):
+        code, rest = res["outbox_rest"]
+        print("  outbox in the loop: %d B at rest once open (buffer, file, views) on top of its code (%d B with the "
+              "package and store.py, from .mpy files;" % (rest, code))
+        print("  from ROMFS, code costs less: the heap32 table's loop figures include the outbox): the loop's only "
+              "resident objects of issue 13")
+    print("  The portal, OTA/stage and safe mode run on the set-up phase's heap (or safe mode's) and are unloaded")
+    print("  before its soft reset: the loop phase never imports them (the `upgrade` order only saves a URL).")
+    if res.get("why"):
+        print("  not measured: %s" % res["why"])
+    rom = (full or {}).get("rom") or {}
+    if "budget_free" in rom:
+        free, n = rom["budget_free"]
+        print("LOOP   with every feature on (outbox, update check at boot), code in ROMFS, default heap %d KB: "
+              "smallest free heap %s over %d device statuses (goal %d KB: %s)"
+              % (BUDGET_KB, kb(free), n, LOOP_FREE_KB, "PASS" if free >= LOOP_FREE_KB * 1024 else "MISS"))
+
+
+# -- 4. the soak -------------------------------------------------------------------
+SOAK_MAC = "aa:bb:cc:00:50:a4"
+SOAK_BASE = "TestTopic/neOSensor_50a4"
+# The board's clock runs this many times as fast (virtual_board clock=, firmware/virtual/vclock.py):
+# its 200 ms naps between turns take 10 ms, its modules' 60 s periods 3 s.
+SOAK_CLOCK = 20
+SOAK_EVERY = 1000
+
+
+def soak(rig, cycles, every=SOAK_EVERY):
+    """The firmware at the default heap, code in ROMFS, three chips (sandbox
+    mode: a module per quantity, on the rig's Mosquitto), for `cycles` loop
+    turns at an accelerated clock. Every `every` turns (the runner counts the
+    watchdog feeds: one a turn, one more per reading the outbox sends) a
+    device status order; its `heap` field is gc.mem_free() after a
+    gc.collect(). Returns {"samples": [(turns, free)], ...} or {"why": ...}."""
+    from virtual_board import VirtualBoard
+    obs = rig.observer
+    board = VirtualBoard(SOAK_MAC, wifi=("campus", "secret"), sandbox=True, chips=CHIPS, heap=DEFAULT_HEAP,
+                         echo=False, broker=(rig.broker.host, rig.broker.port), clock=SOAK_CLOCK,
+                         flash_dir=rig.work / "soak-flash")
+    status = SOAK_BASE + "/device"
+
+    def turns():
+        sent = sum(1 for m in obs.messages[start:] if m.topic.startswith(SOAK_BASE + "/") and b'"value"' in m.payload)
+        return board.feeds - feeds0 - sent, sent
+
+    start = len(obs.messages)
+    t0 = time.monotonic()
+    board.start()
+    res = {"samples": [], "clock": SOAK_CLOCK, "heap": DEFAULT_HEAP}
+    try:
+        board.wait_for(r"^mqtt: connected", 120)
+        feeds0 = board.feeds
+        t_loop = time.monotonic()
+        nxt = 0
+        deadline = t_loop + max(600.0, cycles * 0.05)
+        while True:
+            n, sent = turns()
+            bad = [x for x in board.lines if any(b in x for b in BAD_LINES) or "out of memory" in x]
+            if bad or len(board.boots) > 2:
+                res["why"] = "after %d turns: %s" % (n, bad[0] if bad else "a reset (%s)" % board.boots[2:])
+                return res
+            if n >= nxt:
+                mark = len(obs.messages)
+                rig.observer.publish(status + "/command", {"dest": "all", "order": "status"}, qos=0)
+                got = obs.poll(lambda t, p: t == status and b'"heap"' in p, 10, mark)
+                if not got:
+                    res["why"] = "no device status within 10 s of the order at %d turns" % n
+                    return res
+                res["samples"].append((n, json.loads(got[0].payload)["heap"]))
+                if n >= cycles:
+                    break
+                nxt += every
+            if time.monotonic() > deadline:
+                res["why"] = "%d of %d turns in %.0f s" % (n, cycles, time.monotonic() - t_loop)
+                return res
+            time.sleep(0.05)
+        res.update(seconds=time.monotonic() - t_loop, readings=sent, boot_s=t_loop - t0)
+        return res
+    finally:
+        board.stop()
+
+
+def print_soak(res, cycles):
+    print()
+    if not res.get("samples") or res.get("why"):
+        print("SOAK   %d sampling cycles: not measured (%s)" % (cycles, res.get("why", "no sample")))
+        return
+    s = res["samples"]
+    print("Soak: %d loop turns (sampling cycles) of the firmware at the default heap (%s, code in ROMFS), clock x%d "
+          "(turns counted by the runner's watchdog feeds), %d readings sent, %.0f s"
+          % (s[-1][0], res["heap"], res["clock"], res["readings"], res["seconds"]))
+    print("  free heap after gc.collect (device status `heap`) every %d turns:" % SOAK_EVERY)
+    items = ["%d:%d" % x for x in s]
+    for i in range(0, len(items), 8):
+        print("    " + "  ".join(items[i:i + 8]))
+    # Growth: the later half's lowest free heap against the earlier half's (past the first sample,
+    # taken before the first turns' windows filled).
+    half = max(1, len(s) // 2)
+    early = min(f for _, f in s[1:half + 1] or s[:1])
+    late = min(f for _, f in s[half:])
+    print("SOAK   %d cycles at %s: free heap first %d B, lowest %d B, last %d B; lowest of the later half %d B "
+          "vs the earlier half %d B: %s" % (s[-1][0], res["heap"], s[0][1], min(f for _, f in s), s[-1][1], late,
+                                           early, "no growth (PASS)" if late >= early - 256 else
+                                           "GROWTH of %d B (MISS)" % (early - late)))
+
+
 # -- the rig ------------------------------------------------------------------------
 class Rig:
     """One Mosquitto for the whole run (users: the bare client, the observer)."""
 
     def __init__(self, work):
         self.work = pathlib.Path(work)
-        self.passwords = {"bare": "bare-pw", "observer": "observer-pw"}
-        acl = Acl().allow("bare", "write", "bench/bare/+").allow("observer", "readwrite", "#")
+        # "test": the sandbox account of the soak's board.
+        self.passwords = {"bare": "bare-pw", "observer": "observer-pw", "test": "test"}
+        acl = (Acl().allow("bare", "write", "bench/bare/+").allow("observer", "readwrite", "#")
+               .allow("test", "readwrite", "TestTopic/#"))
         self.broker = Mosquitto(self.work / "mosquitto", port=free_port(), users=self.passwords, acl=acl)
         self.broker.start()
         self.observer = Observer(self.broker.host, self.broker.port, "observer", self.passwords["observer"],
@@ -800,23 +989,44 @@ def unmeasured(base, sizes, full):
     return out
 
 
+SECTIONS = ("classic", "soak", "drain", "features")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
-                    help="%(publishes)d readings per trial, bisection in %(full_step)d KB steps" % MODES["quick"])
+                    help="%(publishes)d readings per trial, bisection in %(full_step)d KB steps" % MODES["quick"]
+                    + "; a soak of %d turns, a drain of %d readings" % (MODES["quick"]["soak"], MODES["quick"]["drain"]))
     ap.add_argument("--budget", type=float, default=None,
                     help="seconds the whole bench may take; bisection stops there (default %.0f, %.0f "
                          "with --quick)" % (MODES["full"]["budget"], MODES["quick"]["budget"]))
+    ap.add_argument("--soak", type=int, default=None, metavar="TURNS",
+                    help="loop turns of the soak (default %d, %d with --quick)"
+                    % (MODES["full"]["soak"], MODES["quick"]["soak"]))
+    ap.add_argument("--drain", type=int, default=None, metavar="N",
+                    help="queued readings drained (default %d, %d with --quick)"
+                    % (MODES["full"]["drain"], MODES["quick"]["drain"]))
+    ap.add_argument("--only", default=",".join(SECTIONS), metavar="SECTIONS",
+                    help="comma-separated sections to run, of: %s (default: all). classic: the baseline, "
+                         "sizes, the full scenario's bisection and the 32-bit table" % ", ".join(SECTIONS))
     args = ap.parse_args(argv)
     mode = dict(MODES["quick" if args.quick else "full"])
     if args.budget is not None:
         mode["budget"] = args.budget
+    for key in ("soak", "drain"):
+        if getattr(args, key) is not None:
+            mode[key] = getattr(args, key)
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = [x for x in only if x not in SECTIONS]
+    if unknown:
+        ap.error("--only: unknown section %s (sections: %s)" % (", ".join(unknown), ", ".join(SECTIONS)))
     t0 = time.monotonic()
     reason = upy.unavailable_reason()
     if reason:
         print("bench/firmware.py: cannot run here: %s" % reason)
         return 2
+    base = sizes = full = heap = soaked = drained = feats = None
     with tempfile.TemporaryDirectory(prefix="neoc-bench-fw-") as tmp:
         try:
             rig = Rig(tmp)
@@ -824,24 +1034,61 @@ def main(argv=None):
             print("bench/firmware.py: cannot run here: %s" % why(e))
             return 2
         try:
-            base = measure_baseline(rig, mode)
-            try:
-                sizes = firmware_sizes(rig.work)
-            except Exception as e:  # mpy-cross or the deploy broke: still print the rest
-                sizes, base["sizes_why"] = None, why(e)
-            try:
-                full = measure_full(rig, mode, mode["budget"] - (time.monotonic() - t0))
-            except Exception as e:  # the stub or the board cannot start: still print the rest
-                log("full scenario: %s" % why(e))
-                full = {"why": "could not be run (%s)" % why(e)}
+            if "classic" in only:
+                base = measure_baseline(rig, mode)
+            if "classic" in only or "features" in only:
+                try:
+                    sizes = firmware_sizes(rig.work)
+                except Exception as e:  # mpy-cross or the deploy broke: still print the rest
+                    sizes = None
+                    if base is not None:
+                        base["sizes_why"] = why(e)
+            if "classic" in only:
+                try:
+                    full = measure_full(rig, mode, mode["budget"] - (time.monotonic() - t0))
+                except Exception as e:  # the stub or the board cannot start: still print the rest
+                    log("full scenario: %s" % why(e))
+                    full = {"why": "could not be run (%s)" % why(e)}
+            if "soak" in only:
+                log("soak: %d loop turns at the default heap, clock x%d" % (mode["soak"], SOAK_CLOCK))
+                try:
+                    soaked = soak(rig, mode["soak"])
+                except Exception as e:
+                    soaked = {"why": why(e)}
+            if "drain" in only:
+                log("drain: %d queued readings, and as many live publishes" % mode["drain"])
+                try:
+                    drained = drain_vs_live(rig, mode["drain"])
+                except Exception as e:
+                    drained = {"why": why(e)}
+            if "features" in only:
+                log("features: flash and heap of the outbox, the portal, OTA/stage, safe mode")
+                try:
+                    feats = features(rig.work, sizes)
+                except Exception as e:
+                    feats = {"rows": [], "why": why(e)}
         finally:
             rig.close()
-    heap = heap32.measure(quick=args.quick)
-    report(base, sizes, full, mode)
-    heap32.report(heap)
+    missing = []
+    if "classic" in only:
+        heap = heap32.measure(quick=args.quick)
+        report(base, sizes, full, mode)
+        heap32.report(heap)
+        missing += unmeasured(base, sizes, full) + heap32.unmeasured(heap)
+    if soaked is not None:
+        print_soak(soaked, mode["soak"])
+        if soaked.get("why") or not soaked.get("samples"):
+            missing.append(("soak", soaked.get("why", "no sample")))
+    if drained is not None:
+        print_drain(drained)
+        if drained.get("why"):
+            missing.append(("drain", drained["why"]))
+    if feats is not None:
+        print_features(feats, full)
+        if feats.get("why") or not feats["rows"] or any(r[4] for r in feats["rows"]):
+            missing.append(("features", feats.get("why") or "a feature's heap"))
     print()
     print("run time %.0f s%s" % (time.monotonic() - t0, " (--quick)" if args.quick else ""))
-    missing = unmeasured(base, sizes, full) + heap32.unmeasured(heap)
     if missing:
         print("NOT MEASURED (%d figures):" % len(missing))
         for what, reason in missing:

@@ -187,19 +187,21 @@ def register(client, as_json, csv_file, dry_run):
 
 STATUS_COLUMNS = [("MAC", "mac"), ("TOPIC", "topic"), ("LAST SEEN", lambda d: when(d["last_seen"])),
                   ("STATUS", "status"), ("FIRMWARE", "firmware"), ("HEAP", "heap"),
-                  ("QUEUED", "queued"), ("DROPPED", "dropped")]
+                  ("QUEUED", "queued"), ("DROPPED", "dropped"), ("UPDATE FAILED", "update_failed")]
 
 
 @fleet.command()
 @connection_options
 def status(client, as_json):
     """Per device: last seen, status, firmware revision, free heap, queued
-    and dropped readings (from the device's own status message)."""
+    and dropped readings, and the revision of a failed over-the-air update
+    (rolled back by the board itself), from the device's own status message."""
     rows = []
     for d in client.devices():
         st = client.status(d["mac"]).get("device") or {}
         rows.append({"mac": d["mac"], "topic": d["topic"], "kind": d["kind"], "last_seen": d["last_seen"],
-                     **{k: st.get(k) for k in ("status", "firmware", "heap", "queued", "dropped")}})
+                     **{k: st.get(k) for k in ("status", "firmware", "heap", "queued", "dropped",
+                                                         "update_failed")}})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:

@@ -10,6 +10,7 @@ says so with `run.need(...)` and fails at once naming it when that one did not
 pass, rather than timing out on a board in another state."""
 import json
 import os
+import pathlib
 import time
 
 import pytest
@@ -49,6 +50,16 @@ def _need_tools(broker):
         if mq.find("mosquitto") is None or mq.find("mosquitto_passwd") is None:
             from harness import need
             need("Mosquitto is not installed")
+
+
+def keep_console(board, name):
+    """NEOC_E2E_CONSOLE=DIR (set by bench/e2e_repeat.py): the board's whole
+    console written there when its class is done, for the bench to count its
+    MemoryError lines."""
+    where = os.environ.get("NEOC_E2E_CONSOLE")
+    if where:
+        path = pathlib.Path(where) / ("%s-%d.log" % (name, os.getpid()))
+        path.write_text("\n".join(board.lines) + "\n")
 
 
 def readings(stub, module=None):
@@ -113,6 +124,7 @@ def stub_board(request, tmp_path_factory):
             yield Run(board, stub)
         finally:
             board.stop()
+            keep_console(board, "stub-" + request.param)
     finally:
         stub.stop()
 
@@ -279,6 +291,7 @@ def campus_board(tmp_path_factory):
             obs.close()
         if board is not None:
             board.stop()
+            keep_console(board, "campus")
         if broker is not None:
             broker.stop()
             print("--- mosquitto log\n" + broker.log()[-4000:])

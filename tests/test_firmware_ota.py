@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from harness import chained_step, needs_step
+from harness import chained_step, needs_step, wait_until
 from provisioning.stub_process import StubServer
 from toolchain import micropython as upy
 from toolchain.firmware import revision
@@ -264,3 +264,10 @@ def test_a_firmware_that_raises_at_boot_is_rolled_back_after_3_boots(run):
     run.board.wait_for(r'^pub %s/device .*"status": "running"' % ROOM, 30, start)
     status = run.status(start)
     assert status["firmware"] == R1 and status["update_failed"] == R2, status
+    # The campus engineer sees it in `neoc fleet status`, from the status the stub kept.
+    row = wait_until(lambda: [r for r in json.loads(run.neoc("fleet", "status", "--json"))
+                              if r["mac"] == MAC.upper() and r["update_failed"] == R2], 15,
+                     "the failed revision in `neoc fleet status`")
+    assert row[0]["firmware"] == R1, row
+    table = run.neoc("fleet", "status")
+    assert any(line.startswith(MAC.upper()) and line.rstrip().endswith(str(R2)) for line in table.splitlines()), table

@@ -79,3 +79,40 @@ def test_the_portal_refuses_bad_forms_and_reboots_into_a_good_one(board):
     saved = json.loads(config.read_text())
     assert saved["wifi"] == [{"ssid": "lab", "password": "secret99"}] and saved["sandbox"] is True
     assert board.boots[1] == "reset"
+
+
+def test_the_portal_opens_after_5_minutes_without_wifi_and_gives_the_board_back_after_10(tmp_path):
+    """Wi-Fi failing (a network configured that never lets the board join):
+    after 5 minutes of tries the set-up phase opens the portal, for 10
+    minutes, then resets and tries again. The board's clock runs 60 times as
+    fast (virtual_board's clock=60: its ticks and sleeps), so those 15
+    minutes take 15 s; nothing of the firmware changes for it."""
+    reason = upy.unavailable_reason()
+    if reason:
+        from harness import need
+        need(reason)
+    b = VirtualBoard("aa:bb:cc:00:90:7b", wifi=("lab", "secret99"), sandbox=True, heap=DEFAULT_HEAP, echo=False,
+                     flash_dir=tmp_path / "flash", clock=60)
+    b.set_wifi("fail")
+    b.start()
+    try:
+        b.wait_for(r"^wifi: cannot join lab", 60)
+        t0 = b.times[-1]
+        i, m = b.wait_for(r"^portal: no Wi-Fi for (\d+) tries: access point neOSensor_907b", 60)
+        # Board time: 300 s of tries at 60 times the pace, 5 s; not one try in real time (20 s each at most).
+        took = b.times[i] - t0
+        assert 4.0 < took < 30.0, took
+        tries = [x for x in b.lines[:i] if x.startswith("wifi: cannot join lab")]
+        assert len(tries) == int(m.group(1)) >= 10, (len(tries), m.group(1))
+        assert len(b.boots) == 1  # the set-up phase's own tries, no reset in between
+        page = requests.get("http://127.0.0.1:%d/" % b.portal_port, timeout=15)
+        assert page.status_code == 200 and 'value="lab"' in page.text
+        # Nobody saves the form: after its 10 minutes the board resets and tries again; the
+        # network back, it joins it.
+        j, _ = b.wait_for(r"^portal: no form saved in 600 s", 30, i)
+        assert 7.0 < b.times[j] - b.times[i] < 40.0, b.times[j] - b.times[i]
+        b.set_wifi("ok")
+        b.wait_for(r"^wifi: connected to lab", 60, j)
+        assert b.boots[:2] == ["power", "reset"]
+    finally:
+        b.stop()

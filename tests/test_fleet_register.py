@@ -104,9 +104,10 @@ def test_status_lists_every_device_with_its_status_fields(stub, tmp_path):
     code, out = run(stub, "status", "--json")
     rows = {r["mac"]: r for r in json.loads(out)}
     r = rows["AA:BB:CC:00:16:01"]
-    assert set(r) == {"mac", "topic", "kind", "last_seen", "status", "firmware", "heap", "queued", "dropped"}
+    assert set(r) == {"mac", "topic", "kind", "last_seen", "status", "firmware", "heap", "queued", "dropped",
+                      "update_failed"}
     assert r["status"] is None and r["last_seen"] is None        # never seen yet
     code, out = run(stub, "status")
     header = out.splitlines()[0].split()
-    assert header[:3] == ["MAC", "TOPIC", "LAST"] and "DROPPED" in header
+    assert header[:3] == ["MAC", "TOPIC", "LAST"] and "DROPPED" in header and header[-2:] == ["UPDATE", "FAILED"]
     assert any(line.startswith("AA:BB:CC:00:16:01") and " - " in line for line in out.splitlines())

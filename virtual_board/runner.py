@@ -37,13 +37,17 @@ class VirtualBoard:
     def __init__(self, mac, server=None, wifi=("neocampus", "neocampus"), chips=(), flash_dir=None,
                  heap=DEFAULT_HEAP, repl=None, blank=False, source=False, board="esp8266",
                  broker=None, sandbox=False, echo=True, prefix=None, config_extra=None, deploy="romfs",
-                 wiring=()):
+                 wiring=(), clock=1):
         from neocampus.ids import mac_wire
         self.mac = mac_wire(mac)
         self.server, self.wifi, self.board = server, wifi, board
         if board not in BOARDS:
             raise BoardError("board %r: one of %s" % (board, ", ".join(BOARDS)))
         self.heap = parse_heap(heap)
+        # The firmware's clock runs `clock` times as fast (firmware/virtual/vclock.py).
+        if not isinstance(clock, int) or isinstance(clock, bool) or not 1 <= clock <= 1000:
+            raise BoardError("clock %r: a whole speed-up factor, 1 to 1000" % (clock,))
+        self.clock = clock
         self.chips = [parse_chip(c) if isinstance(c, str) else c for c in chips]
         self.hw = Hardware(self.chips, wiring, (BOARDS[board]["sda"], BOARDS[board]["scl"]))
         self._tmp = tempfile.mkdtemp(prefix="neoc-board-")
@@ -71,6 +75,7 @@ class VirtualBoard:
         self._wdt = None         # (timeout_s, deadline)
         self._cause = None       # power event announced by the running VM
         self._sleep_ms = 0
+        self.feeds = 0           # watchdog feeds over all boots (the loop feeds once a turn)
         self._client = None      # REPL user
         self._server = None
         self._bus = None         # VM's hardware link
@@ -119,6 +124,8 @@ class VirtualBoard:
         desc = {"mac": self.mac, "board": self.board, "wifi": {},
                 "port": self._hw_server.getsockname()[1], "portal": self.portal_port}
         desc.update(BOARDS[self.board])
+        if self.clock > 1:
+            desc["clock"] = self.clock
         if self.wifi:
             desc["wifi"][self.wifi[0]] = self.wifi[1]
         self._desc = desc
@@ -295,8 +302,10 @@ class VirtualBoard:
         if kind == "wdt":
             self._wdt_timeout = max(int(arg or 5000), 100) / 1000.0
             self._wdt = time.monotonic() + self._wdt_timeout
-        elif kind == "feed" and self._wdt:
-            self._wdt = time.monotonic() + self._wdt_timeout
+        elif kind == "feed":
+            self.feeds += 1
+            if self._wdt:
+                self._wdt = time.monotonic() + self._wdt_timeout
         elif kind == "rtcmem":
             self._desc["rtc_memory"] = arg.strip()
         elif kind in ("reset", "soft", "deepsleep"):
