@@ -119,6 +119,14 @@ def test_firmware_quick_prints_heap_size_and_boot_figures():
                                r"i2c scan [\d.]+, mqtt [\d.]+, first reading received [\d.]+$")
     assert lines_matching(out, r"^  sum of the modules this board loads: [\d.]+ KB")
     assert len(lines_matching(out, r"^\s*(TARGET|BUDGET|same, code in ROMFS).*?:\s+(PASS|MISS) \(")) == 4
+    # Issue 13: the soak, the drain beside live publishes, the queue's density, each feature's cost.
+    assert lines_matching(out, r"^SOAK   \d+ cycles at \d+k: free heap first \d+ B, lowest \d+ B, last \d+ B.*: "
+                               r"(no growth \(PASS\)|GROWTH of \d+ B \(MISS\))$")
+    assert lines_matching(out, r"^DRAIN  100 queued readings .*: [\d.]+ s .* same run: [\d.]+ s .*ratio [\d.]+$")
+    assert lines_matching(out, r"^QUEUE  .*: \d+\.\d\d readings kept per KB of queue file$")
+    for feature in ("outbox", "portal", "OTA \\+ stage", "safe mode"):
+        assert lines_matching(out, r"^  %s\s.*\s\d+ B\s+\d+ B$" % feature), feature
+    assert lines_matching(out, r"^LOOP   with every feature on .*: smallest free heap [\d.]+ KB .*(PASS|MISS)\)$")
 
 
 def test_outbox_quick_prints_capacity_heap_and_drain_figures():

@@ -90,6 +90,66 @@ def test_a_reset_at_any_step_of_a_save_leaves_the_old_or_the_new_file(vm, tmp_pa
     assert ("RESET" in out) == (step < 3)
 
 
+# supervisor.py's crash.count (its own small file, read before anything
+# else is loaded) on a FAT-like flash, the count at 2, a save of 3 with a
+# reset at step K as above; then three more crashes counted.
+CRASHES = PRELUDE + """
+import os as real_os
+STEP = int(sys.argv[1])
+K = 3   # no reset while the count is set to 2
+class FatOs:
+    def rename(self, a, b):
+        if K == 1:
+            raise Reset()
+        try:
+            real_os.stat(b)
+        except OSError:
+            return real_os.rename(a, b)
+        raise OSError(17)
+    def remove(self, n):
+        real_os.remove(n)
+        if K == 2:
+            raise Reset()
+sys.modules["os"] = FatOs()   # what supervisor's `import os` gets
+from neosensor import supervisor
+supervisor._crashes(1)
+supervisor._crashes(2)
+K = STEP
+try:
+    if K == 0:
+        with open("crash.tmp", "w") as f:
+            f.write("3")
+        open("crash.tmp", "w").close()   # cut: the temp file emptied
+        raise Reset()
+    supervisor._crashes(3)
+except Reset:
+    print("RESET")
+print("COUNT", supervisor._crashes())
+K = 3
+n = supervisor._crashes()
+for _ in range(3):
+    n += 1
+    supervisor._crashes(n)
+print("THEN", supervisor._crashes())
+"""
+
+
+@pytest.mark.parametrize("step", [0, 1, 2, 3])
+def test_the_crash_count_survives_a_reset_at_any_step_and_counts_on_fat(tmp_path, step):
+    """Safe mode comes after 5 crashes counted in crash.count: on FAT, where
+    a rename cannot replace a file, the count must still grow; a reset in
+    the middle of its save leaves the old count, the new one or none (0),
+    never a file that stops the boot."""
+    reason = upy.unavailable_reason()
+    if reason:
+        from harness import need
+        need(reason)
+    out = _vm(tmp_path, CRASHES, step, files=("neosensor/__init__.py", "neosensor/supervisor.py"))
+    want = {0: 2, 1: 2, 2: 0, 3: 3}[step]
+    assert "COUNT %d" % want in out and "THEN %d" % (want + 3) in out, (step, out)
+    assert ("RESET" in out) == (step < 3)
+
+
 RING = PRELUDE + """
 from neosensor import outbox
 def reopen(size):

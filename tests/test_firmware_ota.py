@@ -33,16 +33,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.micropython, pytest.mark.mosquitto]
 MAC = "aa:bb:cc:00:07:a0"
 ROOM = "u2/ota"
 R0 = revision()
-R1, R2 = R0 + 1, R0 + 2
+R1, R2, R3 = R0 + 1, R0 + 2, R0 + 3
 NEOC = [sys.executable, "-m", "neoc"]
 
 
 class CuttingProxy:
     """A TCP forwarder to the stub; armed, it closes the next answer to a
-    path ending in `suffix` after `after` bytes."""
+    path ending in `suffix` after `after` bytes. With `tls` (a server
+    SSLContext) it is an HTTPS front for the stub's plain HTTP."""
 
-    def __init__(self, target):
-        self.target = target
+    def __init__(self, target, tls=None):
+        self.target, self.tls = target, tls
+        self.requests = []
         self.cut = None   # (suffix, after)
         self.cuts = 0
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -58,6 +60,13 @@ class CuttingProxy:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
+        if self.tls is not None:
+            try:
+                conn.settimeout(30)
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ValueError):   # a client that refused our certificate
+                conn.close()
+                return
         with conn, socket.create_connection(self.target) as up:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -66,6 +75,7 @@ class CuttingProxy:
                     return
                 head += chunk
             path = head.split(b" ", 2)[1].decode()
+            self.requests.append(path)
             cut, self_cut = self.cut, None
             if cut and path.endswith(cut[0]):
                 self_cut, self.cut = cut[1], None
@@ -271,3 +281,48 @@ def test_a_firmware_that_raises_at_boot_is_rolled_back_after_3_boots(run):
     assert row[0]["firmware"] == R1, row
     table = run.neoc("fleet", "status")
     assert any(line.startswith(MAC.upper()) and line.rstrip().endswith(str(R2)) for line in table.splitlines()), table
+
+
+def test_an_update_over_https_verifies_the_server_with_the_flashed_ca(run):
+    """config.json's images URL on https (an HTTPS front for the stub, which
+    serves plain HTTP), ca.pem on the flash as `neoc flash --ca` puts it: a CA
+    that did not sign the server is an unreachable server (nothing fetched),
+    the right one an update. It also clears the failed revision reported."""
+    import ssl
+    from harness import make_tls_files
+    _need(run, "test_a_firmware_that_raises_at_boot_is_rolled_back_after_3_boots")
+    files, other = make_tls_files(run.tmp, "ota"), make_tls_files(run.tmp, "other")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(files["cert"]), str(files["key"]))
+    front = CuttingProxy((run.stub.host, run.stub.http_port), tls=ctx)
+    config, ca = run.board.flash / "config.json", run.board.flash / "ca.pem"
+    before = config.read_text()
+
+    def put(path, data):   # replaced whole, as the board's reads must never see half a file
+        (path.parent / (path.name + ".new")).write_bytes(data)
+        os.replace(path.parent / (path.name + ".new"), path)
+    try:
+        cfg = dict(json.loads(before), images="https://127.0.0.1:%d/images" % front.port)
+        put(config, json.dumps(cfg).encode())
+        put(ca, other["ca"].read_bytes())
+        run.publish(R3)
+        start = run.upgrade()
+        run.board.wait_for(r"^ota: https://127\.0\.0\.1:%d/images/esp8266/neOSensor/default\.json unreachable "
+                           r"\(OSError\('TLS: " % front.port, 60, start)
+        run.board.wait_for(r"^mqtt: connected", 60, start)
+        assert run.flash_revision() == R1 and not front.requests
+
+        put(ca, files["ca"].read_bytes())
+        start = run.upgrade()
+        run.board.wait_for(r"^ota: revision %d in place \(was %d\)" % (R3, R1), 60, start)
+        run.board.wait_for(r"^mqtt: connected", 60, start)
+        assert run.flash_revision() == R3
+        assert "/images/esp8266/neOSensor/default.json" in front.requests
+        assert "/images/esp8266/neOSensor/%d/romfs.img" % R3 in front.requests, front.requests
+        run.board.wait_for(r'^pub %s/device .*"status": "running"' % ROOM, 30, start)
+        status = run.status(start)
+        assert status["firmware"] == R3 and status["update_failed"] is None, status
+    finally:
+        put(config, before.encode())
+        ca.unlink(missing_ok=True)
+        front.close()

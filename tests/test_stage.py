@@ -17,7 +17,9 @@ STAGE = (ROOT / "firmware" / "neosensor" / "stage.py").read_text()
 ROOT_MOUNT = "import os, vfs\n_d = os.getcwd()\nvfs.umount('/')\nvfs.mount(vfs.VfsPosix(_d), '/')\nos.chdir('/')\n"
 
 
-def run(micropython, body, source=STAGE, heap="45k"):
+# The whole source with its docstrings is compiled here, in the VM's heap: 42k
+# at least (a board imports stage.mpy, or gets board_source(): 33k).
+def run(micropython, body, source=STAGE, heap="64k"):
     return micropython.run(code=ROOT_MOUNT + source + "\n" + body, portable=False, heap=heap).stdout
 
 
@@ -162,3 +164,78 @@ print(bytes(vfs.part[:%d]) == %r, vfs.part[%d:4096] == bytearray(%d), vfs.part[4
                                     "True True True"]
     # The file stays: its hash in the next listing says what the partition holds.
     assert (micropython.flash_dir / "romfs.img").read_bytes() == image
+
+
+# machine.reset() as the VM's end, saying what the fake partition got by then.
+FAKE_MACHINE = """
+class _Machine:
+    @staticmethod
+    def reset():
+        import vfs
+        print('reset', vfs.calls, bytes(vfs.part[:%d]) == %r)
+        raise SystemExit
+sys.modules['machine'] = _Machine
+"""
+
+
+def test_a_partition_write_from_code_in_that_partition_is_handed_to_a_filesystem_copy(micropython):
+    """A ROMFS deploy runs stage.py in place from /rom, the partition its
+    switch rewrites (and its callers too: supervisor, setup, ota). So it
+    does not write it: it copies itself to the filesystem (/romw.mpy) and
+    resets; boot.py imports that copy before anything runs from /rom, and
+    it writes the partition, removes itself and resets."""
+    from toolchain.mpy import compile_file
+    flash = micropython.flash_dir
+    rom = flash / "rom" / "neosensor"
+    compile_file(ROOT / "firmware" / "neosensor" / "__init__.py", rom / "__init__.mpy", source_name="neosensor/__init__.py")
+    stage_mpy = compile_file(ROOT / "firmware" / "neosensor" / "stage.py", rom / "stage.mpy",
+                             source_name="neosensor/stage.py").read_bytes()
+    (flash / "romfs.img").write_bytes(b"the old image")
+    image = bytes(range(256)) * 10 + b"end"
+    fakes = FAKE_PARTITION + FAKE_MACHINE % (len(image), image) + "sys.path[:] = ['', '/rom']\n"
+    out = micropython.run(code=ROOT_MOUNT + fakes + """
+from neosensor import stage
+print(stage.__file__)
+stage.begin('/romfs.img'); stage.write(%r); print(stage.end(%r))
+stage.switch([], '/romfs.img', '/.prev')
+""" % (image, sha(image)), portable=False, heap="256k").stdout.splitlines()
+    assert out[:2] == ["/rom/neosensor/stage.mpy", "True"], out
+    assert out[2] == "stage: the ROMFS partition is written after a reset, from /romw.mpy", out
+    assert out[3] == "reset [] False", out        # not one ioctl from the code in the partition
+    assert (flash / "romw.mpy").read_bytes() == stage_mpy
+    assert (flash / ".stage" / ".plan").read_text() == ">/.prev\n!/romfs.img\n"
+    assert (flash / "romfs.img").read_bytes() == image and (flash / ".prev" / "romfs.img").exists()
+
+    # The next boot: boot.py, as a board runs it.
+    boot = (ROOT / "firmware" / "boot.py").read_text()
+    out = micropython.run(code=ROOT_MOUNT + fakes + boot, portable=False, heap="256k").stdout.splitlines()
+    assert out == ["reset ['umount', 6, 1, 2, 3, 4, 5] True"], out   # erased, written, ended
+    assert not (flash / "romw.mpy").exists() and not (flash / ".stage").exists()
+    assert (flash / ".prev" / "romfs.img").read_bytes() == b"the old image"   # for a rollback
+
+    # A boot with nothing pending: boot.py's import finds no copy and goes on.
+    out = micropython.run(code=ROOT_MOUNT + fakes + boot + "print('main.py next')", portable=False).stdout
+    assert out.strip() == "main.py next", out
+
+
+def test_a_rollback_of_a_romfs_image_writes_the_partition_through_the_plan(micropython):
+    """restore() writes the kept image back through a plan too: from the
+    partition's code it is handed to the filesystem copy as a switch is."""
+    flash = micropython.flash_dir
+    (flash / ".prev").mkdir()
+    old = b"old image " * 100
+    (flash / ".prev" / "romfs.img").write_bytes(old)
+    (flash / "romfs.img").write_bytes(b"the failed image")
+    (flash / "rom").mkdir()
+    (flash / "rom" / "stage.mpy").write_bytes(b"this code, in the partition")
+    out = run(micropython, FAKE_PARTITION + FAKE_MACHINE % (len(old), old) + """
+__file__ = '/rom/stage.mpy'
+try:
+    restore('/.prev')
+except SystemExit:
+    pass
+""", heap="256k")
+    assert out.splitlines()[-1] == "reset [1, 2] False", out   # its size asked, nothing written
+    assert (flash / ".stage" / ".plan").read_text() == "!/romfs.img\n"
+    assert (flash / "romfs.img").read_bytes() == old and not (flash / ".prev").exists()
+    assert (flash / "romw.mpy").read_bytes() == b"this code, in the partition"

@@ -79,7 +79,7 @@ class LinkError(RuntimeError):
 # stage.py's functions only the over-the-air update calls (ota.py imports
 # them on the board): not sent, the REPL compiles the source in the heap
 # the interrupted firmware left.
-UPDATE_ONLY = {"restore"}
+UPDATE_ONLY = {"restore", "_handoff", "finish"}
 
 
 def board_source(path=STAGE_SOURCE):

@@ -193,6 +193,7 @@ def check(cfg, board, feed):
     rom = "/romfs.img" if "/romfs.img" in [f[0] for f in todo] and stage.partition() else None
     stage._rmtree(PREV)   # a trial passed long ago, never cleared
     store.save(TRIAL, {"from": cur, "to": rev, "boots": 0})
+    _remove(LAST)   # an older failed revision is no longer news; this one's trial writes its own
     stage.switch(removes, rom, PREV)
     print("ota: revision %d in place (was %d): reset into it" % (rev, cur))
     return True

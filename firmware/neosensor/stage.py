@@ -21,6 +21,8 @@ STAGE = "/.stage"
 PLAN = STAGE + "/.plan"
 # Mount points, not flash: the ROMFS partition and the virtual board's ROM.
 SKIP = ("/rom", "/vrom")
+ROM = "/rom/"             # code imported from there runs in place from the partition
+HANDOFF = "/romw.mpy"     # this module's copy that writes the partition (see _handoff)
 _DIR = 0x4000
 _buf = bytearray(512)
 _out = None   # the staged file being written
@@ -124,15 +126,17 @@ def switch(removes=(), rom=None, keep=None):
     moved to instead (restore() puts them back), with the list of the files
     that are new in keep/.added. The plan is written first (atomically): a
     cut from here on is finished by resume()."""
-    with open(PLAN + ".tmp", "w") as f:
-        if keep:
-            f.write(">%s\n" % keep)
-        for p in removes:
-            f.write("-%s\n" % p)
-        if rom:
-            f.write("!%s\n" % rom)
-    _rename(PLAN + ".tmp", PLAN)
+    _plan(([">" + keep] if keep else []) + ["-" + p for p in removes] + (["!" + rom] if rom else []))
     return resume()
+
+
+def _plan(lines):
+    # The plan, written whole or not at all.
+    _makedirs(PLAN)
+    with open(PLAN + ".tmp", "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+    _rename(PLAN + ".tmp", PLAN)
 
 
 def resume():
@@ -156,10 +160,42 @@ def resume():
             _away(line[1:], keep, False)
             _prune(line[1:])
         elif line[0] == "!":
+            if globals().get("__file__", "").startswith(ROM):
+                _handoff()   # never returns: the write is done by the copy boot.py imports
             rom_write(line[1:])
     os.remove(PLAN)
     _rmtree(STAGE)
     return True
+
+
+def _handoff():
+    # This code runs in place from the ROMFS partition the plan rewrites (a
+    # ROMFS deploy), and so do its callers up the stack (supervisor, setup,
+    # ota): erasing it would pull the bytecode from under them. So this
+    # module's .mpy is copied to the filesystem as romw.mpy (atomically) and
+    # the board resets; boot.py, before anything runs from the partition,
+    # imports that copy and calls finish(). The plan stays: a cut anywhere
+    # is finished by the next resume(), here or there.
+    with open(__file__, "rb") as src, open(HANDOFF + ".tmp", "wb") as dst:
+        while True:
+            n = src.readinto(_buf)
+            if not n:
+                break
+            dst.write(memoryview(_buf)[:n])
+    _rename(HANDOFF + ".tmp", HANDOFF)
+    print("stage: the ROMFS partition is written after a reset, from " + HANDOFF)
+    import machine
+    machine.reset()
+
+
+def finish():
+    # boot.py's call on romw.mpy (this module, copied by _handoff()): the
+    # pending plan carried out from the filesystem, the partition written,
+    # the copy removed, then a reset into the new partition.
+    resume()
+    os.remove(HANDOFF)
+    import machine
+    machine.reset()
 
 
 def _exists(path):
@@ -223,8 +259,9 @@ def restore(keep):
         if target.endswith(".img") and partition():
             rom = target
     if rom:
-        rom_write(rom)
+        _plan(["!" + rom])   # as a switch's: resume() writes it, from the filesystem when need be
     _rmtree(keep)
+    resume()
 
 
 def _prune(path):

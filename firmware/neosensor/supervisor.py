@@ -25,7 +25,14 @@ def _crashes(n=None):
         with open("crash.tmp", "w") as f:
             f.write(str(n))
         import os
-        os.rename("crash.tmp", "crash.count")
+        try:
+            os.rename("crash.tmp", "crash.count")
+        except OSError:
+            # FAT (an ESP8266's default filesystem) renames onto no existing
+            # file: a count stuck at 1 would never reach safe mode. A reset
+            # between the two loses the count (read as 0), never a boot.
+            os.remove("crash.count")
+            os.rename("crash.tmp", "crash.count")
     except (OSError, ValueError):
         return 0
 
