@@ -13,8 +13,9 @@ first file is written; every JSON written is checked against its schema
 import datetime
 import json
 import os
+import tempfile
 
-from noobs_image import card, firstboot, imager, netinstall, schemas, settings as settings_mod, tarballs
+from noobs_image import card, fatimage, firstboot, imager, netinstall, schemas, settings as settings_mod, tarballs
 
 
 class BuildError(RuntimeError):
@@ -50,11 +51,46 @@ def check_base_images(base_images):
     return base_images
 
 
+def read_base_images(base_images, folder, say):
+    """{release: uncompressed temp copy}, each checked to be a Raspberry Pi OS image
+    (a FAT partition with cmdline.txt), before anything of the build is written."""
+    raws = {}
+    try:
+        for release, base in base_images.items():
+            say("reading %s (%s)" % (base, release))
+            raws[release] = imager.decompress(base, folder)
+            try:
+                found = fatimage.read(raws[release], "cmdline.txt") is not None
+            except fatimage.ImageError as e:
+                found, why = False, str(e).replace(raws[release], "it")
+            else:
+                why = "no cmdline.txt in its FAT partition"
+            if not found:
+                raise fatimage.ImageError("--base-image %s=%s: %s (not a Raspberry Pi OS image?)"
+                                          % (release, base, why))
+    except Exception:
+        for raw in raws.values():
+            os.unlink(raw)
+        raise
+    return raws
+
+
 def build(out, settings, repo_url, base_images=None, rootfs=None, say=print):
+    """Returns the paths written, relative to out."""
     repo_url = settings_mod.check_url("--repo-url", repo_url)
     base_images = check_base_images(dict(base_images or {}))
     if rootfs and not all(os.path.isdir(os.path.join(rootfs, x)) for x in tarballs.LABELS):
         raise settings_mod.SettingError("--rootfs", rootfs, "want a directory with boot/ and root/ in it")
+    if not base_images:
+        return _build(out, settings, repo_url, {}, rootfs, say)
+    # the base images, uncompressed beside the build (they are big: not in /tmp)
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".neoc-image-", dir=parent) as tmp:
+        return _build(out, settings, repo_url, read_base_images(base_images, tmp, say), rootfs, say)
+
+
+def _build(out, settings, repo_url, raws, rootfs, say):
     date = release_date()
     version = date.replace("-", ".")
     salt = version
@@ -83,16 +119,16 @@ def build(out, settings, repo_url, base_images=None, rootfs=None, say=print):
         for name, text in firstboot.files(settings.with_role(role), salt).items():
             put("imager/firstboot/%s/%s" % (role, name), text, secret if name in firstboot.SECRET_FILES else 0o644)
     entries = []
-    for release, base in sorted(base_images.items(), key=lambda kv: list(imager.RELEASES).index(kv[0])):
+    for release in sorted(raws, key=list(imager.RELEASES).index):
         for role in settings_mod.ROLES:
             rel = "imager/" + imager.image_name(role, release)
-            say("image %s: %s with the %s first-boot files (%s)" % (rel, base, role, imager.RELEASES[release]))
-            info = imager.make_image(base, os.path.join(out, rel), settings.with_role(role),
+            say("image %s: the %s first-boot files (%s)" % (rel, role, imager.RELEASES[release]))
+            info = imager.make_image(raws[release], os.path.join(out, rel), settings.with_role(role),
                                      imager.RELEASES[release], secret, salt)
             written.append(rel)
             entries.append(imager.entry(role, release, info, repo_url, date))
     if entries:
-        newest = max(base_images, key=list(imager.RELEASES).index)
+        newest = max(raws, key=list(imager.RELEASES).index)
         default = imager.entry_name(settings.role, newest)
         put("imager/" + imager.LIST_NAME, json.dumps(imager.os_list(entries, default), indent=2) + "\n")
     else:

@@ -86,15 +86,15 @@ def failures(*kinds):
             except kinds as e:
                 raise click.ClickException(str(e))
             except OSError as e:
-                raise click.ClickException("%s: %s" % (e.filename or "", e.strerror or e))
+                raise click.ClickException("%s: %s" % (e.filename, e.strerror) if e.filename else str(e))
         return run
     return wrap
 
 
 def _errors():
-    from noobs_image import build, fatimage, firmware, schemas, tarballs
-    return (build.BuildError, fatimage.ImageError, firmware.FirmwareError, schemas.SchemaError,
-            tarballs.TarballError)
+    from noobs_image import build, fatimage, firmware, imager, schemas, tarballs
+    return (build.BuildError, fatimage.ImageError, firmware.FirmwareError, imager.BaseImageError,
+            schemas.SchemaError, tarballs.TarballError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

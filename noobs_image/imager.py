@@ -25,6 +25,10 @@ DEVICES = ["pi5-64bit", "pi4-64bit", "pi3-64bit"]
 LIST_NAME = "os_list_imager.json"
 
 
+class BaseImageError(RuntimeError):
+    pass
+
+
 def image_name(role, release):
     return "neocampus-%s-%s.img.xz" % (role, release)
 
@@ -62,22 +66,33 @@ def _compress(src, dest):
     os.replace(tmp, dest)
 
 
-def make_image(base, dest, settings, init_format, mode=0o644, salt=""):
-    """The base image with the first-boot files, xz-compressed to dest.
-    Returns the list fields that describe it."""
-    folder = os.path.dirname(os.path.abspath(dest))
+def decompress(base, folder):
+    """The base image, uncompressed, as a temp file in folder (once per release, not per role)."""
     fd, raw = tempfile.mkstemp(suffix=".img", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out, _open_base(base) as src:
             shutil.copyfileobj(src, out, 1 << 20)
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        os.unlink(raw)
+        raise BaseImageError("cannot read the base image %s: %s" % (base, e))
+    return raw
+
+
+def make_image(raw_base, dest, settings, init_format, mode=0o644, salt=""):
+    """A copy of the uncompressed base image with the first-boot files,
+    xz-compressed to dest. Returns the list fields that describe it."""
+    folder = os.path.dirname(os.path.abspath(dest))
+    fd, raw = tempfile.mkstemp(suffix=".img", dir=folder)
+    os.close(fd)
+    try:
+        shutil.copyfile(raw_base, raw)
         os.chmod(raw, mode)
         customise.customise(raw, settings, init_format, salt)
         info = {"extract_size": os.path.getsize(raw), "extract_sha256": _sha256(raw)}
         _compress(raw, dest)
         os.chmod(dest, mode)
     finally:
-        if os.path.exists(raw):
-            os.unlink(raw)
+        os.unlink(raw)
     info.update(image_download_size=os.path.getsize(dest), image_download_sha256=_sha256(dest))
     return info
 

@@ -236,3 +236,19 @@ def test_bad_values_are_named_and_nothing_is_written(tmp_path, args, env, messag
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xfd7zXZ\x00 truncated", "cannot read the base image"),
+    (b"\0" * 4096, "not a disk image"),
+])
+def test_a_broken_base_image_is_named_and_nothing_is_written(tmp_path, content, message):
+    key = ssh_key(tmp_path / "key.pub")
+    base = tmp_path / ("base.img.xz" if content.startswith(b"\xfd7z") else "base.img")
+    base.write_bytes(content)
+    r = CliRunner().invoke(main, ["image", "build", "--out", str(tmp_path / "out"), "--repo-url", REPO,
+                                  "--agent-git", AGENT, "--role", "sensors", "--ssh-key", str(key),
+                                  "--base-image", "bookworm=%s" % base])
+    assert r.exit_code == 1 and message in r.output and str(base) in r.output, r.output
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".neoc-image-")] == []
