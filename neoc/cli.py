@@ -28,7 +28,9 @@ SUBCOMMANDS = {
 # Commands a group gets from a package it may not import itself: `neoc board
 # info` and `neoc board scan` talk to any board over mpremote (provisioning/), while the `board`
 # group runs virtual boards (virtual_board/, below provisioning/ in the layers).
-JOINED = {"board": {"info": ("provisioning.flash", "info"), "scan": ("provisioning.board_scan", "scan")}}
+JOINED = {"board": {"info": ("provisioning.flash", "info"), "scan": ("provisioning.board_scan", "scan")},
+          # The fleet simulation drives stub, brokers and devices together (campus/, above them all).
+          "fleet": {"simulate": ("campus.fleet_cli", "simulate")}}
 
 
 def _available(name):

@@ -47,6 +47,7 @@ INT64 = 2 ** 63   # what an SQLite INTEGER holds
 SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
 RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
 STORE_RETRY = 1.0  # s between tries while the store cannot write
+MAX_LAGS = 100000  # the last readings whose lag stats() reports
 IDLE_WAKE = 1.0    # s: an idle collector looks at its inbox this often all the same
 SCALARS = (int, float, bool)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -136,8 +137,12 @@ def classify(topic, payload):
         raise Invalid("seq not an integer")
     if seq is not None and not 0 <= seq < INT64:
         raise Invalid("seq out of range")
+    stamp = data.get("timestamp")
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not 0 < stamp < 1e11:
+        stamp = None  # not stored: only the collector's lag is measured from it
     return "reading", {"topic": topic, "building": parts[0], "room": parts[1], "module": parts[2],
-                       "unitID": unit_id, "subID": sub_id, "value": value, "value_units": units, "seq": seq}
+                       "unitID": unit_id, "subID": sub_id, "value": value, "value_units": units, "seq": seq,
+                       "timestamp": stamp}
 
 
 def _printable(text, limit=120):
@@ -171,6 +176,8 @@ class Collector:
         self._units = attribution.Units(registry)
         # Per device, from `seq`: received, missing (gaps), duplicates, restarts (seqcount.py).
         self.seq_counts = seqcount.SeqCounts(registry.seq_counts())
+        # Seconds from a reading's own timestamp (the device's clock) to its commit here.
+        self.lags = collections.deque(maxlen=MAX_LAGS)
         if manual_ack:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                             manual_ack=True)
@@ -316,6 +323,11 @@ class Collector:
             return 0
         batch.commit()
         self.registry.write_ok()
+        now = time.time()
+        skip = set(refused)
+        for i, r in enumerate(readings):
+            if r["timestamp"] is not None and i not in skip:
+                self.lags.append(now - r["timestamp"])
         for i in refused:
             self._reject(rows[i][9], rows[i][0], "store refused")
         self.counters["readings"] += stored
@@ -346,7 +358,7 @@ class Collector:
         out = {"connected": self.connected.is_set(), "queued": len(self.inbox),
                "counters": dict(self.counters),
                "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects],
-               "store": "ok"}
+               "store": "ok", "lag": lag_summary(self.lags)}
         out["store"] = store_state(self.registry)
         return out
 
@@ -357,3 +369,14 @@ def store_state(registry):
         return "ok"
     since, message = registry.store_error
     return "cannot write since %s: %s" % (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)), message)
+
+
+def lag_summary(lags):
+    """p50/p99/max (s) of the collector's lag over the readings kept, None without any."""
+    values = sorted(lags)
+    if not values:
+        return {"readings": 0, "p50": None, "p99": None, "max": None}
+
+    def pick(p):
+        return round(values[min(len(values) - 1, int(p / 100.0 * len(values)))], 4)
+    return {"readings": len(values), "p50": pick(50), "p99": pick(99), "max": round(values[-1], 4)}

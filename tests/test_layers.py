@@ -26,9 +26,12 @@ ROOMS = {
     "provisioning": ([("provisioning", "provisioning")], ("neocampus", "drivers", "toolchain")),
     "rpi_agent": ([("rpi_agent", "rpi_agent")], ("neocampus", "drivers")),
     "noobs_image": ([("noobs_image", "noobs_image")], ("neocampus",)),
+    # The campus on one machine (demo, fleet simulation): drives all the device and server rooms.
+    "campus": ([("campus", "campus")], ("neocampus", "drivers", "toolchain", "virtual_board", "provisioning",
+                                         "rpi_agent")),
     # The command line: on top of every room, imported by none.
     "neoc": ([("neoc", "neoc")], ("neocampus", "drivers", "toolchain", "virtual_board", "provisioning",
-                                   "rpi_agent", "noobs_image")),
+                                   "rpi_agent", "noobs_image", "campus")),
 }
 
 

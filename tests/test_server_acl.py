@@ -95,12 +95,15 @@ def test_mosquitto_hash_format_matches_mosquitto_passwd(tmp_path):
 
 def test_classify_readings_and_statuses():
     kind, r = classify("u4/302/temperature", json.dumps(
-        {"value": 21.375, "value_units": "celsius", "subID": "24", "unitID": "auto_92f8", "seq": 5}).encode())
+        {"value": 21.375, "value_units": "celsius", "subID": "24", "unitID": "auto_92f8", "seq": 5,
+         "timestamp": 1765000000.25}).encode())
     assert kind == "reading"
     assert r == {"topic": "u4/302/temperature", "building": "u4", "room": "302", "module": "temperature",
-                 "unitID": "auto_92f8", "subID": "24", "value": 21.375, "value_units": "celsius", "seq": 5}
+                 "unitID": "auto_92f8", "subID": "24", "value": 21.375, "value_units": "celsius", "seq": 5,
+                 "timestamp": 1765000000.25}
     kind, r = classify("u4/302/digital", b'{"value": true, "input": 4, "type": "presence", "unitID": "auto_1"}')
     assert kind == "reading" and r["value"] is True and r["subID"] is None and r["seq"] is None
+    assert r["timestamp"] is None  # absent (a board before NTP): no lag measured from it
     assert classify("u4/302/device", b'{"unitID": "aa:bb:cc:dd:ee:ff", "status": "running"}')[0] == "status"
     assert classify("u4/302/temperature", b'{"unitID": "auto_1", "frequency": 60, "sensors": 1}')[0] == "status"
     assert classify("_internal/x/y", b"junk")[0] == "ignored"
