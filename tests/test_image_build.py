@@ -252,3 +252,14 @@ def test_a_broken_base_image_is_named_and_nothing_is_written(tmp_path, content, 
     assert r.exit_code == 1 and message in r.output and str(base) in r.output, r.output
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".neoc-image-")] == []
+
+
+def test_every_option_is_explained_in_help():
+    from noobs_image.cli import image
+    for name, command in image.commands.items():
+        assert command.help, name
+        for param in command.params:
+            if isinstance(param, __import__("click").Option):
+                assert param.help and len(param.help) > 20, "%s %s" % (name, param.opts)
+        r = CliRunner().invoke(main, ["image", name, "--help"])
+        assert r.exit_code == 0 and "--" in r.output

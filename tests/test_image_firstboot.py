@@ -212,6 +212,15 @@ def test_first_boot_leaves_the_agent_installed_and_a_second_run_changes_nothing(
     assert (root / "var/lib/neocampus/firstboot.done").exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/neocampus-firstboot.service").exists()
 
+    unit = (root / "etc/systemd/system/neocampus-firstboot.service").read_text()
+    assert "ExecStart=/%s agent\n" % SELF in unit and "After=network-online.target" in unit
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # the unit as systemd reads it, its ExecStart pointed into the throw-away root
+        copy = root.parent / "neocampus-firstboot.service"
+        copy.write_text(unit.replace("ExecStart=/", "ExecStart=%s/" % root))
+        v = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60)
+        assert v.returncode == 0, v.stderr
+
     log = (boot / "neocampus-firstboot.log").read_text()
     assert "first boot done" in log and "FAILED" not in log
     psk = settings.wpa_psk(SSID, PASSPHRASE)
