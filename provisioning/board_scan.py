@@ -23,7 +23,7 @@ import click
 from drivers.scan import CANDIDATES
 from drivers.wiring.explain import explain
 from drivers.wiring.show import show
-from toolchain.board_link import LinkError, board_source
+from toolchain.board_link import board_source
 from toolchain.firmware import FIRMWARE, ROOT, literal
 
 PINS = literal(FIRMWARE / "neosensor" / "setup.py", "PINS")
@@ -65,6 +65,8 @@ print(json.dumps([_H[0],_F.get('swapped')]))
 """
 _SURVEY = """\
 _F.update(S.survey(_B,3,3,_K,_H))
+gc.collect()
+_F['heap_free']=gc.mem_free()
 print(json.dumps(_F))
 _F=_H=None
 gc.collect()
@@ -176,7 +178,7 @@ class BoardScan:
 @click.argument("port")
 @click.option("--watch", is_flag=True, help="Refresh every second (in place on a terminal) until Ctrl-C: "
               "breathe on a sensor and see its value move.")
-@click.option("--count", type=click.IntRange(min=1), metavar="N", help="With --watch: stop after N refreshes.")
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="Refresh N times, then stop (implies --watch).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per refresh (rows, problems, the raw facts).")
 @click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed of the REPL.")
 def scan(port, watch, count, as_json, baud):
@@ -191,18 +193,7 @@ def scan(port, watch, count, as_json, baud):
     Works on a board with only MicroPython on it: the driver files go to its
     RAM, never to its flash; the board is soft-reset at the end (its
     firmware, if any, runs again). Exit status 1 when a problem was found."""
-    from provisioning.flash import _link, resolve_port
-    link = _link(resolve_port(port), baud)
-    last = None
-    try:
-        session = BoardScan(link)
-        last = show(session.sample, as_json, watch, count)
-    except LinkError as e:
-        raise click.ClickException(str(e)) from None
-    finally:
-        try:
-            link.reset()
-        except LinkError:
-            pass
-        link.close()
+    from provisioning.flash import board_session
+    with board_session(port, baud) as link:
+        last = show(BoardScan(link).sample, as_json, watch or count is not None, count)
     sys.exit(1 if last and last["problems"] else 0)

@@ -5,6 +5,7 @@ The engine is toolchain/flashing.py (what to send, from one hash listing)
 over toolchain/board_link.py (mpremote's transport); the board-side half is
 firmware/neosensor/stage.py, shared with the over-the-air update.
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -208,6 +209,24 @@ def _link(port, baud):
     return link
 
 
+@contextlib.contextmanager
+def board_session(port, baud):
+    """The opened link to the board at PORT (`auto` resolved) for a command
+    that only looks: a link error becomes the command's error, and the board
+    is soft-reset at the end, so its firmware (if any) runs again."""
+    link = _link(resolve_port(port), baud)
+    try:
+        yield link
+    except LinkError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        try:
+            link.reset()
+        except LinkError:
+            pass
+        link.close()
+
+
 def _registrar(client, location, modules, dry_run):
     from provisioning.admin_cli import parse_module
     from provisioning.fleet import FleetError, compare, register_one
@@ -283,17 +302,8 @@ def info(port, as_json, baud):
     """MicroPython version, board, MAC, free flash and heap, firmware
     revision, deploy kind and /config.json (passwords masked) of the board
     at PORT."""
-    link = _link(resolve_port(port), baud)
-    try:
+    with board_session(port, baud) as link:
         data = board_info(link)
-    except LinkError as e:
-        raise click.ClickException(str(e)) from None
-    finally:
-        try:
-            link.reset()
-        except LinkError:
-            pass
-        link.close()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -99,7 +99,7 @@ def run(cfg, simulate):
 @agent.command()
 @click.option("--watch", is_flag=True, help="Refresh every second (in place on a terminal) until Ctrl-C: "
               "breathe on a sensor and see its value move.")
-@click.option("--count", type=click.IntRange(min=1), metavar="N", help="With --watch: stop after N refreshes.")
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="Refresh N times, then stop (implies --watch).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per refresh (rows, problems, the raw facts).")
 @click.pass_obj
 def scan(obj, watch, count, as_json):
@@ -114,7 +114,7 @@ def scan(obj, watch, count, as_json):
         hw = hardware.simulated() if obj["simulate"] else hardware.real(cfg["sensors"]["bus"])
     except hardware.HardwareError as e:
         raise click.ClickException(str(e))
-    last = show(scan_mod.Scanner(hw, cfg["sensors"]["bus"]).sample, as_json, watch, count)
+    last = show(scan_mod.Scanner(hw, cfg["sensors"]["bus"]).sample, as_json, watch or count is not None, count)
     sys.exit(1 if last and last["problems"] else 0)
 
 
