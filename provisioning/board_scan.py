@@ -3,9 +3,10 @@ reaches (a serial port, `auto`, socket:// for a virtual board), with or
 without the firmware on it.
 
 Over the flashing tool's link (toolchain/board_link.py), the few driver
-files the survey needs are sent as source into the board's RAM: each is
-compiled there into a module object put in sys.modules, so nothing is
-written to the flash and the board's own copies (if any) are not used.
+files the survey needs are compiled here (mpy-cross, for the board's
+architecture) and sent into a filesystem in the board's RAM, mounted first on
+its import path: nothing is written to the flash and the board's own copies
+(if any) are not used.
 First drivers/survey.py with the bus code under it, then, once the scans
 have said which addresses answer, only the drivers that may sit at them
 (drivers.scan.CANDIDATES, the firmware's own table). The board reads its
@@ -15,39 +16,62 @@ board is soft-reset at the end: its RAM is as before and its firmware, if
 any, runs again.
 """
 import ast
+import binascii
 import json
+import pathlib
 import sys
+import tempfile
 
 import click
 
 from drivers.scan import CANDIDATES
 from drivers.wiring.explain import explain
 from drivers.wiring.show import show
-from toolchain.board_link import board_source
+from toolchain.board_link import LinkError, arch_of, board_source
 from toolchain.firmware import FIRMWARE, ROOT, literal
+from toolchain.mpy import compile_file
 
 PINS = literal(FIRMWARE / "neosensor" / "setup.py", "PINS")
 BASE = ("drivers", "drivers.bus", "drivers.scan", "drivers.survey")
 
-# Board side: a module made from source, without a file. MicroPython cannot
-# make module objects, so a plain object stands for one (import finds it in
-# sys.modules; its functions keep the dict they were compiled in).
+# Board side: a filesystem in RAM (a dict of .mpy bytes, mounted at /.neoc
+# and first on sys.path), so the drivers are imported as modules from their
+# bytecode, compiled here: compiling source on the board would need more
+# heap than an ESP8266 has left, and nothing touches the flash. Each module
+# is imported as it arrives and its bytes dropped, and the link's stage code
+# (flashing only) goes first: 3 KB more for the drivers.
 _LOADER = """\
-import sys,gc,json,machine
-class _M:
- pass
-def _L(n,s):
- d={'__name__':n}
- exec(s,d)
- m=_M()
- for k in d:
-  setattr(m,k,d[k])
- sys.modules[n]=m
- p,_,c=n.rpartition('.')
- if p:
-  setattr(sys.modules[p],c,m)
- gc.collect()
+import sys,gc,json,machine,vfs,io
+from binascii import a2b_base64 as a2b
+class _RamFS:
+ def __init__(s):
+  s.f={}
+ def mount(s,r,m):
+  pass
+ def umount(s):
+  pass
+ def stat(s,p):
+  p=p.strip('/')
+  if p in s.f:
+   return (0x8000,0,0,0,0,0,len(s.f[p]),0,0,0)
+  for k in s.f:
+   if k.startswith(p+'/'):
+    return (0x4000,0,0,0,0,0,0,0,0,0)
+  raise OSError(2)
+ def open(s,p,m):
+  b=s.f.get(p.strip('/'))
+  if b is None:
+   raise OSError(2)
+  return io.BytesIO(b)
+ def ilistdir(s,p):
+  return iter(())
+_R=_RamFS()
+vfs.mount(_R,'/.neoc')
+sys.path.insert(0,'/.neoc')
 _K={}
+for n in %r:
+ globals().pop(n,None)
+gc.collect()
 """
 
 # One look at the bus: the lines, three scans, and with nothing heard, a
@@ -71,6 +95,14 @@ print(json.dumps(_F))
 _F=_H=None
 gc.collect()
 """
+
+
+def stage_names():
+    """The names the link's stage code defines on the board (a scan does not use them)."""
+    tree = ast.parse(board_source())
+    return tuple([n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+                 + [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                    if isinstance(t, ast.Name)])
 
 
 def module_path(name):
@@ -137,24 +169,40 @@ class BoardScan:
         self.kind = info["board"] if info["board"] in PINS else "esp8266"
         self.sda, self.scl = PINS[self.kind]
         self.loaded = set()
-        self.sent = 0          # source bytes sent to the board's RAM
+        self.sent = 0          # .mpy bytes sent to the board's RAM
+        self.arch = arch_of(info["mpy"])
         self.feed = ""
         if info.get("main"):
             # A firmware ran and armed its watchdog: take it and feed it in every script.
             link.feed_watchdog()
             self.feed = "W.feed()\n"
-        self.link.run(_LOADER)
+        self.link.run(_LOADER % (stage_names(),))
         self.load(BASE)
 
     def load(self, names):
         for name in closure(names, self.loaded):
-            try:
-                src = board_source(module_path(name))
-            except OSError:
+            src = module_path(name)
+            if not src.exists():
                 continue       # not a module of this tree: drivers.scan skips it as "not installed"
-            self.link.run(self.feed + "_L(%r,%r)" % (name, src))
+            with tempfile.TemporaryDirectory() as tmp:
+                data = compile_file(src, pathlib.Path(tmp) / "m.mpy", self.arch,
+                                    source_name=name.replace(".", "/") + ".py").read_bytes()
+            # One script a file, imported at once (closure() put what it
+            # imports before it) and its bytes dropped: the script's text, the
+            # bytes and the loaded module share the heap only one file at a time.
+            script = "_R.f[%r]=a2b(%s)\n__import__(%r)\n_R.f.clear()\ngc.collect()" % (
+                (name + ".__init__" if src.name == "__init__.py" else name).replace(".", "/") + ".mpy",
+                binascii.b2a_base64(data, newline=False), name)
+            try:
+                self.link.run(self.feed + script)
+            except LinkError as e:
+                if "MemoryError" not in str(e):
+                    raise
+                raise LinkError("the board has too little free memory for the drivers of all these chips (%d B "
+                                "free when the scan began, %d B of drivers sent): scan fewer breakouts at a time"
+                                % (self.link.info.get("heap_free") or 0, self.sent)) from None
             self.loaded.add(name)
-            self.sent += len(src)
+            self.sent += len(data)
 
     def facts(self):
         heard, swapped = json.loads(self.link.run(self.feed + _LISTEN % {"sda": self.sda, "scl": self.scl}))
