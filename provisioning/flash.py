@@ -189,11 +189,16 @@ def flash(port, board, mode, wifi, server, sandbox, ca, register, location, modu
             "%s\nNothing is switched in before every file is staged and verified: the board boots its previous "
             "firmware. Run the same command again to finish (what is staged is kept)." % e) from None
     finally:
-        try:
-            link.reset()
-        except LinkError:
-            pass
-        link.close()
+        _release(link)
+
+
+def _release(link):
+    """Soft-reset the board (its firmware, if any, runs again) and close the link."""
+    try:
+        link.reset()
+    except LinkError:
+        pass
+    link.close()
 
 
 def _link(port, baud):
@@ -220,11 +225,7 @@ def board_session(port, baud):
     except LinkError as e:
         raise click.ClickException(str(e)) from None
     finally:
-        try:
-            link.reset()
-        except LinkError:
-            pass
-        link.close()
+        _release(link)
 
 
 def _registrar(client, location, modules, dry_run):
