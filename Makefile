@@ -16,7 +16,8 @@ help:
 	@echo "make vendor    re-fetch micropython-lib umqtt from the registry into firmware/lib"
 	@echo "make chips     regenerate the I2C scan's table in drivers/scan.py from the drivers"
 	@echo "make wiring    regenerate the guide's wiring pictures (docs/wiring/) from drivers/wiring/table.py"
-	@echo "make bench     run the benchmarks under bench/"
+	@echo "make bench     run the benchmarks under bench/ and write bench/RESULTS.md"
+	@echo "make screenshot  the README's picture of the live page, taken by the demo's page test"
 	@echo "make upy32     install the 32-bit MicroPython (WebAssembly port, npm) into .npm-upy/"
 
 $(STAMP): pyproject.toml
@@ -75,6 +76,11 @@ wiring: venv
 
 bench: venv deps upy32
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The README's picture of the live page: taken in headless Chromium by the demo's page test.
+screenshot: venv deps
+	NEOC_SCREENSHOT=$(CURDIR)/docs/images/live-page.png $(BIN)/python -m pytest -q \
+	  tests/test_demo.py -k live_page
 
 clean:
 	rm -rf $(VENV) .pytest_cache neoc-data

@@ -41,10 +41,12 @@ class StubError(RuntimeError):
 
 class StubServer:
     def __init__(self, data_dir=None, broker="embedded", http_port=None, mqtt_port=None, token=None,
-                 host="127.0.0.1", timeout=20.0, public_page=True, extra_args=()):
+                 host="127.0.0.1", timeout=20.0, public_page=True, extra_args=(), own_session=False):
         """public_page: tests and the demo run on loopback and open the live page
         without the viewer token (`--public-page`); False to test the token.
-        extra_args: further `neoc server` options (e.g. --claim-window 2s)."""
+        extra_args: further `neoc server` options (e.g. --claim-window 2s).
+        own_session: the server in a session of its own, out of reach of the
+        terminal's Ctrl-C, so that the caller stops it when it is done with it."""
         if broker not in ("embedded", "mosquitto", "external"):
             raise ValueError("broker must be embedded, mosquitto or external")
         self._tmp = None
@@ -60,6 +62,7 @@ class StubServer:
         self.timeout = timeout
         self.public_page = public_page
         self.extra_args = list(extra_args)
+        self.own_session = own_session
         self.proc = None
         self._lines = []
         self._reader = None
@@ -126,7 +129,7 @@ class StubServer:
         if self.token:
             env["NEOC_ADMIN_TOKEN"] = self.token  # not on the command line, where `ps` shows it
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=env, cwd=str(self.data_dir))
+                                     env=env, cwd=str(self.data_dir), start_new_session=self.own_session)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self.timeout

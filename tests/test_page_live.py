@@ -5,26 +5,10 @@ import pytest
 
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from harness import need  # noqa: E402
+from support.chromium import browser  # noqa: E402,F401 (a fixture)
 from support.stub_helpers import mqtt_client, handshake  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import os
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        need("Chromium is not installed at %s" % CHROMIUM)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
