@@ -59,17 +59,25 @@ def settings_options(f):
         click.option("--wifi", metavar="SSID[:PASSWORD]",
                      help="Wi-Fi network to join. The password also from NEOC_WIFI_PASSWORD or a prompt; only "
                           "its WPA PSK is written, never the password. 'SSID:' is an open network."),
+        click.option("--serial", "serial", multiple=True, metavar="PORT[:BAUD]",
+                     help="A concentrator's serial line (a board speaking JSON lines), e.g. /dev/ttyUSB0:115200 "
+                          "(default 9600 baud); repeatable. Goes into agent.toml as [[concentrator.serial]]."),
+        click.option("--agent-config", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="TOML fragment of the agent's config (rpi_agent/README.md: [[concentrator.modbus]] "
+                          "devices, [mqtt], [display] rooms...) merged into every Pi's agent.toml; checked now by "
+                          "the agent's own parser. Not agent.roles, server or mac: the options set those."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_settings(role, agent_git, server, user, ssh_key, hostname_pattern, timezone, wifi_country, wifi):
+def make_settings(role, agent_git, server, user, ssh_key, hostname_pattern, timezone, wifi_country, wifi, serial,
+                  agent_config):
     try:
         return settings_mod.build(role=role, agent_git=agent_git, server=server, user=user, ssh_key=ssh_key,
                                   hostname_pattern=hostname_pattern, timezone=timezone, wifi_country=wifi_country,
-                                  wifi=wifi_value(wifi))
+                                  wifi=wifi_value(wifi), agent_config=agent_config, serial=serial)
     except settings_mod.SettingError as e:
         raise click.UsageError(str(e))
 
@@ -138,10 +146,9 @@ def build(out, repo_url, base_images, rootfs, **opts):
     click.echo("%d files in %s (noobs/, repo/, imager/)" % (len(written), out))
     if settings.wifi and settings.wifi.psk:
         click.echo("the Wi-Fi PSK is in firstrun.sh, network-config, partition_setup.sh and the images (mode 0600)")
-    if settings.role == "concentrator":
-        click.echo("note: the concentrator's `neoc agent install` needs [[concentrator.serial]] or "
-                   "[[concentrator.modbus]] in /etc/neocampus/agent.toml; until they are there the first boot's "
-                   "agent step fails and is tried again every minute (SSH stays on)", err=True)
+    for note in settings_mod.agent_notes(settings, settings.role):
+        click.echo("note: the agent of these Pis will say: %s (give --serial PORT[:BAUD] or --agent-config FILE to "
+                   "set it in the image)" % note, err=True)
     if not rootfs:
         click.echo("next: neoc image tarballs --rootfs DIR --out %s (the card's boot/root tarballs)" % out)
 

@@ -57,6 +57,8 @@ def variables(settings, with_wifi=True):
         ("NEOC_WIFI_UUID", wifi_uuid(wifi.ssid) if wifi else ""),
         ("NEOC_SSH_KEYS", "\n".join(settings.ssh_keys)),
         ("NEOC_PACKAGES", " ".join(PACKAGES)),
+        # no trailing newline: the script's copy in firstboot.conf must read back the same
+        ("NEOC_AGENT_CONFIG", settings.agent_config.rstrip("\n")),
     ]
 
 

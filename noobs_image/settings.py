@@ -17,8 +17,9 @@ import struct
 import urllib.parse
 import zoneinfo
 
-# The agent's roles (rpi_agent/config.py ROLES; tests/test_image_build.py keeps them equal).
-ROLES = ("sensors", "display", "concentrator")
+from rpi_agent import config as agent_config, install as agent_install
+
+ROLES = agent_config.ROLES
 DEFAULT_SERVER = "https://sensocampus.univ-tlse3.fr"
 DEFAULT_PATTERN = "neoc-{mac4}"
 PLACEHOLDERS = ("{mac4}", "{mac6}", "{mac}")
@@ -57,6 +58,7 @@ class Settings:
     timezone: str
     wifi_country: str
     wifi: Wifi = None
+    agent_config: str = ""   # TOML merged into each Pi's agent.toml (--agent-config, --serial), or ""
 
     def with_role(self, role):
         return dataclasses.replace(self, role=check_role(role))
@@ -214,17 +216,64 @@ def default_ssh_key():
     return None
 
 
+# Set per Pi by the build's own options (and the flavour picked), never by the fragment.
+FRAGMENT_OWN = {"roles": "--role", "server": "--server", "mac": "each Pi's own MAC"}
+
+
+def check_agent_config(path, serial, server):
+    """--agent-config FILE and --serial PORT[:BAUD] -> the TOML every Pi's
+    `neoc agent install --agent-config` merges (or ""), checked now by the
+    agent's own config parser, with every role the build makes: a Pi never
+    learns at first boot that its agent cannot start."""
+    lines = []
+    for value in serial:
+        try:
+            lines.append(agent_config.serial_line(value))
+        except agent_config.OptionError as e:
+            raise SettingError(e.option, e.value, e.why)
+    doc = {}
+    if path:
+        try:
+            doc = agent_config.read(path)
+        except agent_config.ConfigError as e:
+            raise SettingError("--agent-config", path, str(e).replace(path + ": ", "", 1))
+        agent = doc.get("agent")
+        for key, by in FRAGMENT_OWN.items():
+            if isinstance(agent, dict) and key in agent:
+                raise SettingError("--agent-config", path, "agent.%s is set by %s, not in the fragment" % (key, by))
+    if not doc and not lines:
+        return ""
+    try:
+        fragment = agent_install.merge(doc, lines)
+        agent_install.render_config(list(ROLES), server, None, fragment)
+    except agent_config.ConfigError as e:
+        raise SettingError("--agent-config" if path else "--serial", path or " ".join(serial), str(e))
+    import tomli_w
+    return tomli_w.dumps(fragment)
+
+
+def agent_notes(settings, role):
+    """What the agent of a Pi of this role will say about its config at
+    start (rpi_agent.config.notes), e.g. a concentrator given no line."""
+    import tomllib
+    extra = tomllib.loads(settings.agent_config) if settings.agent_config else None
+    return agent_config.notes(agent_install.render_config([role], settings.server, None, extra)[1])
+
+
 def build(role, agent_git, server=DEFAULT_SERVER, user="pi", ssh_key=None, hostname_pattern=DEFAULT_PATTERN,
-          timezone="Europe/Paris", wifi_country="FR", wifi=None):
+          timezone="Europe/Paris", wifi_country="FR", wifi=None, agent_config=None, serial=()):
     """All the settings, checked, or SettingError on the first bad one.
-    wifi is (ssid, passphrase) or None."""
+    wifi is (ssid, passphrase) or None; agent_config a TOML file, serial
+    PORT[:BAUD] values (check_agent_config)."""
     url, ref = check_agent_git(agent_git)
     ssh_key = ssh_key or default_ssh_key()
     if not ssh_key:
         raise SettingError("--ssh-key", None, "none given and no ~/.ssh/id_*.pub: a Pi without a key could not be "
                            "reached over SSH (the user has no password)")
     country = check_country(wifi_country)
-    return Settings(role=check_role(role), agent_git=url, agent_ref=ref, server=check_url("--server", server),
+    server = check_url("--server", server)
+    return Settings(role=check_role(role), agent_git=url, agent_ref=ref, server=server,
                     user=check_user(user), ssh_keys=check_ssh_keys(ssh_key),
                     hostname_pattern=check_hostname_pattern(hostname_pattern), timezone=check_timezone(timezone),
-                    wifi_country=country, wifi=check_wifi(wifi[0], wifi[1], country) if wifi else None)
+                    wifi_country=country, wifi=check_wifi(wifi[0], wifi[1], country) if wifi else None,
+                    agent_config=check_agent_config(agent_config, serial, server))

@@ -55,6 +55,8 @@ def agent(ctx, config_path, simulate, server, mac, roles, state_dir, metrics):
         return
     cfg = load_config(config_path, simulate, server, mac, roles, state_dir, metrics)
     _logging(cfg["agent"]["log_level"])
+    for note in config_mod.notes(cfg, simulate):
+        logging.getLogger("rpi_agent").warning("%s", note)
     sys.exit(run(cfg, simulate))
 
 
@@ -119,20 +121,33 @@ def scan(obj, watch, count, as_json):
 
 
 @agent.command()
-@click.option("--role", "roles", multiple=True, type=click.Choice(config_mod.ROLES), help="Role (repeatable).")
+@click.option("--role", "roles", multiple=True, type=click.Choice(config_mod.ROLES),
+              help="Role (repeatable; default: --agent-config's agent.roles, else sensors).")
 @click.option("--server", help="sensOCampus URL written into the config.")
 @click.option("--mac", help="MAC written into the config (default: found at start).")
+@click.option("--serial", "serial", multiple=True, metavar="PORT[:BAUD]",
+              help="A concentrator's serial line (JSON lines), e.g. /dev/ttyUSB0:115200 (default 9600 baud); "
+                   "repeatable. Written as [[concentrator.serial]].")
+@click.option("--agent-config", "agent_config", type=click.Path(dir_okay=False), metavar="FILE",
+              help="TOML fragment of agent.toml (Modbus devices, [mqtt], [display] rooms...) merged into the config "
+                   "written; the options above win over its [agent] keys.")
 @click.option("--root", default="/", type=click.Path(file_okay=False),
               help="Install under this directory instead of / (nothing is enabled or started then).")
 @click.option("--dry-run", is_flag=True, help="Print what would be written and run; change nothing.")
 @click.option("--no-start", is_flag=True, help="Write and enable, but do not start.")
 @click.option("--user", "run_user", default="root", help="User the agent runs as.")
-def install(roles, server, mac, root, dry_run, no_start, run_user):
-    """Write the agent's config and systemd units, enable and start them (idempotent)."""
+def install(roles, server, mac, serial, agent_config, root, dry_run, no_start, run_user):
+    """Write the agent's config and systemd units, enable and start them (idempotent).
+
+    The config is checked as the agent checks it at start: what is written
+    starts. A concentrator given no line still starts, says so in its log
+    and status (`lines` empty), and waits for one in agent.toml."""
     from rpi_agent import install as install_mod
     try:
-        plan = install_mod.plan(roles or ("sensors",), server, mac, root, run_user)
+        extra = config_mod.read(agent_config) if agent_config else None
+        lines = [config_mod.serial_line(v) for v in serial]
+        plan = install_mod.plan(roles, server, mac, root, run_user, extra, lines)
         for line in install_mod.apply(plan, root, dry_run, start=not no_start):
             click.echo(line)
-    except install_mod.InstallError as e:
+    except (install_mod.InstallError, config_mod.ConfigError) as e:
         raise click.ClickException(str(e))

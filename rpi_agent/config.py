@@ -23,6 +23,14 @@ class ConfigError(ValueError):
     pass
 
 
+class OptionError(ConfigError):
+    """A bad command-line value: names the option and the value."""
+
+    def __init__(self, option, value, why):
+        super().__init__("%s %r: %s" % (option, value, why))
+        self.option, self.value, self.why = option, value, why
+
+
 def _fail(key, msg):
     raise ConfigError("%s: %s" % (key, msg))
 
@@ -179,7 +187,9 @@ def _concentrator(sec):
 
 
 def parse(doc, simulate=False):
-    """The checked config (a plain dict of dicts) from a TOML document."""
+    """The checked config (a plain dict of dicts) from a TOML document.
+    (simulate changes nothing here any more: a concentrator without lines
+    starts either way, see notes().)"""
     top = _Section(doc, "")
     a = top.section("agent")
     state = a.get("state_dir", str, DEFAULT_STATE_DIR)
@@ -239,26 +249,59 @@ def parse(doc, simulate=False):
     }
     d.done()
     top.done()
-    roles = cfg["agent"]["roles"]
-    if "concentrator" in roles and not simulate and not (cfg["concentrator"]["serial"] or cfg["concentrator"]["modbus"]):
-        _fail("concentrator", "the concentrator role needs at least one [[concentrator.serial]] or "
-                              "[[concentrator.modbus]] entry")
     return cfg
+
+
+NO_LINES = ("concentrator: no [[concentrator.serial]] line and no [[concentrator.modbus]] device in the config: "
+            "nothing is bridged until one is added (rpi_agent/README.md), then `systemctl restart neocampus-agent`")
+
+
+def notes(cfg, simulate=False):
+    """What a person should hear about a config that starts (the agent logs
+    these as warnings, `neoc agent install` prints them). A concentrator with
+    no line still starts: it registers, publishes its status (`lines` empty)
+    and is reachable, where refusing would leave a freshly installed Pi
+    failing in a loop until someone edits its file."""
+    c = cfg["concentrator"]
+    if "concentrator" in cfg["agent"]["roles"] and not simulate and not (c["serial"] or c["modbus"]):
+        return [NO_LINES]
+    return []
+
+
+def serial_line(value):
+    """--serial PORT[:BAUD] -> a [[concentrator.serial]] entry. Only a tail
+    of digits is a baud rate: /dev/serial/by-path/ names hold colons."""
+    port, sep, baud = value.rpartition(":")
+    if not (sep and baud.isdigit()):
+        port, baud = value, None
+    if not port.startswith("/"):
+        raise OptionError("--serial", value, "want PORT[:BAUD] with PORT a device path (/dev/ttyUSB0:115200)")
+    line = {"port": port}
+    if baud is not None:
+        line["baudrate"] = int(baud)
+    try:
+        _serial_common(_Section(dict(line), ""))  # the same bounds as in the file
+    except ConfigError as e:
+        raise OptionError("--serial", value, str(e))
+    return line
+
+
+def read(path):
+    """The TOML document in path, or a ConfigError naming the file."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError("%s: no such config file" % path)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("%s: not valid TOML: %s" % (path, e))
+    except OSError as e:
+        raise ConfigError("%s: cannot read it: %s" % (path, e.strerror))
 
 
 def load(path, simulate=False, overrides=None):
     """Read, override (CLI options as {"agent.server": url, ...}) and check."""
-    doc = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as f:
-                doc = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError("%s: no such config file" % path)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError("%s: not valid TOML: %s" % (path, e))
-        except OSError as e:
-            raise ConfigError("%s: cannot read it: %s" % (path, e.strerror))
+    doc = read(path) if path is not None else {}
     for dotted, v in (overrides or {}).items():
         if v is None:
             continue

@@ -27,23 +27,65 @@ class InstallError(RuntimeError):
     pass
 
 
-def _toml_str(s):
-    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+# What the written file says under its settings, as comments: where to add
+# what the options do not set.
+HINTS = {
+    "display": ['# The rooms shown (default: the registry\'s, then its own), under [display]: rooms = ["u4/302"]'],
+    "concentrator": ["# No line yet: the concentrator bridges nothing until one is added (rpi_agent/README.md):",
+                     "# [[concentrator.serial]]",
+                     '# port = "/dev/ttyUSB0"',
+                     "# baudrate = 9600"],
+}
 
 
-def render_config(roles, server, mac):
-    lines = ["# neOCampus Pi agent (neoc agent install). Settings: rpi_agent/README.md", "[agent]",
-             "roles = [%s]" % ", ".join(_toml_str(r) for r in roles)]
-    if server:
-        lines.append("server = %s" % _toml_str(server))
-    if mac:
-        lines.append("mac = %s" % _toml_str(mac))
-    if "display" in roles:
-        lines += ["", "[display]", "# rooms = [\"u4/302\"]", 'listen = "127.0.0.1:8080"']
-    text = "\n".join(lines) + "\n"
-    import tomllib
-    config.parse(tomllib.loads(text))  # what we write must start
-    return text
+def merge(extra=None, serial=()):
+    """A TOML fragment (--agent-config) with serial's [[concentrator.serial]]
+    lines (--serial) after its own; neither is changed."""
+    doc = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (extra or {}).items()}
+    if serial:
+        conc = doc.setdefault("concentrator", {})
+        lines = conc.get("serial", []) if isinstance(conc, dict) else None
+        if not isinstance(lines, list):
+            raise config.ConfigError("concentrator.serial: must be an array of tables ([[concentrator.serial]])")
+        conc["serial"] = lines + [dict(line) for line in serial]
+    return doc
+
+
+def config_doc(roles, server, mac, extra=None, serial=()):
+    """The agent.toml document: merge(extra, serial) under the options
+    (roles, server and mac win over the fragment's [agent] keys)."""
+    doc = merge(extra, serial)
+    agent = doc.setdefault("agent", {})
+    if not isinstance(agent, dict):
+        raise config.ConfigError("agent: must be a table")
+    if roles:
+        agent["roles"] = list(dict.fromkeys(roles))
+    agent.setdefault("roles", ["sensors"])
+    for key, value in (("server", server), ("mac", mac)):
+        if value:
+            agent[key] = value
+    if "display" in agent["roles"] and isinstance(doc.setdefault("display", {}), dict):
+        doc["display"].setdefault("listen", "127.0.0.1:8080")
+    return doc
+
+
+def render_config(roles, server, mac, extra=None, serial=()):
+    """(agent.toml's text, the config it gives): checked by the agent's own
+    parser, so what is written starts. ConfigError names the bad key."""
+    import tomli_w
+    doc = config_doc(roles, server, mac, extra, serial)
+    cfg = config.parse(doc)
+    hints = []
+    for role in cfg["agent"]["roles"]:
+        if role == "concentrator" and (cfg["concentrator"]["serial"] or cfg["concentrator"]["modbus"]):
+            continue
+        if role == "display" and cfg["display"]["rooms"]:
+            continue
+        hints += HINTS.get(role, [])
+    text = "# neOCampus Pi agent (neoc agent install). Settings: rpi_agent/README.md\n" + tomli_w.dumps(doc)
+    if hints:
+        text += "\n" + "\n".join(hints) + "\n"
+    return text, cfg
 
 
 def render_agent_unit(roles, python=None, run_user="root"):
@@ -98,23 +140,25 @@ def _under(root, path):
     return os.path.join(root, path.lstrip("/"))
 
 
-def plan(roles, server, mac, root="/", run_user="root"):
-    """[(absolute path under root, text, mode)] and the units to enable."""
-    roles = list(dict.fromkeys(roles))
-    for r in roles:
+def plan(roles, server, mac, root="/", run_user="root", extra=None, serial=()):
+    """[(absolute path under root, text, mode)], the units to enable and the
+    notes to print. roles empty: the fragment's agent.roles, else sensors."""
+    for r in roles or ():
         if r not in config.ROLES:
             raise InstallError("unknown role %r (roles: %s)" % (r, ", ".join(config.ROLES)))
     try:
-        files = [(_under(root, CONFIG_PATH), render_config(roles, server, mac), 0o644),
-                 (_under(root, UNIT_DIR + "/" + AGENT_UNIT), render_agent_unit(roles, run_user=run_user), 0o644)]
+        text, cfg = render_config(roles, server, mac, extra, serial)
     except config.ConfigError as e:
         raise InstallError(str(e))
+    roles, notes = cfg["agent"]["roles"], config.notes(cfg)
+    files = [(_under(root, CONFIG_PATH), text, 0o644),
+             (_under(root, UNIT_DIR + "/" + AGENT_UNIT), render_agent_unit(roles, run_user=run_user), 0o644)]
     units = [AGENT_UNIT]
     if "display" in roles:
         chromium = next((c for c in CHROMIUMS if os.path.exists(_under(root, c))), CHROMIUMS[0])
         files.append((_under(root, UNIT_DIR + "/" + KIOSK_UNIT), render_kiosk_unit(chromium), 0o644))
         units.append(KIOSK_UNIT)
-    return {"files": files, "units": units, "state_dir": _under(root, config.DEFAULT_STATE_DIR)}
+    return {"files": files, "units": units, "state_dir": _under(root, config.DEFAULT_STATE_DIR), "notes": notes}
 
 
 def _write(path, text, mode):
@@ -141,7 +185,7 @@ def _run(cmd, dry_run, out):
 
 def apply(p, root="/", dry_run=False, start=True):
     """Carry out a plan; returns the lines to print."""
-    out, changed = [], False
+    out, changed = ["note: " + n for n in p.get("notes", ())], False
     for path, text, mode in p["files"]:
         try:
             with open(path) as f:

@@ -39,7 +39,6 @@ def run_cli(*args, env=None):
                                                                            "subID": "p"}]}]}},
      "concentrator.modbus[0].registers[0].module"),
     ({"concentrator": {"modbus": [{"port": "/dev/ttyUSB0"}]}}, "concentrator.modbus[0].registers"),
-    ({"agent": {"roles": ["concentrator"]}}, "concentrator"),
     ({"display": {"rooms": ["u4"]}}, "display.rooms"),
 ])
 def test_a_bad_setting_names_its_key(doc, key):
@@ -59,6 +58,40 @@ def test_defaults_and_a_full_config_parse():
     assert cfg["agent"]["mac"] == "aa:bb:cc:dd:ee:ff"
     assert cfg["concentrator"]["serial"][0]["silent_after"] == 60
     assert cfg["display"]["listen"] == ("127.0.0.1", 8080)
+
+
+def test_a_concentrator_without_lines_starts_and_says_so():
+    # Refusing it left a freshly installed Pi failing in a loop (issue 16): it
+    # starts, bridges nothing, and its note is logged at start.
+    cfg = config.parse({"agent": {"roles": ["concentrator"]}})
+    assert cfg["concentrator"] == {"serial": [], "modbus": []}
+    assert config.notes(cfg) == [config.NO_LINES] and "[[concentrator.serial]]" in config.NO_LINES
+    assert config.notes(cfg, simulate=True) == []  # --simulate brings its own fake board and meter
+    assert config.notes(config.parse({"agent": {"roles": ["sensors"]}})) == []
+    with_line = config.parse({"agent": {"roles": ["concentrator"]},
+                              "concentrator": {"serial": [config.serial_line("/dev/ttyUSB0")]}})
+    assert config.notes(with_line) == []
+
+
+@pytest.mark.parametrize("value,line", [
+    ("/dev/ttyUSB0", {"port": "/dev/ttyUSB0"}),
+    ("/dev/ttyUSB0:115200", {"port": "/dev/ttyUSB0", "baudrate": 115200}),
+    # by-path names hold colons: only a tail of digits is a baud rate
+    ("/dev/serial/by-path/platform-3f980000.usb-usb-0:1.2:1.0-port0",
+     {"port": "/dev/serial/by-path/platform-3f980000.usb-usb-0:1.2:1.0-port0"}),
+    ("/dev/serial/by-path/platform-usb-0:1.2:1.0-port0:57600",
+     {"port": "/dev/serial/by-path/platform-usb-0:1.2:1.0-port0", "baudrate": 57600}),
+])
+def test_serial_option(value, line):
+    assert config.serial_line(value) == line
+
+
+@pytest.mark.parametrize("value,why", [("ttyUSB0", "a device path"), ("/dev/ttyUSB0:7", "baudrate: must be a baud rate"),
+                                       (":9600", "a device path"), ("", "a device path")])
+def test_bad_serial_option_names_the_option_and_value(value, why):
+    with pytest.raises(config.OptionError) as e:
+        config.serial_line(value)
+    assert str(e.value).startswith("--serial %r: " % value) and why in e.value.why, str(e.value)
 
 
 def test_malformed_toml_is_a_clear_error_from_the_command_line(tmp_path):

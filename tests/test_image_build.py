@@ -10,6 +10,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import tomllib
 
 import jsonschema
 import pytest
@@ -44,11 +45,6 @@ def built(tmp_path_factory):
                  env={"NEOC_WIFI_PASSWORD": PASSPHRASE, "SOURCE_DATE_EPOCH": "1764979200"})
     assert r.exit_code == 0, r.output
     return out, r.output, base
-
-
-def test_the_roles_are_the_agents():
-    from rpi_agent import config
-    assert settings.ROLES == config.ROLES
 
 
 def test_every_json_written_validates_against_its_schema(built):
@@ -222,12 +218,22 @@ def test_wpa_psk_is_ieee_802_11i():
     (["--ssh-key", "GARBAGE"], {}, "does not decode to a ssh-ed25519 key"),
     (["--base-image", "jessie=/nonexistent.img"], {}, "release must be one of"),
     (["--base-image", "bookworm=/nonexistent.img"], {}, "no such file"),
+    (["--serial", "ttyUSB0"], {}, "--serial 'ttyUSB0': want PORT[:BAUD]"),
+    (["--serial", "/dev/ttyUSB0:7"], {}, "baudrate: must be a baud rate"),
+    (["--agent-config", "/nonexistent.toml"], {}, "--agent-config '/nonexistent.toml': no such config file"),
+    (["--agent-config", "ROLES.toml"], {}, "agent.roles is set by --role"),
+    (["--agent-config", "PORT.toml"], {}, "mqtt.port: must be an integer in 1..65535"),
+    (["--agent-config", "NOTOML.toml"], {}, "not valid TOML"),
 ])
 def test_bad_values_are_named_and_nothing_is_written(tmp_path, args, env, message):
     key = ssh_key(tmp_path / "key.pub")
     (tmp_path / "PRIVATE").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nxxx\n")
     (tmp_path / "GARBAGE").write_text("ssh-ed25519 AAAA!!notbase64\n")
-    args = [str(tmp_path / a) if a in ("PRIVATE", "GARBAGE") else a for a in args]
+    (tmp_path / "ROLES.toml").write_text('[agent]\nroles = ["display"]\n')
+    (tmp_path / "PORT.toml").write_text("[mqtt]\nport = 0\n")
+    (tmp_path / "NOTOML.toml").write_text("[mqtt\n")
+    args = [str(tmp_path / a) if a in ("PRIVATE", "GARBAGE", "ROLES.toml", "PORT.toml", "NOTOML.toml") else a
+            for a in args]
     base = {"--repo-url": REPO, "--agent-git": AGENT, "--role": "sensors", "--ssh-key": str(key)}
     for i in range(0, len(args), 2):
         base.pop(args[i], None)
@@ -236,6 +242,37 @@ def test_bad_values_are_named_and_nothing_is_written(tmp_path, args, env, messag
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert not (tmp_path / "out").exists()
+
+
+def build_settings(folder, name):
+    """The NEOC_* settings of a built first-boot script, as sh reads them."""
+    script = folder / "imager/firstboot" / name / "firstrun.sh"
+    block = script.read_text().split("# @NEOC_SETTINGS@\n")[1].split("# @NEOC_SETTINGS_END@")[0]
+    r = subprocess.run(["sh", "-c", block + 'printf %s "$NEOC_AGENT_CONFIG"'], capture_output=True, text=True,
+                       check=True)
+    return r.stdout
+
+
+def test_a_concentrator_build_carries_its_lines_or_says_it_has_none(tmp_path):
+    from rpi_agent import config
+    key = str(ssh_key(tmp_path / "key.pub"))
+    argv = ["image", "build", "--repo-url", REPO, "--agent-git", AGENT, "--role", "concentrator", "--ssh-key", key]
+    r = run_neoc(*argv, "--out", str(tmp_path / "none"))
+    assert r.exit_code == 0 and "note: the agent of these Pis will say: " + config.NO_LINES in r.output, r.output
+    assert build_settings(tmp_path / "none", "concentrator") == ""
+    fragment = tmp_path / "meter.toml"
+    fragment.write_text("[[concentrator.modbus]]\nport = \"/dev/ttyUSB1\"\n[[concentrator.modbus.registers]]\n"
+                        "address = 3\nmodule = \"temperature\"\nsubID = \"t3\"\n")
+    r = run_neoc(*argv, "--out", str(tmp_path / "lines"), "--serial", "/dev/ttyUSB0:115200", "--agent-config",
+                 str(fragment))
+    assert r.exit_code == 0 and "note:" not in r.output, r.output
+    for role in settings.ROLES:  # one build, every flavour: the same lines
+        doc = tomllib.loads(build_settings(tmp_path / "lines", role))
+        assert doc["concentrator"]["serial"] == [{"port": "/dev/ttyUSB0", "baudrate": 115200}]
+        assert doc["concentrator"]["modbus"][0]["registers"][0]["subID"] == "t3"
+    user_data = yaml.safe_load((tmp_path / "lines/imager/firstboot/concentrator/user-data").read_text())
+    conf = next(f["content"] for f in user_data["write_files"] if f["path"] == "/etc/neocampus/firstboot.conf")
+    assert "baudrate = 115200" in conf
 
 
 @pytest.mark.parametrize("content, message", [

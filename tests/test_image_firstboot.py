@@ -9,17 +9,20 @@ the system commands (systemctl, apt-get, dpkg-query, usermod, chown, python3
 `neoc` is the real `neoc agent install`, given `--root`; `systemctl enable`
 and `disable` are the real `systemctl --root`. What is asserted is what a Pi
 would be left with: the files, the enabled units, the calls made."""
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
 from harness import need
 from noobs_image import firstboot, settings
+from rpi_agent import config
 from support.image_helpers import CMDLINE, CONFIG, PASSPHRASE, SSID, ssh_key
 
 APPLETS = ("sh", "awk", "sed", "grep", "cat", "cmp", "mkdir", "mv", "rm", "ln", "chmod", "touch", "head", "cut",
@@ -205,8 +208,9 @@ def test_first_boot_leaves_the_agent_installed_and_a_second_run_changes_nothing(
                           text=True).stdout.strip()
     assert head == pi["tag"]
     assert ["python", "-m", "pip", "install", "--quiet", str(root / "opt/neocampus")] in calls
-    agent_toml = (root / "etc/neocampus/agent.toml").read_text()
-    assert 'roles = ["sensors"]' in agent_toml and 'server = "http://192.0.2.7:8000"' in agent_toml
+    agent_toml = tomllib.loads((root / "etc/neocampus/agent.toml").read_text())
+    assert agent_toml["agent"] == {"roles": ["sensors"], "server": "http://192.0.2.7:8000"}
+    assert not (root / "etc/neocampus/agent.image.toml").exists()  # no --agent-config, no --serial
     assert (root / "etc/systemd/system/multi-user.target.wants/neocampus-agent.service").is_symlink()
     assert ["systemctl", "start", "--no-block", "neocampus-agent.service"] in calls
     assert (root / "var/lib/neocampus/firstboot.done").exists()
@@ -268,6 +272,33 @@ def test_the_flavour_picked_in_pinn_names_the_role(pi):
     (boot / "os_config.json").write_text(json.dumps({"flavour": "neOCampus - display", "partitions": []}, indent=2))
     assert pi["run"](boot / "firstrun.sh").returncode == 0
     assert "NEOC_ROLE='display'" in (root / "etc/neocampus/firstboot.conf").read_text()
+
+
+def test_a_concentrator_gets_the_builds_lines_through_its_flavour(pi, tmp_path):
+    """--serial and --agent-config reach the agent.toml of a Pi whose PINN
+    flavour is the concentrator; the fragment crosses firstboot.conf (sh
+    quoting: a quote, UTF-8, several lines) unchanged; a second run changes
+    nothing."""
+    root, boot = pi["root"], pi["boot"]
+    fragment = tmp_path / "meter.toml"
+    fragment.write_text('[display]\ntitle = "Salle d\'étude"\n\n[[concentrator.modbus]]\nport = "/dev/ttyUSB1"\n'
+                        '[[concentrator.modbus.registers]]\naddress = 3\nmodule = "temperature"\nsubID = "t3"\n')
+    s = dataclasses.replace(pi["settings"], agent_config=settings.check_agent_config(
+        str(fragment), ["/dev/ttyUSB0:115200"], pi["settings"].server))
+    (boot / "firstrun.sh").write_text(firstboot.firstrun_sh(s))
+    (boot / "os_config.json").write_text(json.dumps({"flavour": "neOCampus - concentrator", "partitions": []}))
+    assert pi["run"](boot / "firstrun.sh").returncode == 0
+    r = pi["run"](root / SELF, "agent")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cfg = config.parse(tomllib.loads((root / "etc/neocampus/agent.toml").read_text()))
+    assert cfg["agent"]["roles"] == ["concentrator"] and cfg["display"]["title"] == "Salle d'étude"
+    assert [(c["port"], c["baudrate"]) for c in cfg["concentrator"]["serial"]] == [("/dev/ttyUSB0", 115200)]
+    assert cfg["concentrator"]["modbus"][0]["registers"][0]["subID"] == "t3" and config.notes(cfg) == []
+    assert (root / "etc/neocampus/agent.image.toml").read_text() == s.agent_config
+    assert "first boot done" in (boot / "neocampus-firstboot.log").read_text()
+    before = snapshot(root)
+    assert pi["run"](root / SELF, "agent").returncode == 0
+    assert snapshot(root) == before
 
 
 DEBIAN_ROOT = os.environ.get("NEOC_IMAGE_DEBIAN_ROOT")

@@ -25,7 +25,8 @@ ROOMS = {
     "virtual_board": ([("virtual_board", "virtual_board")], ("neocampus", "drivers", "toolchain")),
     "provisioning": ([("provisioning", "provisioning")], ("neocampus", "drivers", "toolchain")),
     "rpi_agent": ([("rpi_agent", "rpi_agent")], ("neocampus", "drivers")),
-    "noobs_image": ([("noobs_image", "noobs_image")], ("neocampus",)),
+    # Pi install media: the agent's own config parser checks what the images will install.
+    "noobs_image": ([("noobs_image", "noobs_image")], ("neocampus", "rpi_agent")),
     # The campus on one machine (demo, fleet simulation): drives all the device and server rooms.
     "campus": ([("campus", "campus")], ("neocampus", "drivers", "toolchain", "virtual_board", "provisioning",
                                          "rpi_agent")),

@@ -26,6 +26,8 @@ CONF=/etc/neocampus/firstboot.conf
 SELF=/usr/local/lib/neocampus/firstboot.sh
 UNIT=neocampus-firstboot.service
 DONE=/var/lib/neocampus/firstboot.done
+# the build's --agent-config and --serial, merged by `neoc agent install`
+AGENT_EXTRA=/etc/neocampus/agent.image.toml
 AGENT_DIR=/opt/neocampus
 
 if [ -z "${NEOC_ROLE:-}" ] && [ -r "$R$CONF" ]; then
@@ -242,7 +244,7 @@ install_self() {
     {
         for v in NEOC_ROLE NEOC_AGENT_GIT NEOC_AGENT_REF NEOC_SERVER NEOC_USER NEOC_HOSTNAME_PATTERN \
                  NEOC_TIMEZONE NEOC_WIFI_COUNTRY NEOC_WIFI_SSID NEOC_WIFI_PSK NEOC_WIFI_UUID NEOC_SSH_KEYS \
-                 NEOC_PACKAGES; do
+                 NEOC_PACKAGES NEOC_AGENT_CONFIG; do
             val=
             eval "val=\${$v:-}"
             printf "%s='%s'\n" "$v" "$(printf '%s' "$val" | sed "s/'/'\\\\''/g")"
@@ -334,7 +336,12 @@ agent_install() {
     # The agent's own installer writes /etc/neocampus/agent.toml and its units;
     # it leaves a file already as wanted alone. Started without waiting: the
     # agent says READY only once it reaches the server.
-    "$R$AGENT_DIR/.venv/bin/neoc" agent install --role "$NEOC_ROLE" --server "$NEOC_SERVER" --no-start || return 1
+    set -- --role "$NEOC_ROLE" --server "$NEOC_SERVER" --no-start
+    if [ -n "${NEOC_AGENT_CONFIG:-}" ]; then
+        printf '%s\n' "$NEOC_AGENT_CONFIG" | put_file "$R$AGENT_EXTRA" 644 || return 1
+        set -- "$@" --agent-config "$R$AGENT_EXTRA"
+    fi
+    "$R$AGENT_DIR/.venv/bin/neoc" agent install "$@" || return 1
     systemctl start --no-block neocampus-agent.service || true
 }
 
