@@ -55,9 +55,10 @@ def config_doc(roles, server, mac, extra=None, serial=()):
     """The agent.toml document: merge(extra, serial) under the options
     (roles, server and mac win over the fragment's [agent] keys)."""
     doc = merge(extra, serial)
-    agent = doc.setdefault("agent", {})
+    agent = doc.pop("agent", {})
     if not isinstance(agent, dict):
         raise config.ConfigError("agent: must be a table")
+    doc = {"agent": agent, **doc}  # [agent] first in the file, where a person looks
     if roles:
         agent["roles"] = list(dict.fromkeys(roles))
     agent.setdefault("roles", ["sensors"])
