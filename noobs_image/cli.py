@@ -82,6 +82,13 @@ def make_settings(role, agent_git, server, user, ssh_key, hostname_pattern, time
         raise click.UsageError(str(e))
 
 
+def say_agent_notes(settings):
+    """What the installed agent will say about its config (a concentrator with no line), said now."""
+    for note in settings_mod.agent_notes(settings, settings.role):
+        click.echo("note: the agent of these Pis will say: %s (give --serial PORT[:BAUD] or --agent-config FILE to "
+                   "set it in the image)" % note, err=True)
+
+
 def failures(*kinds):
     """Known failures -> one line on stderr and exit 1, no traceback."""
     def wrap(f):
@@ -146,9 +153,7 @@ def build(out, repo_url, base_images, rootfs, **opts):
     click.echo("%d files in %s (noobs/, repo/, imager/)" % (len(written), out))
     if settings.wifi and settings.wifi.psk:
         click.echo("the Wi-Fi PSK is in firstrun.sh, network-config, partition_setup.sh and the images (mode 0600)")
-    for note in settings_mod.agent_notes(settings, settings.role):
-        click.echo("note: the agent of these Pis will say: %s (give --serial PORT[:BAUD] or --agent-config FILE to "
-                   "set it in the image)" % note, err=True)
+    say_agent_notes(settings)
     if not rootfs:
         click.echo("next: neoc image tarballs --rootfs DIR --out %s (the card's boot/root tarballs)" % out)
 
@@ -193,6 +198,7 @@ def customise(img, init_format, **opts):
         return customise_mod.customise(img, settings, init_format)
     changed = run()
     click.echo("%s: %s" % (img, ("wrote " + ", ".join(changed)) if changed else "already customised, nothing changed"))
+    say_agent_notes(settings)
 
 
 @image.command("fetch-firmware")
