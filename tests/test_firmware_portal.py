@@ -116,3 +116,26 @@ def test_the_portal_opens_after_5_minutes_without_wifi_and_gives_the_board_back_
         assert b.boots[:2] == ["power", "reset"]
     finally:
         b.stop()
+
+
+def test_a_corrupt_config_json_leads_to_the_portal_not_a_crash(tmp_path):
+    """config.json cut or garbled (and no complete config.json.tmp to fall
+    back on): the set-up phase opens the portal at once, and its form writes
+    a new, good config the board then boots on."""
+    reason = upy.unavailable_reason()
+    if reason:
+        from harness import need
+        need(reason)
+    from toolchain.deploy import deploy
+    flash = tmp_path / "flash"
+    deploy(flash, mode="romfs")
+    (flash / "config.json").write_bytes(b'{"wifi": [{"ssid": "lab", "pass\xff')
+    with VirtualBoard("aa:bb:cc:00:90:7c", wifi=("lab", "secret99"), heap=DEFAULT_HEAP, echo=False,
+                      flash_dir=flash, blank=True) as b:
+        b.wait_for(r"^portal: no readable config\.json: access point neOSensor_907c", 60)
+        r = requests.post("http://127.0.0.1:%d/save" % b.portal_port, timeout=15,
+                          data={"ssid": "lab", "password": "secret99", "sandbox": "on"})
+        assert r.status_code == 200, r.text
+        b.wait_for(r"^wifi: connected to lab", 60)
+        assert json.loads((flash / "config.json").read_text())["wifi"] == [{"ssid": "lab", "password": "secret99"}]
+        assert b.boots == ["power", "reset"] and not [x for x in b.lines if "crashed" in x or "Traceback" in x]
