@@ -25,10 +25,25 @@ same in-VM scenario in the 32-bit WebAssembly port and the 64-bit unix port,
 the 24 KB budget line and its 64-bit equivalent). Without Node.js or the npm
 package (`make upy32`) that table says so and the rest is unchanged.
 
+Issue 13's figures (sections soak, drain, features; --only picks sections):
+  * soak: 20,000 loop turns (sampling cycles) at the default heap, code in
+    ROMFS, the board's clock 20 times as fast (virtual_board clock=), turns
+    counted by the runner's watchdog feeds; every 1,000 a device status
+    order, whose `heap` is the free heap after a collection: printed, with
+    the lower of the two halves' lowest figures compared (no growth);
+  * drain: 1,000 readings queued on the flash drained after the board's MQTT
+    connection, beside 1,000 live QoS 1 publishes of a bare umqtt.simple
+    client in the same run (bench/outbox.py's two measures), and the
+    readings the ring file keeps per KB;
+  * features: the outbox, the portal, OTA/stage and safe mode, each its
+    flash (.mpy) and heap (imported from .mpy), the outbox's heap at rest,
+    and the loop's smallest free heap over the scenario at the default
+    heap with every feature on (goal 6 KB).
+
 Everything is real: the MicroPython 1.29 unix port, a Mosquitto broker with
 password authentication and ACL, paho as the observer.
 
-    python bench/firmware.py [--quick]
+    python bench/firmware.py [--quick] [--only soak,drain,features]
 """
 import argparse
 import json

@@ -54,6 +54,7 @@ def test_the_portal_refuses_bad_forms_and_reboots_into_a_good_one(board):
     page = requests.get(url + "/", timeout=15)
     assert page.status_code == 200 and 'name="ssid"' in page.text and "neOSensor_907a" in page.text
     assert "<script" not in page.text
+    assert '<option value="lab">' in page.text     # the networks in range offered, free entry too
 
     bad = {"an overlong network name": ({"ssid": "x" * 33, "password": "secret99"}, "1 to 32 bytes"),
            "a short password": ({"ssid": "lab", "password": "short"}, "8 to 63"),
@@ -120,8 +121,9 @@ def test_the_portal_opens_after_5_minutes_without_wifi_and_gives_the_board_back_
 
 def test_a_corrupt_config_json_leads_to_the_portal_not_a_crash(tmp_path):
     """config.json cut or garbled (and no complete config.json.tmp to fall
-    back on): the set-up phase opens the portal at once, and its form writes
-    a new, good config the board then boots on."""
+    back on): the set-up phase opens the portal at once. Its factory reset
+    forgets the set-up files (the portal again), and its form writes a new,
+    good config the board then boots on."""
     reason = upy.unavailable_reason()
     if reason:
         from harness import need
@@ -130,12 +132,22 @@ def test_a_corrupt_config_json_leads_to_the_portal_not_a_crash(tmp_path):
     flash = tmp_path / "flash"
     deploy(flash, mode="romfs")
     (flash / "config.json").write_bytes(b'{"wifi": [{"ssid": "lab", "pass\xff')
+    state = ("sensocampus.json", "seq.json", "outbox.bin", "outbox.json", "crash.count", "module_device.json",
+             "module_temperature.json", "plan_1.json", "update.json", "config.json.tmp")
+    for name in state:
+        (flash / name).write_text("3")
     with VirtualBoard("aa:bb:cc:00:90:7c", wifi=("lab", "secret99"), heap=DEFAULT_HEAP, echo=False,
                       flash_dir=flash, blank=True) as b:
-        b.wait_for(r"^portal: no readable config\.json: access point neOSensor_907c", 60)
+        i, _ = b.wait_for(r"^portal: no readable config\.json: access point neOSensor_907c", 60)
+        # The factory reset first: the set-up files forgotten, the firmware kept, the portal again.
+        r = requests.post("http://127.0.0.1:%d/factory" % b.portal_port, timeout=15)
+        assert r.status_code == 200 and "set-up is forgotten" in r.text, r.text
+        b.wait_for(r"^portal: no readable config\.json", 60, i + 1)
+        assert not [n for n in ("config.json",) + state if (flash / n).exists()]
+        assert all((flash / n).exists() for n in ("romfs.img", "main.py", "boot.py", "firmware.json"))
         r = requests.post("http://127.0.0.1:%d/save" % b.portal_port, timeout=15,
                           data={"ssid": "lab", "password": "secret99", "sandbox": "on"})
         assert r.status_code == 200, r.text
         b.wait_for(r"^wifi: connected to lab", 60)
         assert json.loads((flash / "config.json").read_text())["wifi"] == [{"ssid": "lab", "password": "secret99"}]
-        assert b.boots == ["power", "reset"] and not [x for x in b.lines if "crashed" in x or "Traceback" in x]
+        assert b.boots == ["power", "reset", "reset"] and not [x for x in b.lines if "crashed" in x or "Traceback" in x]

@@ -291,6 +291,12 @@ class App:
                         if (wifi.connected() or wifi.connect(self.wifi, 20000, self.feed)) and link.connect():
                             backoff = 1000
                             self._connected(time.ticks_ms())
+                            # The connection's status out, the first readings in a
+                            # turn of their own: the loop's two biggest transients
+                            # (a device status, a turn of fast-start readings) never
+                            # share the heap.
+                            gc.collect()
+                            continue
                         else:
                             # Exponential, capped, with jitter (0.5 to 1.5 times):
                             # boards of a building that lost its broker do not

@@ -28,9 +28,11 @@ _FORM = """<form method="post" action="/save">
 <p><label><input name="sandbox" type="checkbox"%s> sandbox mode (no sensOCampus)</label></p>
 <p><button>Save and reboot</button></p></form>
 <form method="post" action="/factory"><p><button>Factory reset</button> (forgets the set-up, keeps the firmware)</p></form>"""
-# What a factory reset forgets (the firmware and MicroPython stay).
-_STATE = ("config.json", "sensocampus.json", "seq.json", "outbox.bin", "outbox.json", "crash.count",
-          "plan.json", "module_device.json")
+# What a factory reset forgets (the firmware and MicroPython stay): every
+# JSON file but the firmware's own (config, credentials, module settings,
+# the plan, update state), every temp file (store.load would read a
+# NAME.tmp back), the outbox and the crash count.
+_STATE = ("outbox.bin", "crash.count", "crash.tmp")
 
 
 def ap_name():
@@ -152,11 +154,11 @@ def _serve(conn):
         _answer(conn, "400 Bad Request", "Form cut short", "The form did not arrive whole: nothing was changed.")
         return False
     if path == b"/factory":
-        for name in _STATE:
-            try:
-                os.remove(name)
-            except OSError:
-                pass
+        for e in list(os.ilistdir("/")):
+            n = e[0]
+            if e[1] != 0x4000 and n != "firmware.json" and (n in _STATE or n.endswith(".json")
+                                                           or n.endswith(".tmp")):
+                os.remove(n)
         _answer(conn, "200 OK", "Factory reset", "The set-up is forgotten: the board reboots into this portal.")
         return True
     try:

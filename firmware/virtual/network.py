@@ -60,6 +60,13 @@ class _WLAN:
                 self._st = STAT_CONNECT_FAIL
         return self._st
 
+    def scan(self):
+        # The networks in range (board.json "wifi"), as the ports give them:
+        # (ssid, bssid, channel, RSSI, security, hidden). The radio's state is
+        # not asked: that would cut the sockets open, the portal's among them.
+        return [(ssid.encode(), b"\x02\x00\x00\x00\x00%c" % i, 1 + i % 11, -50 - 5 * i, 3 if key else 0, 0)
+                for i, (ssid, key) in enumerate(vboard.board.get("wifi", {}).items())]
+
     def isconnected(self):
         return self.status() == STAT_GOT_IP
 
