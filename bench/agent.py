@@ -94,18 +94,21 @@ c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user)
 c.username_pw_set(user, password)
 c.connect(host, int(port), keepalive=60)
 c.loop_start()
-line = serial.Serial(pty, 9600, timeout=None)
+port = serial.Serial(pty, 9600, timeout=None)
 print("ready", flush=True)
-n = 0
-while True:
-    raw = line.readline()
-    if raw.strip() == b"stop":
-        break
-    doc = json.loads(raw)
-    c.publish(topic + "/" + doc["module"], json.dumps({
-        "value": doc["value"], "value_units": "celsius", "subID": doc["subID"], "unitID": unit, "seq": n,
-        "timestamp": int(time.time())}), qos=1)
-    n += 1
+n, buf, going = 0, b"", True
+while going:
+    buf += port.read(port.in_waiting or 1)  # as the agent reads (readline() would select per byte)
+    while b"\n" in buf:
+        raw, buf = buf.split(b"\n", 1)
+        if raw.strip() == b"stop":
+            going = False
+            break
+        doc = json.loads(raw)
+        c.publish(topic + "/" + doc["module"], json.dumps({
+            "value": doc["value"], "value_units": "celsius", "subID": doc["subID"], "unitID": unit, "seq": n,
+            "timestamp": int(time.time())}), qos=1)
+        n += 1
 c.disconnect()
 c.loop_stop()
 """

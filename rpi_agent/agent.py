@@ -22,6 +22,7 @@ from rpi_agent.metrics import Metrics
 from rpi_agent.notify import Notifier
 from rpi_agent.outbox import Outbox
 from rpi_agent.transport import Transport
+from rpi_agent.wakeup import Wakeup
 
 log = logging.getLogger("rpi_agent")
 
@@ -67,7 +68,8 @@ class Agent:
         self.bad_messages = 0
         self.inbox = queue.Queue(maxsize=1000)
         self._connected = threading.Event()
-        self.wake = threading.Event()  # set by the other threads: something for the loop to do
+        # What the loop sleeps on: set by the other threads (something to do), and the serial lines' fds.
+        self.wake = Wakeup()
         self.transport = None
         self.outbox = None
         self.sensors = None
@@ -148,7 +150,7 @@ class Agent:
         if "concentrator" in roles:
             from rpi_agent.concentrator import ConcentratorRole
             self.concentrator = ConcentratorRole(self.cfg["concentrator"], self.mac, self.base, self.wake.set)
-            self.concentrator.start()
+            self.concentrator.start(self.wake)
             self.roles.append(self.concentrator)
         if "display" in roles:
             from rpi_agent.display import DisplayRole
@@ -328,7 +330,6 @@ class Agent:
                     self.notifier.watchdog()
                     self._next_wd = now + int(wd * 1000)
                 self.wake.wait(self._idle(ms()))
-                self.wake.clear()
         finally:
             self.shutdown()
         return self.exit
@@ -336,10 +337,11 @@ class Agent:
     def _idle(self, now):
         """Seconds the loop may sleep: until the next thing it does on its own
         (a chip read, a status, deleting acked rows, the watchdog), 1 s at most
-        (a stop is seen within it). Everything else wakes it through self.wake:
-        a line's reading, an order, a connection, a GPIO edge, a PUBACK while
-        rows wait for room in the window. No polling: every wake-up is paid
-        for per reading (bench/agent.py)."""
+        (a stop is seen within it; a signal wakes it at once), or a serial port
+        to open again. Everything else wakes it: bytes on a serial line (read
+        in the wait), a Modbus reading, an order, a connection, a GPIO edge, a
+        PUBACK while a backlog drains. No polling: every wake-up is paid for
+        per reading (bench/agent.py)."""
         due = [now + 1000, self.next_status]
         if self.outbox.acked() or self.transport._pending:
             due.append(self._flush_due())
@@ -352,6 +354,10 @@ class Agent:
             if self.sensors.polled and self.sensors.inputs:
                 due.append(now + 50)
             d = self.sensors.next_due()
+            if d is not None:
+                due.append(d)
+        if self.concentrator is not None:
+            d = self.concentrator.next_due()
             if d is not None:
                 due.append(d)
         return max(0.0, (min(due) - now) / 1000)

@@ -65,10 +65,13 @@ def run(cfg, simulate):
     from rpi_agent import hardware
     log = logging.getLogger("rpi_agent")
     stop = threading.Event()
+    running = []
 
     def on_signal(signum, frame):
         log.info("signal %d: stopping", signum)
         stop.set()
+        for a in running:
+            a.wake.set()  # a pipe write: safe in a handler, and the loop stops now, not within 1 s
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -83,6 +86,7 @@ def run(cfg, simulate):
     except (hardware.HardwareError, RuntimeError, ValueError) as e:
         raise click.ClickException(str(e))
     a = agent_mod.Agent(cfg, hw)
+    running.append(a)
     try:
         if not a.setup(stop.is_set):
             return 0

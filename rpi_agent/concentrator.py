@@ -6,8 +6,10 @@ and Modbus RTU devices (pymodbus) whose registers the config lists (address,
 type, scale, module, subID), bridged into readings with their own unitIDs
 (`<unit>_xxxx`, unit from the config, the port's name by default).
 
-One thread per line or device; readings are handed to the agent's loop (which
-numbers and stores them) through a queue. A line that says nothing for
+Serial lines are read on the agent's loop thread (their file descriptors wait
+in its select()); each Modbus device is polled from a thread of its own and
+hands its readings to the loop through a queue. The loop numbers and stores
+them. A line that says nothing for
 `silent_after` seconds is "silent", a port that cannot be opened or read is
 "unplugged" (reopened every 2 s); both show in the device status (`lines`)
 and are logged when they happen. Garbage (not JSON, not a reading, too long)
@@ -56,17 +58,17 @@ def reading_of(doc):
     return module, doc.get("value"), sub, extra
 
 
-class _Source(threading.Thread):
+class _Source:
+    """What a line and a device share: state, counters, silence, the report.
+    `out(item)` takes each reading (unit_id, module, value, subID, extras)."""
     kind = "?"
 
-    def __init__(self, cfg, unit_id, out, wake=None):
-        super().__init__(name="%s %s" % (self.kind, cfg["port"]), daemon=True)
+    def __init__(self, cfg, unit_id, out):
         self.cfg, self.unit_id, self.out = cfg, unit_id, out
-        self.wake = wake
         self.state = "starting"
         self.readings = self.garbage = self.errors = 0
         self.last = None
-        self.stopping = threading.Event()
+        self.started = time.monotonic()
 
     def _set(self, state, why=""):
         if state != self.state:
@@ -78,12 +80,8 @@ class _Source(threading.Thread):
         self.readings += 1
         self.last = time.monotonic()
         self._set("ok")
-        try:
-            self.out.put_nowait((self.unit_id, module, value, sub, extra))
-        except queue.Full:
+        if not self.out((self.unit_id, module, value, sub, extra)):
             self.errors += 1
-        if self.wake is not None:
-            self.wake()
 
     def check_silence(self):
         if self.state in ("ok", "opened", "starting") and time.monotonic() - (self.last or self.started) > self.cfg["silent_after"]:
@@ -96,54 +94,85 @@ class _Source(threading.Thread):
             d["quiet_s"] = int(time.monotonic() - self.last)
         return d
 
-    def run(self):
-        self.started = time.monotonic()
-        while not self.stopping.is_set():
-            try:
-                self.serve()
-            except Exception as e:  # the port went away (USB pulled) or never was
-                self._set("unplugged", str(e))
-                self.stopping.wait(REOPEN)
-
-    def stop(self):
-        self.stopping.set()
-
 
 class SerialLine(_Source):
+    """A JSON-lines board, read on the agent's loop thread: its file descriptor
+    waits in the loop's select() (rpi_agent.wakeup), so a reading costs one
+    wake-up and no hand-over between threads. A port that cannot be opened,
+    or fails (a USB adapter pulled, the far end of a pty gone), is closed and
+    opened again every REOPEN s by tick()."""
     kind = "serial"
 
-    port = None
+    def __init__(self, cfg, unit_id, out):
+        super().__init__(cfg, unit_id, out)
+        self.port = None
+        self.wakeup = None
+        self.next_open = 0.0   # time.monotonic() of the next try to open the port
+        self.buf = b""
 
-    def serve(self):
+    def start(self, wakeup):
+        self.wakeup = wakeup
+        self.tick(time.monotonic())
+
+    def tick(self, now):
+        """Open the port when it is closed and its next try is due."""
+        if self.port is None and self.wakeup is not None and now >= self.next_open:
+            self._open(now)
+
+    def next_due(self):
+        """time.monotonic() of the next try to open the port; None while it is open."""
+        return None if self.port is not None or self.wakeup is None else self.next_open
+
+    def _open(self, now):
         import serial
-        # No timeout: the thread sleeps until bytes come (a pulled USB adapter
-        # ends the read with an error); stop() cancels the read.
-        with serial.Serial(self.cfg["port"], self.cfg["baudrate"], timeout=None) as port:
-            self.port = port
-            if self.state in ("unplugged", "starting"):
-                self.state = "opened"
-                self.last = self.last or time.monotonic()
+        try:
+            port = serial.Serial(self.cfg["port"], self.cfg["baudrate"], timeout=0)
+        except Exception as e:  # not there (yet), no permission, not a tty
+            self._set("unplugged", str(e))
+            self.next_open = now + REOPEN
+            return
+        self.port, self.buf = port, b""
+        if self.state in ("unplugged", "starting"):
+            self.state = "opened"
+            self.last = self.last or time.monotonic()
+        self.wakeup.add(port.fileno(), self.readable)
+
+    def _close(self):
+        port, self.port = self.port, None
+        if port is not None:
+            self.wakeup.remove(port.fileno())
+            try:
+                port.close()
+            except Exception:
+                pass
+
+    def readable(self):
+        """The loop saw bytes (or a hang-up) on the port."""
+        try:
+            chunk = os.read(self.port.fileno(), 4096)
+            if not chunk:
+                raise OSError("end of file: the line is gone")
+        except OSError as e:  # EIO: the adapter or the pty's far end went away
+            self._close()
+            self._set("unplugged", str(e))
+            self.next_open = time.monotonic() + REOPEN
+            return
+        buf = self.buf + chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            self.line(line)
+        if len(buf) > MAX_LINE:
+            self.garbage += 1
             buf = b""
-            while not self.stopping.is_set():
-                chunk = port.read(port.in_waiting or 1)
-                if not chunk:
-                    continue
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    self.line(line)
-                if len(buf) > MAX_LINE:
-                    self.garbage += 1
-                    buf = b""
+        self.buf = buf
 
     def stop(self):
-        super().stop()
-        port = self.port
-        if port is not None:
-            try:
-                port.cancel_read()
-            except Exception:  # closed already, or a platform without it
-                pass
+        if self.wakeup is not None:
+            self._close()
+            self.wakeup = None
+
+    def join(self, timeout=None):
+        pass
 
     def line(self, raw):
         raw = raw.strip()
@@ -167,7 +196,40 @@ def decode(regs, kind):
 
 
 class ModbusDevice(_Source):
+    """A Modbus RTU device polled every `period` s from a thread of its own
+    (pymodbus's serial client blocks); readings are handed to the loop by
+    `out` (a queue, then a wake-up)."""
     kind = "modbus"
+
+    def __init__(self, cfg, unit_id, out):
+        super().__init__(cfg, unit_id, out)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="modbus %s" % cfg["port"], daemon=True)
+
+    def start(self, wakeup=None):
+        self.thread.start()
+
+    def tick(self, now):
+        pass
+
+    def next_due(self):
+        return None
+
+    def run(self):
+        self.started = time.monotonic()
+        while not self.stopping.is_set():
+            try:
+                self.serve()
+            except Exception as e:  # the port went away (USB pulled) or never was
+                self._set("unplugged", str(e))
+                self.stopping.wait(REOPEN)
+
+    def stop(self):
+        self.stopping.set()
+
+    def join(self, timeout=None):
+        if self.thread.is_alive():
+            self.thread.join(timeout)
 
     def serve(self):
         from pymodbus.client import ModbusSerialClient
@@ -211,29 +273,55 @@ class ModbusDevice(_Source):
 class ConcentratorRole:
     def __init__(self, cfg, mac, base, wake=None):
         self.base = base
-        self.queue = queue.Queue(maxsize=10000)
+        self.wake = wake
+        self.queue = queue.Queue(maxsize=10000)   # from the Modbus threads
+        self.ready = []                           # from the serial lines, on the loop's thread
         self.sources = []
         for c in cfg["serial"]:
-            self.sources.append(SerialLine(c, ids.unit_id(mac, _unit(c)), self.queue, wake))
+            self.sources.append(SerialLine(c, ids.unit_id(mac, _unit(c)), self._from_loop))
         for c in cfg["modbus"]:
-            self.sources.append(ModbusDevice(c, ids.unit_id(mac, _unit(c)), self.queue, wake))
+            self.sources.append(ModbusDevice(c, ids.unit_id(mac, _unit(c)), self._from_thread))
 
-    def start(self):
+    def _from_loop(self, item):
+        if len(self.ready) >= 10000:
+            return False
+        self.ready.append(item)
+        return True
+
+    def _from_thread(self, item):
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            return False
+        if self.wake is not None:
+            self.wake()
+        return True
+
+    def start(self, wakeup):
         for s in self.sources:
-            s.start()
+            s.start(wakeup)
 
     def on_connect(self, now):
         pass
 
+    def next_due(self):
+        """When (ms, the agent's clock) a closed serial port is tried again; None when none is."""
+        due = [d for d in (s.next_due() for s in self.sources) if d is not None]
+        return int(min(due) * 1000) if due else None
+
     def poll(self, now, seq, stamp, force=None):
         out = []
+        t = time.monotonic()
         for s in self.sources:
             s.check_silence()
+            s.tick(t)
+        items, self.ready = self.ready, []
         for _ in range(1000):
             try:
-                unit_id, module, value, sub, extra = self.queue.get_nowait()
+                items.append(self.queue.get_nowait())
             except queue.Empty:
                 break
+        for unit_id, module, value, sub, extra in items:
             n = seq.next
             text = payload.reading(module, value, unit_id, sub, n, stamp, **extra)
             out.append((seq.take(), "%s/%s" % (self.base, module), text))

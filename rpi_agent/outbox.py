@@ -21,9 +21,13 @@ the seq and timestamp they were made with; when the outbox holds more than
 `max_readings`, the oldest are dropped and counted (`dropped`, kept in the
 file too).
 
-The reading counter (seq) lives in the same file and moves in the same
-transaction as the row it numbers: a seq is never used twice, even across a
-power cut.
+The reading counter (seq) lives in the same file: each row carries its seq,
+and `meta.seq` is written by every transaction that deletes rows (acked or
+dropped), so max(meta.seq, newest row's seq + 1) is never below a seq used
+before, even across a power cut. A transaction that stores a reading writes
+its row and nothing else (one page of WAL, not three: no counter update, no
+AUTOINCREMENT bookkeeping; the row ids are counted here, in memory, and
+only need to grow within one process).
 
 Thread use: the agent's loop adds and takes, paho's network thread acks; one
 connection behind a lock. Acks are batched: ack() notes the id, the next
@@ -39,8 +43,8 @@ import time
 SYNCS = ("full", "window", "normal")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
-                                     payload BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, topic TEXT NOT NULL,
+                                     payload BLOB NOT NULL, created REAL NOT NULL, seq INTEGER);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('dropped', 0);
 """
@@ -63,6 +67,9 @@ class Outbox:
         self._pragma_sync = "PRAGMA synchronous=%s" % ("FULL" if sync == "full" else "NORMAL")
         self.db.execute(self._pragma_sync)
         self.db.executescript(_SCHEMA)
+        if "seq" not in [r[1] for r in self.db.execute("PRAGMA table_info(readings)")]:
+            # A file of the first format (meta.seq written with every row): rows carry their seq from now on.
+            self.db.execute("ALTER TABLE readings ADD COLUMN seq INTEGER")
         self._count = self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
         # The newest row id, kept so that a publisher with nothing new to send asks nothing.
         self.last_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM readings").fetchone()[0]
@@ -70,7 +77,8 @@ class Outbox:
         # One writer (the agent's loop): the counter is read once, then kept here
         # and written with every row; the newest rows are kept too, so the
         # publisher that sends them a moment later needs no SELECT.
-        self._seq = self._meta("seq")
+        newest = self.db.execute("SELECT MAX(seq) FROM readings").fetchone()[0]
+        self._seq = max(self._meta("seq"), newest + 1 if newest is not None else 0)
         self._recent = collections.deque(maxlen=256)
 
     # -- counters --------------------------------------------------------------
@@ -109,15 +117,15 @@ class Outbox:
                     if s != seq:
                         raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
                     data = text.encode() if isinstance(text, str) else text
-                    cur = db.execute("INSERT INTO readings (topic, payload, created) VALUES (?,?,?)",
-                                     (topic, data, created))
-                    added.append((cur.lastrowid, topic, data))
+                    row = self.last_id + len(added) + 1
+                    db.execute("INSERT INTO readings (id, topic, payload, created, seq) VALUES (?,?,?,?,?)",
+                               (row, topic, data, created, s))
+                    added.append((row, topic, data))
                     seq += 1
-                db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
-                gone = self._delete_acked()
+                gone = self._delete_acked(seq)
                 self._acked = []
                 over = self._count - gone + len(items) - self.max
-                dropped = self._drop(over, protect) if over > 0 else 0
+                dropped = self._drop(over, protect, seq) if over > 0 else 0
                 db.execute("COMMIT")
             except BaseException:
                 self._acked = acked  # still to delete (the cache may have let them go: it is only a cache)
@@ -128,17 +136,18 @@ class Outbox:
             self._seq = seq
             self._count += len(items) - dropped - gone
             self._dropped += dropped
-            if items:
-                self.last_id = cur.lastrowid
+            if added:
+                self.last_id = added[-1][0]
             if dropped:
                 self._recent.clear()  # some of them may be gone
             self._recent.extend(added)
 
-    def _drop(self, n, protect):
+    def _drop(self, n, protect, seq):
         ids = [r[0] for r in self.db.execute(
             "SELECT id FROM readings ORDER BY id LIMIT ?", (n + len(protect),)) if r[0] not in protect][:n]
         self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
         self.db.execute("UPDATE meta SET value=value+? WHERE key='dropped'", (len(ids),))
+        self.db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
         return len(ids)
 
     # -- publisher side --------------------------------------------------------
@@ -163,11 +172,13 @@ class Outbox:
         """Rows acked and not yet deleted."""
         return len(self._acked)
 
-    def _delete_acked(self):
-        """Within a transaction: delete the acked rows; returns how many went."""
+    def _delete_acked(self, seq):
+        """Within a transaction: delete the acked rows, keep `seq` (the next
+        one) in meta; returns how many rows went."""
         ids = self._acked
         if not ids:
             return 0
+        self.db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
         if self._recent and max(ids) >= self._recent[0][0]:
             gone = set(ids)  # the cache serves only rows still stored
             kept = [r for r in self._recent if r[0] not in gone]
@@ -189,7 +200,7 @@ class Outbox:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    n = self._delete_acked()
+                    n = self._delete_acked(self._seq)
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")

@@ -102,17 +102,34 @@ def test_serial_and_modbus_readings_garbage_and_unplugged_lines(mstub, tmp_path)
         obs.close()
 
 
-def test_a_port_that_is_not_there_is_unplugged_not_a_crash(tmp_path):
-    import queue
+def test_a_missing_port_is_unplugged_then_opened_and_read_once_it_appears(tmp_path):
     import time
-    from rpi_agent.concentrator import SerialLine
-    cfg = {"port": str(tmp_path / "ttyUSB9"), "baudrate": 9600, "unit": None, "silent_after": 5}
-    s = SerialLine(cfg, "ttyUSB9_0001", queue.Queue())
-    s.start()
-    deadline = time.monotonic() + 5
-    while s.state != "unplugged" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert s.state == "unplugged" and s.is_alive()
-    s.stop()
-    s.join(5)
-    assert os.path.basename(cfg["port"]) == "ttyUSB9"
+    from rpi_agent.concentrator import REOPEN, SerialLine
+    from rpi_agent.wakeup import Wakeup
+    cfg = {"port": str(tmp_path / "line-agent"), "baudrate": 9600, "unit": None, "silent_after": 60}
+    got = []
+    s = SerialLine(cfg, "line_0001", lambda item: got.append(item) or True)
+    w = Wakeup()
+    t0 = time.monotonic()
+    s.start(w)
+    assert s.state == "unplugged" and s.next_due() >= t0 + REOPEN  # tried once, not in a loop
+    pair = fakes.PtyPair(tmp_path, "line")  # the adapter is plugged in: its path appears
+    try:
+        s.tick(s.next_due())
+        assert s.state == "opened" and s.next_due() is None
+        with open(pair.field_end, "wb", buffering=0) as f:
+            f.write(b'{"module": "temperature", "value": 21.5, "subID": "t1"}\n{"module": "hum')
+            w.wait(2)  # the loop's wait reads the line
+            f.write(b'idity", "value": 40, "subID": "h1"}\n')
+            deadline = time.monotonic() + 2
+            while len(got) < 2 and time.monotonic() < deadline:
+                w.wait(0.2)
+        assert [(g[1], g[2]) for g in got] == [("temperature", 21.5), ("humidity", 40)]
+        pair.stop()  # unplugged while open: the read fails, the port is closed, tried again later
+        deadline = time.monotonic() + 2
+        while s.state != "unplugged" and time.monotonic() < deadline:
+            w.wait(0.2)
+        assert s.state == "unplugged" and s.port is None and s.next_due() is not None
+    finally:
+        s.stop()
+        pair.stop()

@@ -80,3 +80,60 @@ def test_sigkill_of_a_writer_loses_no_stored_reading(tmp_path):
     # counter did not lose its place.
     assert stored[:len(reported)] == reported and stored == list(range(len(stored)))
     assert ob.seq == len(stored)
+
+
+def test_acked_rows_go_with_the_next_stored_reading_and_the_seq_outlives_them(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    ob = Outbox(path)
+    fill(ob, 3)
+    for row_id, _, _ in ob.after(0, 3):
+        ob.ack(row_id)
+    fill(ob, 1)  # one transaction: the new row in, the three acked rows out
+    assert len(ob) == 1 and ob.acked() == 0
+    assert ob.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == 1
+    ob.ack(ob.after(0, 1)[0][0])
+    assert ob.flush() == 1 and len(ob) == 0
+    ob.close()
+    ob = Outbox(path)  # every row is gone: the counter still remembers where it was
+    assert len(ob) == 0 and ob.seq == 4
+    assert fill(ob, 2) == [4, 5] and [r[2] for r in ob.after(0, 10)] == [b'{"seq": 4}', b'{"seq": 5}']
+    ob.close()
+
+
+def test_a_file_of_the_first_format_keeps_its_rows_and_its_seq(tmp_path):
+    import sqlite3
+    path = str(tmp_path / "o.sqlite")
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+                               payload BLOB NOT NULL, created REAL NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO meta VALUES ('seq', 42), ('dropped', 7);
+        INSERT INTO readings (topic, payload, created) VALUES ('t', CAST('{"seq": 40}' AS BLOB), 0),
+                                                              ('t', CAST('{"seq": 41}' AS BLOB), 0);
+    """)
+    db.commit()
+    db.close()
+    ob = Outbox(path)
+    assert len(ob) == 2 and ob.seq == 42 and ob.dropped == 7
+    assert fill(ob, 1) == [42]
+    assert [r[2] for r in ob.after(0, 10)] == [b'{"seq": 40}', b'{"seq": 41}', b'{"seq": 42}']
+    ob.close()
+    assert Outbox(path).seq == 43
+
+
+def test_window_sync_says_when_the_wal_is_due_and_syncs_it(tmp_path):
+    ob = Outbox(str(tmp_path / "o.sqlite"), sync="window", window=0.5)
+    assert ob.sync_due() is None
+    t0 = time.monotonic()
+    fill(ob, 2)
+    due = ob.sync_due()
+    assert due is not None and t0 + 0.5 <= due <= time.monotonic() + 0.5
+    fill(ob, 1)
+    assert ob.sync_due() == due  # the window runs from the oldest commit not on disk yet
+    assert ob.sync() is True and ob.sync_due() is None and ob.sync() is False
+    full = Outbox(str(tmp_path / "f.sqlite"))  # "full": every commit is on disk already
+    fill(full, 1)
+    assert full.sync_due() is None
+    for o in (ob, full):
+        o.close()

@@ -47,6 +47,7 @@ class AgentThread:
 
     def __exit__(self, *exc):
         self.stop.set()
+        self.agent.wake.set()
         self.thread.join(15)
         assert not self.thread.is_alive(), "the agent did not stop"
         assert self.error is None, self.error
