@@ -10,7 +10,6 @@ import collections
 import logging
 import os
 import platform
-import queue
 import sys
 import threading
 import time
@@ -66,7 +65,7 @@ class Agent:
         self.state = "starting"
         self.exit = None          # "restart" or "reboot" once ordered
         self.bad_messages = 0
-        self.inbox = queue.Queue(maxsize=1000)
+        self.inbox = collections.deque()  # (topic, payload) from paho's thread; append/popleft are atomic
         self._connected = threading.Event()
         # What the loop sleeps on: set by the other threads (something to do), and the serial lines' fds.
         self.wake = Wakeup()
@@ -171,11 +170,11 @@ class Agent:
         if self.display is not None and not topic.endswith("/command"):
             self.display.feed(topic, raw)  # readings of the rooms shown: the display's own lock
             return
-        try:
-            self.inbox.put_nowait((topic, raw))
-            self.wake.set()
-        except queue.Full:
+        if len(self.inbox) >= 1000:
             self.bad_messages += 1  # a flood: dropped, counted
+            return
+        self.inbox.append((topic, raw))
+        self.wake.set()
 
     def _order(self, topic, raw):
         name = orders.module_of(topic, self.base)
@@ -264,11 +263,9 @@ class Agent:
             if self.state == "starting":
                 self.state = "running"
                 self.next_status = now + 3000  # starting -> running, announced after the first readings
-        for _ in range(50):
-            try:
-                topic, raw = self.inbox.get_nowait()
-            except queue.Empty:
-                break
+        inbox = self.inbox
+        for _ in range(min(50, len(inbox))):
+            topic, raw = inbox.popleft()
             try:
                 self._order(topic, raw)
             except Exception:  # a bug in an order's handling must not stop the Pi
@@ -287,7 +284,7 @@ class Agent:
             # Acked rows are deleted in this same transaction (no transaction
             # of their own while readings flow): a SIGKILL before sends those
             # few again after the restart, never loses one.
-            ob.add_many(readings, time.time(), self.transport.inflight())
+            ob.add_many(readings, time.time(), self.transport.inflight)
             self._last_store = now
         self.transport.pump()
         if self._draining is not None and len(ob) == ob.acked():

@@ -15,10 +15,10 @@ them. A line that says nothing for
 and are logged when they happen. Garbage (not JSON, not a reading, too long)
 is counted and skipped.
 """
+import collections
 import json
 import logging
 import os
-import queue
 import struct
 import threading
 import time
@@ -274,7 +274,7 @@ class ConcentratorRole:
     def __init__(self, cfg, mac, base, wake=None):
         self.base = base
         self.wake = wake
-        self.queue = queue.Queue(maxsize=10000)   # from the Modbus threads
+        self.queue = collections.deque()          # from the Modbus threads (append/popleft are atomic)
         self.ready = []                           # from the serial lines, on the loop's thread
         self.sources = []
         for c in cfg["serial"]:
@@ -289,10 +289,9 @@ class ConcentratorRole:
         return True
 
     def _from_thread(self, item):
-        try:
-            self.queue.put_nowait(item)
-        except queue.Full:
+        if len(self.queue) >= 10000:
             return False
+        self.queue.append(item)
         if self.wake is not None:
             self.wake()
         return True
@@ -316,11 +315,9 @@ class ConcentratorRole:
             s.check_silence()
             s.tick(t)
         items, self.ready = self.ready, []
-        for _ in range(1000):
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
+        q = self.queue
+        for _ in range(min(1000, len(q))):
+            items.append(q.popleft())
         for unit_id, module, value, sub, extra in items:
             n = seq.next
             text = payload.reading(module, value, unit_id, sub, n, stamp, **extra)

@@ -22,9 +22,9 @@ the seq and timestamp they were made with; when the outbox holds more than
 file too).
 
 The reading counter (seq) lives in the same file: each row carries its seq,
-and `meta.seq` is written by every transaction that deletes rows (acked or
-dropped), so max(meta.seq, newest row's seq + 1) is never below a seq used
-before, even across a power cut. A transaction that stores a reading writes
+and `meta.seq` is written by every transaction that deletes rows without
+storing one (flush) or drops some, so max(meta.seq, newest row's seq + 1)
+is never below a seq used before, even across a power cut. A transaction that stores a reading writes
 its row and nothing else (one page of WAL, not three: no counter update, no
 AUTOINCREMENT bookkeeping; the row ids are counted here, in memory, and
 only need to grow within one process).
@@ -63,6 +63,9 @@ class Outbox:
         self._lock = threading.Lock()
         self._acked = []
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # One process (the agent) uses the file: it holds its lock for good, so a transaction takes no
+        # file locks and the WAL index lives in its memory, not in a shared -shm file.
+        self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self.db.execute("PRAGMA journal_mode=WAL")
         self._pragma_sync = "PRAGMA synchronous=%s" % ("FULL" if sync == "full" else "NORMAL")
         self.db.execute(self._pragma_sync)
@@ -105,7 +108,8 @@ class Outbox:
     def add_many(self, items, created, protect=()):
         """Store [(seq, topic, payload text)], seqs consecutive from self.seq, in
         one transaction; drops the oldest rows beyond max_readings (never the
-        ids in `protect`, those in flight)."""
+        ids in `protect`, those in flight: a set, or a function asked for it
+        only when rows are dropped)."""
         with self._lock:
             db = self.db
             acked = self._acked
@@ -122,7 +126,7 @@ class Outbox:
                                (row, topic, data, created, s))
                     added.append((row, topic, data))
                     seq += 1
-                gone = self._delete_acked(seq)
+                gone = self._delete_acked(None)  # the row stored here holds the newest seq
                 self._acked = []
                 over = self._count - gone + len(items) - self.max
                 dropped = self._drop(over, protect, seq) if over > 0 else 0
@@ -143,6 +147,8 @@ class Outbox:
             self._recent.extend(added)
 
     def _drop(self, n, protect, seq):
+        if callable(protect):
+            protect = protect()
         ids = [r[0] for r in self.db.execute(
             "SELECT id FROM readings ORDER BY id LIMIT ?", (n + len(protect),)) if r[0] not in protect][:n]
         self.db.executemany("DELETE FROM readings WHERE id=?", [(i,) for i in ids])
@@ -173,12 +179,14 @@ class Outbox:
         return len(self._acked)
 
     def _delete_acked(self, seq):
-        """Within a transaction: delete the acked rows, keep `seq` (the next
-        one) in meta; returns how many rows went."""
+        """Within a transaction: delete the acked rows, and keep `seq` (the
+        next one) in meta unless None (the transaction stores a row, whose
+        seq says as much); returns how many rows went."""
         ids = self._acked
         if not ids:
             return 0
-        self.db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
+        if seq is not None:
+            self.db.execute("UPDATE meta SET value=? WHERE key='seq'", (seq,))
         if self._recent and max(ids) >= self._recent[0][0]:
             gone = set(ids)  # the cache serves only rows still stored
             kept = [r for r in self._recent if r[0] not in gone]

@@ -20,6 +20,7 @@ once would overwrite the oldest (never acknowledged, never resent).
 """
 import logging
 import ssl
+import sys
 import threading
 
 import paho.mqtt.client as mqtt
@@ -46,6 +47,7 @@ class Transport:
         self._pending = []    # (paho MQTTMessageInfo, outbox row id), awaiting PUBACK
         self._sent_id = 0     # highest row id handed to paho in this process
         self._burst = False   # several rows handed at once (a backlog): every PUBACK wakes the loop
+        self._failure = None  # the last reason the broker could not be reached, said once
         c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                       protocol=mqtt.MQTTv311)
         c.username_pw_set(login, password)
@@ -53,12 +55,14 @@ class Transport:
         if tls:
             ctx = ssl.create_default_context(cafile=ca_file)
             c.tls_set_context(ctx)
-        c.reconnect_delay_set(1, int(backoff_max))
+        self.backoff_max = int(backoff_max)
+        c.reconnect_delay_set(1, self.backoff_max)
         # The window is ours; paho's own cap would queue the rest unseen.
         c.max_inflight_messages_set(window)
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = self._on_connect_fail
         c.on_message = self._on_message
         c.on_publish = self._on_publish
         self.keepalive = keepalive
@@ -85,6 +89,7 @@ class Transport:
             log.error("broker %s:%d refused the connection: %s", self.server, self.port, reason_code)
             return
         self.connects += 1
+        self._failure = None
         if self.metrics:
             self.metrics.connected(self.connects)
         for topic in self.subscriptions:
@@ -93,6 +98,14 @@ class Transport:
         self.connected.set()
         if self.on_connected:
             self.on_connected()
+
+    def _on_connect_fail(self, client, userdata):
+        # paho calls this within its `except OSError`: the exception is the one being handled.
+        why = str(sys.exc_info()[1] or "no reason given")
+        if why != self._failure:  # said when it starts or changes, not at every try of a long outage
+            self._failure = why
+            log.warning("cannot connect to %s:%d: %s (trying again, up to %d s apart)", self.server, self.port,
+                        why, self.backoff_max)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         if self.connected.is_set() and not self._stopping:

@@ -137,3 +137,24 @@ def test_metrics_count_what_was_sent(running):
     for name in ("neoc_agent_readings_queued", "neoc_agent_readings_dropped", "neoc_agent_mqtt_reconnects_total",
                  "neoc_agent_outbox_bytes"):
         assert name in values, name
+
+
+def test_the_loop_sleeps_between_its_deadlines_and_the_outbox_reaches_the_disk(running):
+    """No polling: the loop wakes for a chip read, a GPIO edge, an order, a
+    PUBACK while a backlog drains, its 1 s cap; not every 10 or 50 ms."""
+    import time
+    agent, hw, obs = running
+    turns = []
+    step = agent.step
+    agent.step = lambda now: turns.append(now) or step(now)
+    try:
+        time.sleep(3)
+    finally:
+        del agent.step
+    print("loop turns in 3 s:", len(turns))
+    assert 2 <= len(turns) <= 30, "%d loop turns in 3 s" % len(turns)
+    # outbox.sync = "window" (the default): what was stored is fsync'd within sync_window (1 s).
+    assert agent.cfg["outbox"]["sync"] == "window"
+    due = agent.outbox.sync_due()
+    assert due is None or due <= time.monotonic() + 1.0
+    assert wait_until(lambda: agent.outbox.sync_due() is None or agent.outbox.sync_due() > due, 3)

@@ -1,0 +1,68 @@
+"""The agent's MQTT transport over TLS to a real Mosquitto: with the CA file
+it drains the outbox in order and each PUBACK acks its row; with a CA that
+did not sign the broker's certificate it never connects and says why, once."""
+import logging
+import time
+
+import pytest
+
+from harness import make_tls_files
+from provisioning.mosquitto import Acl
+from rpi_agent.outbox import Outbox
+from rpi_agent.transport import Transport
+from support.mqtt_observer import Observer
+
+pytestmark = pytest.mark.mosquitto
+
+
+def _transport(ob, broker, ca):
+    return Transport(ob, "rpi_agent_0000000000ee", broker.host, broker.tls_port, "agent", "a-pass",
+                     "u4/302/device", '{"status": "offline"}', tls=True, ca_file=str(ca), backoff_max=1)
+
+
+def test_tls_with_the_ca_file_drains_the_outbox_in_order(mosquitto, tls_files, tmp_path):
+    broker = mosquitto(users={"agent": "a-pass", "obs": "o-pass"},
+                       acl=Acl().allow("agent", "readwrite", "u4/302/#").allow("obs", "read", "#"))
+    obs = Observer(broker.host, broker.port, "obs", "o-pass")
+    obs.subscribe("u4/302/#")
+    ob = Outbox(str(tmp_path / "o.sqlite"))
+    ob.add_many([(i, "u4/302/temperature", '{"value": 21.5, "seq": %d}' % i) for i in range(5)], time.time())
+    t = _transport(ob, broker, tls_files["ca"])
+    t.start()
+    try:
+        assert t.connected.wait(10), "no TLS connection with the CA that signed the broker"
+        deadline = time.monotonic() + 10
+        while ob.acked() < 5 and time.monotonic() < deadline:
+            t.pump()
+            time.sleep(0.05)
+        assert ob.acked() == 5 and t.sent == 5
+        assert ob.flush() == 5 and len(ob) == 0
+        got = obs.wait_for(lambda topic, p: topic == "u4/302/temperature", 5, count=5, what="the 5 readings")
+        assert [m.payload for m in got] == [b'{"value": 21.5, "seq": %d}' % i for i in range(5)]
+    finally:
+        t.stop()
+        obs.close()
+        ob.close()
+
+
+def test_a_ca_that_did_not_sign_the_broker_is_refused_and_said_once(mosquitto, tmp_path, caplog):
+    broker = mosquitto(users={"agent": "a-pass"}, acl=Acl().allow("agent", "readwrite", "u4/302/#"))
+    (tmp_path / "other").mkdir()
+    other = make_tls_files(tmp_path / "other", "other")
+    ob = Outbox(str(tmp_path / "o.sqlite"))
+    t = _transport(ob, broker, other["ca"])
+    caplog.set_level(logging.WARNING, logger="rpi_agent.mqtt")
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        said = []
+        while time.monotonic() < deadline and not said:
+            said = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
+            time.sleep(0.1)
+        assert said and "certificate verify failed" in said[0], said
+        time.sleep(2.5)  # paho tries again every second (backoff_max=1): nothing new to say
+        assert len([r for r in caplog.records if "cannot connect" in r.getMessage()]) == 1
+        assert not t.connected.is_set()
+    finally:
+        t.stop()
+        ob.close()
