@@ -29,10 +29,10 @@ its row and nothing else (one page of WAL, not three: no counter update, no
 AUTOINCREMENT bookkeeping; the row ids are counted here, in memory, and
 only need to grow within one process).
 
-Thread use: the agent's loop adds and takes, paho's network thread acks; one
-connection behind a lock. Acks are batched: ack() notes the id, the next
-transaction that stores readings deletes it (no transaction of its own while
-readings flow), or flush() when none comes.
+Thread use: the agent's loop adds, takes and acks; one connection behind a
+lock. Acks are batched: ack() notes the id, a later transaction that stores
+readings deletes it (after ACK_BATCH acks or ACK_AGE s: no transaction of
+their own while readings flow), or flush() when none comes.
 """
 import collections
 import os
@@ -41,6 +41,8 @@ import threading
 import time
 
 SYNCS = ("full", "window", "normal")
+ACK_BATCH = 64    # acked rows deleted along with a stored reading once this many wait,
+ACK_AGE = 1.0     # or once the oldest waited this long (s)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, topic TEXT NOT NULL,
@@ -62,6 +64,7 @@ class Outbox:
         self._unsynced = None   # monotonic time of the oldest commit not fsync'd yet ("window")
         self._lock = threading.Lock()
         self._acked = []
+        self._acked_at = 0.0    # monotonic time of the oldest ack not deleted yet
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # One process (the agent) uses the file: it holds its lock for good, so a transaction takes no
         # file locks and the WAL index lives in its memory, not in a shared -shm file.
@@ -109,32 +112,50 @@ class Outbox:
         """Store [(seq, topic, payload text)], seqs consecutive from self.seq, in
         one transaction; drops the oldest rows beyond max_readings (never the
         ids in `protect`, those in flight: a set, or a function asked for it
-        only when rows are dropped)."""
+        only when rows are dropped). Acked rows go in the same transaction
+        once ACK_BATCH of them wait or the oldest waited ACK_AGE s; one
+        reading with nothing else to do is a single INSERT (its own
+        transaction: no BEGIN, no COMMIT to run)."""
         with self._lock:
             db = self.db
             acked = self._acked
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                seq = self._seq
-                added = []
-                for s, topic, text in items:
-                    if s != seq:
-                        raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
-                    data = text.encode() if isinstance(text, str) else text
-                    row = self.last_id + len(added) + 1
-                    db.execute("INSERT INTO readings (id, topic, payload, created, seq) VALUES (?,?,?,?,?)",
-                               (row, topic, data, created, s))
-                    added.append((row, topic, data))
-                    seq += 1
-                gone = self._delete_acked(None)  # the row stored here holds the newest seq
-                self._acked = []
-                over = self._count - gone + len(items) - self.max
-                dropped = self._drop(over, protect, seq) if over > 0 else 0
-                db.execute("COMMIT")
-            except BaseException:
-                self._acked = acked  # still to delete (the cache may have let them go: it is only a cache)
-                db.execute("ROLLBACK")
-                raise
+            over = self._count + len(items) - self.max
+            take = over > 0 or len(acked) >= ACK_BATCH or acked and time.monotonic() - self._acked_at >= ACK_AGE
+            seq = self._seq
+            if len(items) == 1 and not take:
+                s, topic, text = items[0]
+                if s != seq:
+                    raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
+                data = text.encode() if isinstance(text, str) else text
+                row = self.last_id + 1
+                db.execute("INSERT INTO readings (id, topic, payload, created, seq) VALUES (?,?,?,?,?)",
+                           (row, topic, data, created, s))
+                added, seq, gone, dropped = [(row, topic, data)], seq + 1, 0, 0
+            else:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    added = []
+                    for s, topic, text in items:
+                        if s != seq:
+                            raise ValueError("outbox: seq %d given, %d expected" % (s, seq))
+                        data = text.encode() if isinstance(text, str) else text
+                        row = self.last_id + len(added) + 1
+                        db.execute("INSERT INTO readings (id, topic, payload, created, seq) VALUES (?,?,?,?,?)",
+                                   (row, topic, data, created, s))
+                        added.append((row, topic, data))
+                        seq += 1
+                    gone = 0
+                    if take:
+                        # With a row stored here, that row holds the newest seq: meta.seq need not move.
+                        gone = self._delete_acked(None if items else seq)
+                        self._acked = []
+                    over = self._count - gone + len(items) - self.max
+                    dropped = self._drop(over, protect, seq) if over > 0 else 0
+                    db.execute("COMMIT")
+                except BaseException:
+                    self._acked = acked  # still to delete (the cache may have let them go: it is only a cache)
+                    db.execute("ROLLBACK")
+                    raise
             if self.sync_mode == "window" and self._unsynced is None:
                 self._unsynced = time.monotonic()
             self._seq = seq
@@ -170,8 +191,11 @@ class Outbox:
                                    (last_id, limit)).fetchall()
 
     def ack(self, row_id):
-        """The broker has it (PUBACK): noted now, deleted at the next flush()."""
+        """The broker has it (PUBACK): noted now, deleted with a later stored
+        reading or at the next flush()."""
         with self._lock:
+            if not self._acked:
+                self._acked_at = time.monotonic()
             self._acked.append(row_id)
 
     def acked(self):

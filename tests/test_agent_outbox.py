@@ -82,21 +82,26 @@ def test_sigkill_of_a_writer_loses_no_stored_reading(tmp_path):
     assert ob.seq == len(stored)
 
 
-def test_acked_rows_go_with_the_next_stored_reading_and_the_seq_outlives_them(tmp_path):
+def test_acked_rows_leave_with_a_later_stored_reading_and_the_seq_outlives_them(tmp_path, monkeypatch):
+    from rpi_agent import outbox
     path = str(tmp_path / "o.sqlite")
     ob = Outbox(path)
+    stored = lambda: ob.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]  # noqa: E731
     fill(ob, 3)
     for row_id, _, _ in ob.after(0, 3):
         ob.ack(row_id)
-    fill(ob, 1)  # one transaction: the new row in, the three acked rows out
-    assert len(ob) == 1 and ob.acked() == 0
-    assert ob.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == 1
-    ob.ack(ob.after(0, 1)[0][0])
-    assert ob.flush() == 1 and len(ob) == 0
+    fill(ob, 1)  # fresh acks: the new reading is a lone INSERT, the acked rows wait
+    assert stored() == 4 and ob.acked() == 3
+    monkeypatch.setattr(outbox, "ACK_AGE", 0.0)
+    fill(ob, 1)  # they waited long enough: deleted in this reading's transaction
+    assert stored() == 2 and ob.acked() == 0 and len(ob) == 2
+    for row_id, _, _ in ob.after(0, 2):
+        ob.ack(row_id)
+    assert ob.flush() == 2 and len(ob) == 0 and stored() == 0
     ob.close()
     ob = Outbox(path)  # every row is gone: the counter still remembers where it was
-    assert len(ob) == 0 and ob.seq == 4
-    assert fill(ob, 2) == [4, 5] and [r[2] for r in ob.after(0, 10)] == [b'{"seq": 4}', b'{"seq": 5}']
+    assert len(ob) == 0 and ob.seq == 5
+    assert fill(ob, 2) == [5, 6] and [r[2] for r in ob.after(0, 10)] == [b'{"seq": 5}', b'{"seq": 6}']
     ob.close()
 
 
