@@ -157,13 +157,25 @@ class SerialLine(_Source):
             self._set("unplugged", str(e))
             self.next_open = time.monotonic() + REOPEN
             return
-        buf = self.buf + chunk
+        self.feed(chunk)
+
+    def feed(self, chunk):
+        """Split bytes into lines, however the line's reads cut them. An
+        overlong line is counted once: its head when the buffer overflows,
+        the rest skipped up to its newline (self.buf is None meanwhile)."""
+        buf = chunk if self.buf is None else self.buf + chunk
+        if self.buf is None:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                return
+            buf = buf[nl + 1:]
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
             self.line(line)
         if len(buf) > MAX_LINE:
             self.garbage += 1
-            buf = b""
+            log.debug("serial %s: garbage line skipped (longer than %d B)", self.cfg["port"], MAX_LINE)
+            buf = None
         self.buf = buf
 
     def stop(self):

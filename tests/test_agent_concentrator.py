@@ -133,3 +133,18 @@ def test_a_missing_port_is_unplugged_then_opened_and_read_once_it_appears(tmp_pa
     finally:
         s.stop()
         pair.stop()
+
+
+def test_an_overlong_line_is_one_garbage_line_however_the_reads_cut_it():
+    from rpi_agent.concentrator import MAX_LINE, SerialLine
+    stream = (b"x" * (4 * MAX_LINE) + b"\n" + b'{"module": "temperature", "value": 21.5, "subID": "t1"}\n'
+              + b"y" * (MAX_LINE + 1) + b"\n")
+    for size in (1, 7, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1, 4096, len(stream)):
+        got = []
+        s = SerialLine({"port": "/dev/null", "baudrate": 9600, "unit": None, "silent_after": 60},
+                       "line_0001", lambda item: got.append(item) or True)
+        for i in range(0, len(stream), size):
+            s.feed(stream[i:i + size])
+        assert s.garbage == 2, size
+        assert [(g[1], g[2]) for g in got] == [("temperature", 21.5)], size
+        assert s.buf == b"", size
