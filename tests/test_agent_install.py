@@ -168,3 +168,17 @@ def test_a_concentrator_installed_without_lines_runs_and_says_so(stub, tmp_path)
         if p.poll() is None:
             p.kill()
         obs.close()
+
+
+def test_a_reboot_order_ends_in_systemctl_reboot(tmp_path, monkeypatch):
+    """What `reboot` runs once the agent has stopped (a recording systemctl first on PATH)."""
+    from rpi_agent.agent import carry_out
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    said = tmp_path / "said"
+    fake = bindir / "systemctl"
+    fake.write_text('#!/bin/sh\necho "$@" >> %s\n' % said)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir) + os.pathsep + os.environ["PATH"])
+    assert carry_out("reboot", simulate=False) == 0
+    assert said.read_text() == "reboot\n"
