@@ -326,7 +326,12 @@ class Agent:
                 if wd and now >= self._next_wd:
                     self.notifier.watchdog()
                     self._next_wd = now + int(wd * 1000)
-                self.wake.wait(self._idle(ms()))
+                try:
+                    self.wake.wait(self._idle(ms()))
+                except Exception:  # a serial line's read failed in a way not foreseen: said, counted, on
+                    self.device.errors += 1
+                    log.exception("loop wait failed")
+                    stop.wait(0.1)
         finally:
             self.shutdown()
         return self.exit

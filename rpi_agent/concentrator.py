@@ -152,6 +152,8 @@ class SerialLine(_Source):
             chunk = os.read(self.port.fileno(), 4096)
             if not chunk:
                 raise OSError("end of file: the line is gone")
+        except BlockingIOError:  # woken for nothing after all
+            return
         except OSError as e:  # EIO: the adapter or the pty's far end went away
             self._close()
             self._set("unplugged", str(e))
@@ -171,7 +173,11 @@ class SerialLine(_Source):
             buf = buf[nl + 1:]
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
-            self.line(line)
+            try:
+                self.line(line)
+            except Exception:  # a line no check foresaw: skipped and said, never the loop's end
+                self.garbage += 1
+                log.exception("serial %s: line skipped: %r", self.cfg["port"], line[:80])
         if len(buf) > MAX_LINE:
             self.garbage += 1
             log.debug("serial %s: garbage line skipped (longer than %d B)", self.cfg["port"], MAX_LINE)

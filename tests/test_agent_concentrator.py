@@ -148,3 +148,21 @@ def test_an_overlong_line_is_one_garbage_line_however_the_reads_cut_it():
         assert s.garbage == 2, size
         assert [(g[1], g[2]) for g in got] == [("temperature", 21.5)], size
         assert s.buf == b"", size
+
+
+def test_a_line_that_breaks_the_parser_is_counted_and_the_next_one_read(monkeypatch):
+    from rpi_agent import concentrator
+    real = concentrator.reading_of
+
+    def fragile(doc):
+        if doc.get("subID") == "boom":
+            raise RuntimeError("a check nobody wrote")
+        return real(doc)
+
+    monkeypatch.setattr(concentrator, "reading_of", fragile)
+    got = []
+    s = concentrator.SerialLine({"port": "/dev/null", "baudrate": 9600, "unit": None, "silent_after": 60},
+                                "line_0001", lambda item: got.append(item) or True)
+    s.feed(b'{"module": "temperature", "value": 1, "subID": "boom"}\n'
+           b'{"module": "temperature", "value": 2, "subID": "t1"}\n')
+    assert s.garbage == 1 and [g[2] for g in got] == [2] and s.state == "ok"
