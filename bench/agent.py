@@ -340,11 +340,11 @@ def bench_drain(stub, tmp, n, sync, window):
             t_conn = _wait_line(log, "connected to", 60, poll=0.01)
             if t_conn is None:
                 raise RuntimeError("the draining agent did not connect:\n" + log.read_text()[-2000:])
-            t_done = _wait_line(log, "readings kept were sent in", 600, poll=0.01)
+            t_done = _wait_line(log, "readings waiting at the connection were sent in", 600, poll=0.01)
             if t_done is None:
                 raise RuntimeError("the agent did not drain its outbox in 600 s:\n" + log.read_text()[-2000:])
             out["drain s"] = t_done - t_conn
-            said = [x for x in log.read_text().splitlines() if "readings kept were sent in" in x][0]
+            said = [x for x in log.read_text().splitlines() if "at the connection were sent in" in x][0]
             out["agent says"] = said.split(": ", 1)[1]
         finally:
             agent.terminate()

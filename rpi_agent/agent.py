@@ -234,7 +234,7 @@ class Agent:
                       "heap", mem_available(), "hardware", platform.machine(), "firmware", "rpi_agent-" + __version__,
                       "board", self.hw.board() if self.hw else "none", "foreign_commands", foreign,
                       "bad_commands", errors + self.bad_messages, "mqtt_connects", self.transport.connects,
-                      "memory_errors", 0, "outbox", len(self.outbox), "dropped", self.outbox.dropped]
+                      "memory_errors", 0, "outbox", self.outbox.waiting(), "dropped", self.outbox.dropped]
             for r in self.roles:
                 fields += list(r.status_fields(m))
             return m.status(t, tuple(fields))
@@ -252,8 +252,8 @@ class Agent:
         """One turn; returns the readings stored."""
         if self._connected.is_set():
             self._connected.clear()
-            if len(self.outbox):
-                self._draining = (now, len(self.outbox))
+            if self.outbox.waiting():
+                self._draining = (now, self.outbox.waiting())
             for r in self.roles:
                 r.on_connect(now)
             for m in self.modules:
@@ -287,10 +287,10 @@ class Agent:
             ob.add_many(readings, time.time(), self.transport.inflight)
             self._last_store = now
         self.transport.pump()
-        if self._draining is not None and len(ob) == ob.acked():
+        if self._draining is not None and not ob.waiting():
             t0, n = self._draining
             self._draining = None
-            log.info("outbox: the %d readings kept were sent in %.2f s", n, (now - t0) / 1000)
+            log.info("outbox: the %d readings waiting at the connection were sent in %.2f s", n, (now - t0) / 1000)
         if ob.acked() >= 500 or ob.acked() and now >= self._flush_due():
             ob.flush()
             self._next_flush = now + 500

@@ -24,7 +24,7 @@ class Metrics:
     def watch(self, outbox):
         """The outbox's gauges, read when /metrics is scraped (nothing to do
         between scrapes, no timer waking the agent for them)."""
-        self.queued.set_function(lambda: len(outbox))
+        self.queued.set_function(outbox.waiting)
         self.dropped.set_function(lambda: outbox.dropped)
         self.outbox_bytes.set_function(outbox.size_bytes)
 

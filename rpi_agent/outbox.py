@@ -202,6 +202,10 @@ class Outbox:
         """Rows acked and not yet deleted."""
         return len(self._acked)
 
+    def waiting(self):
+        """Rows the broker has not acknowledged yet (len() counts the acked ones not deleted yet too)."""
+        return self._count - len(self._acked)
+
     def _delete_acked(self, seq):
         """Within a transaction: delete the acked rows, and keep `seq` (the
         next one) in meta unless None (the transaction stores a row, whose

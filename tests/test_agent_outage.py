@@ -6,8 +6,9 @@ again, Mosquitto comes back: every seq arrives exactly once in the collector.
 The outage is 15 s by default, not the issue's 60 s: the agent stores about
 one reading a second (its simulated serial board) in the outbox either way,
 and 15 s puts readings from both agent processes into the backlog, which is
-what the test is about. NEOC_AGENT_OUTAGE_S=60 runs the issue's figure. The broker is this test's own Mosquitto on the stub's files
-(`--broker external`), so the test can stop it; on its restart the agent's
+what the test is about; NEOC_AGENT_OUTAGE_S=60 runs the issue's figure. The
+broker is this test's own Mosquitto on the stub's files (`--broker
+external`), so the test can stop it; on its restart the agent's
 login is let in only once the collector is back (its subscription is not
 persistent: a reading delivered before it subscribes would reach no one)."""
 import os
