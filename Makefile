@@ -74,8 +74,10 @@ chips: venv
 wiring: venv
 	$(BIN)/python tools/gen_wiring.py
 
+# Every benchmark, its output into bench/RESULTS.md (BENCH="fleet registry": only those,
+# the other sections kept).
 bench: venv deps upy32
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python tools/bench_results.py $(foreach b,$(BENCH),--only $(b))
 
 # The README's picture of the live page: taken in headless Chromium by the demo's page test.
 screenshot: venv deps

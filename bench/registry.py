@@ -242,11 +242,12 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
         raise Unmeasured("the bare subscriber received none of the %d messages" % messages)
     if not stored:
         raise Unmeasured("the collector stored none of the %d messages" % messages)
+    return coll_rate / bare_rate if bare_rate else 0.0
 
 
 def run_ingest(messages, broker, missing):
     """Both QoS runs on one stub; a failed run is added to `missing` and the
-    next one still runs."""
+    next one still runs: -> {qos: collector/bare ratio} of those measured."""
     import requests
     with StubServer(broker=broker, timeout=60) as stub:
         mac = mac_of(1, 0x06)
@@ -255,14 +256,16 @@ def run_ingest(messages, broker, missing):
         base = requests.get(stub.url + "/device/config", auth=(cred["login"], cred["password"]),
                             timeout=10).json()["topics"][0]
         time.sleep(0.5)  # the broker's files are reloaded ~0.1 s after the credentials call
+        ratios = {}
         for qos in (0, 1):
             try:
-                ingest(stub, qos, messages, cred["login"], cred["password"], base, broker)
+                ratios[qos] = ingest(stub, qos, messages, cred["login"], cred["password"], base, broker)
             except Exception as e:
                 print("ingest QoS %d: not measured: %s" % (qos, why(e)), flush=True)
                 missing.append(("ingest QoS %d" % qos, why(e)))
         counters = stub.admin.collector()["counters"]
         print("collector counters: %s" % json.dumps(counters), flush=True)
+    return ratios
 
 
 def main(argv=None):

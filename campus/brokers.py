@@ -23,7 +23,7 @@ import time
 from provisioning import acl, passwords
 from provisioning.mosquitto import MosquittoError, find, free_port, wait_port
 
-RELOAD_POLL = 0.05  # s between looks at the stub's files
+RELOAD_POLL = 0.02  # s between looks at the stub's files (the stub allows 0.2 s: EXTERNAL_SETTLE)
 # As the stub's own Mosquitto (provisioning/broker.py): the collector may lag a burst.
 COMMON = ["max_queued_messages 100000", "queue_qos0_messages true", "message_size_limit 16384",
           "max_inflight_messages 1000", "autosave_interval 1"]
@@ -167,8 +167,10 @@ class Topology:
         files = [self.files / "passwd", self.files / "acl"]
 
         def stamp():
+            # The inode too: the stub replaces each file whole (a new inode each time),
+            # and two writes within one tick of the kernel's coarse clock share an mtime.
             try:
-                return tuple(f.stat().st_mtime_ns for f in files)
+                return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in (f.stat() for f in files))
             except OSError:
                 return None
         seen = stamp()

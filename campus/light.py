@@ -33,6 +33,7 @@ SUB_IDS = {"temperature": 0x18, "humidity": 0x44, "luminosity": 0x39}
 # (low, high, period s) of the values a module's readings drift between
 DRIFT = {"temperature": (19.0, 24.0, 600.0), "humidity": (38.0, 55.0, 900.0), "luminosity": (120.0, 800.0, 1800.0)}
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
+PHASE_SPREAD = 0.2  # s: devices sample in the first fifth of a second, each at its own moment
 
 
 class _Ask(Exception):
@@ -96,6 +97,7 @@ class LightDevice:
         self.phase = random.random()
         self.handshake_s = None
         self.sampling = True     # False: no new readings, the outbox still drains
+        self.state = "off"       # what its MQTT session is doing, for a report
         self.error = None
 
     # -- boot ---------------------------------------------------------------------
@@ -123,14 +125,18 @@ class LightDevice:
     def _make(self, t):
         m = self.modules[self.seq % len(self.modules)]
         text = payload.reading(m.name, drift(m.name, t, self.phase), m.unit_id, SUB_IDS.get(m.name),
-                               self.seq, round(t, 3))
+                               self.seq, t)
         self.outbox.append((m.topic(self.base), text))
         self.seq += 1
         self.stats.made += 1
 
     async def sample(self, stop):
+        """A reading every 1/rate s, from the first whole second on, PHASE_SPREAD s of
+        its own after it: a payload's timestamp is in whole seconds (the firmware's
+        format), so a lag measured from it is at most PHASE_SPREAD too long."""
         period = 1.0 / self.rate
-        await asyncio.sleep(random.random() * period)  # boards are not in step
+        first = math.floor(time.time()) + 1 + self.phase * PHASE_SPREAD
+        await asyncio.sleep(first - time.time())
         nxt = time.monotonic()
         while not stop.is_set() and self.sampling:
             self._make(time.time())
@@ -143,11 +149,13 @@ class LightDevice:
         delay = 1.0
         first = True
         while not stop.is_set():
+            self.state = "connecting"
             try:
                 async with aiomqtt.Client(host, port, username=self.creds["mqtt_login"],
                                           password=self.creds["mqtt_passwd"],
                                           identifier=self.creds["mqtt_login"], keepalive=60, timeout=10) as c:
                     self.stats.connected += 1
+                    self.state = "connected"
                     try:
                         delay = 1.0
                         status = payload.status("device", 1800, [], payload.format_time(time.gmtime()),
@@ -166,7 +174,8 @@ class LightDevice:
                             self.stats.acked += 1
                     finally:
                         self.stats.connected -= 1
-            except aiomqtt.MqttError:
+            except aiomqtt.MqttError as e:
+                self.state = "retrying after %s" % e
                 if stop.is_set():
                     break
                 self.stats.reconnects += 1

@@ -37,6 +37,12 @@ def wait_port(host, port, timeout=10.0, proc=None):
     return False
 
 
+def _replace(path, text):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 class Acl:
     """Mosquitto ACL rules: `access` is read, write or readwrite (read covers subscribe)."""
 
@@ -102,9 +108,12 @@ class Mosquitto:
 
     # -- files -------------------------------------------------------------
     def write_files(self):
+        """Each file replaced whole (a temp file renamed over it): a broker reloading
+        meanwhile (an external one, on a path unit) reads the old file or the new one,
+        never half of one; a device's ACL lines go in before its password."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        _replace(self.acl_path, self.acl.render())
         self._write_passwd()
-        self.acl_path.write_text(self.acl.render())
         lines = [
             "per_listener_settings false",
             "allow_anonymous false",
@@ -127,7 +136,7 @@ class Mosquitto:
             cafile, certfile, keyfile = self.tls
             lines += ["listener %d %s" % (self.tls_port, self.host)] + self.listener_options + [
                       "cafile %s" % cafile, "certfile %s" % certfile, "keyfile %s" % keyfile]
-        self.conf_path.write_text("\n".join(lines) + "\n")
+        _replace(self.conf_path, "\n".join(lines) + "\n")
 
     def _persistence(self):
         if not self.persistent:

@@ -48,6 +48,10 @@ AUTH_FAILURES_PER_LOGIN = 10   # failed logins in the window before 429
 AUTH_FAILURES_PER_ADDRESS = 100
 RELOAD_DELAY = 0.05     # s: registry changes within this window make one Mosquitto reload
 MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
+# s: time allowed to whoever runs an external broker to see the rewritten files and
+# reload it (a path unit, campus/brokers.py's watcher), before a new password goes out:
+# a device connecting at once would otherwise be refused and wait for its backoff.
+EXTERNAL_SETTLE = 0.2
 # Stub(advertise=LISTENER): devices are sent the --mqtt address itself, or this
 # machine's hostname when that address is a wildcard nobody can dial.
 LISTENER = "listener"
@@ -305,7 +309,7 @@ class Stub:
         except Exception:
             log.exception("broker reload failed")
         # Mosquitto re-reads its files when its loop sees the SIGHUP; give it that moment.
-        settle = MOSQUITTO_SETTLE if self.broker_kind == "mosquitto" else 0
+        settle = {"mosquitto": MOSQUITTO_SETTLE, "external": EXTERNAL_SETTLE}.get(self.broker_kind, 0)
         asyncio.get_running_loop().call_later(settle, lambda: synced.done() or synced.set_result(None))
 
     async def broker_synced(self):

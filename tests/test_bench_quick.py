@@ -139,3 +139,22 @@ def test_outbox_quick_prints_capacity_heap_and_drain_figures():
     assert lines_matching(out, r"^heap: module \d+ B, at rest once open .* \d+ B$")
     assert lines_matching(out, r"^garbage left by one put\(\) \d+ B, by one peek\(\) \d+ B")
     assert lines_matching(out, r"^drain of 200 queued readings after the connection: [\d.]+ s .*ratio [\d.]+$")
+
+
+@pytest.mark.slow
+def test_fleet_quick_prints_storm_and_fleet_figures():
+    _need_mosquitto()
+    # The ingest section is bench/registry.py's own, checked above.
+    proc = run_bench("fleet.py", "--quick", "--devices", "60", "--sizes", "40", "--step-seconds", "5",
+                     "--skip", "ingest")
+    assert proc.returncode == 0, "bench/fleet.py --quick exited %d" % proc.returncode
+    out = proc.stdout
+    for label in ("bare aiohttp, canned answers \\(the floor\\):", "stub, all at the same instant:",
+                  "stub, power-on spread over 2.0 s:"):
+        assert lines_matching(out, r"^  %s\s+\d+/60 in\s+[\d.]+ s =\s+\d+ handshakes/s; p50\s+\d+ ms, p99\s+\d+ ms"
+                                   % label), label
+    assert lines_matching(out, r"^  stub/floor = [\d.]+; against 2026-12-01 \(543/s, p99 3.35 s\): [\d.]+x the rate$")
+    assert lines_matching(out, r"^  goal >= 1000 handshakes/s: (met|NOT met)")
+    assert lines_matching(out, r"^\s+40 devices \(\s+40 readings/s\): HELD; handshakes 40/40; .* lost 0, .*"
+                               r"collector lag p50 \d+ ms p99 \d+ ms; bare subscriber \d+ received")
+    assert lines_matching(out, r"^  largest fleet held: 40 devices")
