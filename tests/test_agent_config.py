@@ -31,6 +31,8 @@ def run_cli(*args, env=None):
     ({"mqtt": {"tls": "yes"}}, "mqtt.tls"),
     ({"mqtt": {"ca_file": "/nonexistent/ca.pem"}}, "mqtt.ca_file"),
     ({"outbox": {"max_readings": 3}}, "outbox.max_readings"),
+    ({"outbox": {"sync": "fast"}}, "outbox.sync"),
+    ({"outbox": {"sync_window": 0}}, "outbox.sync_window"),
     ({"metrics": {"listen": "nowhere"}}, "metrics.listen"),
     ({"sensors": {"inputs": [{"pin": 99}]}}, "sensors.inputs[0].pin"),
     ({"sensors": {"inputs": [{"pin": 4, "type": "smoke"}]}}, "sensors.inputs[0].type"),

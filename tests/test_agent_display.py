@@ -8,29 +8,14 @@ import time
 
 import pytest
 
-from harness import need
 from rpi_agent import hardware
 from support.agent_helpers import AgentThread, agent_doc
+from support.chromium import browser  # noqa: F401 (the fixture)
 from support.stub_helpers import handshake, mqtt_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 DISPLAY_MAC = "02:aa:bb:cc:d1:01"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import os
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        need("Chromium is not installed at %s" % CHROMIUM)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
