@@ -219,6 +219,8 @@ class Simulation:
             "reconnects": self.stats.reconnects,
             "collector_lag_p50_s": (col.get("lag") or {}).get("p50"),
             "collector_lag_p99_s": (col.get("lag") or {}).get("p99"),
+            "boards_connected": sum(1 for b in self.boards if any(line.startswith("mqtt: connected")
+                                                                  for line in list(b.lines))),
             "boards_stored": [b.get("received", 0) for b in boards],
             "boards_missing": [b.get("missing", 0) for b in boards],
             "device_errors": sorted({d.error for d in self.devices} - {None})[:5],
@@ -250,7 +252,8 @@ def summary(r):
         "collector lag p50 %s, p99 %s" % (ms(r["collector_lag_p50_s"]), ms(r["collector_lag_p99_s"])),
     ]
     if r["virtual_boards"]:
-        lines.append("virtual boards: stored %s, missing %s" % (r["boards_stored"], r["boards_missing"]))
+        lines.append("virtual boards: %d/%d finished the handshake and connected; stored %s, missing %s"
+                     % (r["boards_connected"], r["virtual_boards"], r["boards_stored"], r["boards_missing"]))
     if r["device_errors"]:
         lines.append("device errors: %s" % "; ".join(r["device_errors"]))
     return lines

@@ -60,5 +60,6 @@ def simulate(light_devices, virtual_boards, boot_storm, boot_spread, outage, out
     else:
         for line in summary(report):
             click.echo(line)
-    ok = report["handshakes"] == light_devices and report["lost"] == 0 and not report["device_errors"]
+    ok = (report["handshakes"] == light_devices and report["lost"] == 0 and not report["device_errors"]
+          and report["boards_connected"] == virtual_boards)
     sys.exit(0 if ok else 1)

@@ -16,7 +16,7 @@ import signal
 from typing import Any
 
 from provisioning import acl, passwords
-from provisioning.collector import MAX_PAYLOAD
+from provisioning.collector import MAX_PAYLOAD, RECEIVE_MAXIMUM
 from provisioning.mosquitto import Mosquitto
 from provisioning.ratelimit import FailureLimit
 
@@ -300,6 +300,9 @@ class MosquittoBroker:
         # (a stub restarting): devices publish at QoS 0 by default.
         self.mosquitto = Mosquitto(workdir, host=host, port=port, persistent=managed,
                                    extra=["max_queued_messages 100000", "queue_qos0_messages true",
+                                          # QoS 1 messages in flight to a 3.1.1 session (the collector's,
+                                          # acknowledged after their commit: a batch at a time).
+                                          "max_inflight_messages %d" % RECEIVE_MAXIMUM,
                                           # The collector refuses larger payloads anyway.
                                           "message_size_limit %d" % MAX_PAYLOAD],
                                    listener_options=["use_username_as_clientid true"])
