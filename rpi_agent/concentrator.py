@@ -295,6 +295,7 @@ class ConcentratorRole:
         self.queue = collections.deque()          # from the Modbus threads (append/popleft are atomic)
         self.ready = []                           # from the serial lines, on the loop's thread
         self.sources = []
+        self._next_silence_check = 0.0
         for c in cfg["serial"]:
             self.sources.append(SerialLine(c, ids.unit_id(mac, _unit(c)), self._from_loop))
         for c in cfg["modbus"]:
@@ -329,8 +330,12 @@ class ConcentratorRole:
     def poll(self, now, seq, stamp, force=None):
         out = []
         t = time.monotonic()
+        silence = t >= self._next_silence_check  # a silent line is said within a second of silent_after
+        if silence:
+            self._next_silence_check = t + 1.0
         for s in self.sources:
-            s.check_silence()
+            if silence:
+                s.check_silence()
             s.tick(t)
         items, self.ready = self.ready, []
         q = self.queue
