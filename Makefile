@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test test-fast venv deps vendor chips wiring bench clean help
 
 help:
-	@echo "make demo      closed-loop demo on embedded defaults (server stub + virtual board)"
+	@echo "make demo      a small campus on embedded defaults (stub, 3 flashed virtual boards, 2 Pi agents)"
 	@echo "make test      install everything and run the whole test suite"
 	@echo "make test-fast the suite without the slow end-to-end tests"
 	@echo "make vendor    re-fetch micropython-lib umqtt from the registry into firmware/lib"

@@ -12,14 +12,14 @@ import click
 
 # name -> (module, attribute, one-line help shown by `neoc --help`)
 SUBCOMMANDS = {
-    "demo": ("neoc.demo", "demo", "Closed-loop demo: server stub, embedded broker and a virtual neOSensor."),
+    "demo": ("neoc.demo", "demo", "A small campus: stub, virtual boards flashed with neoc flash, simulated Pis."),
     "server": ("provisioning.server_cli", "server", "Run the sensOCampus server stub (registry, broker auth, collector, live page)."),
     "device": ("provisioning.admin_cli", "device", "Register and manage devices on a sensOCampus stub."),
     "readings": ("provisioning.admin_cli", "readings", "Show (or follow) readings stored by the collector."),
     "board": ("virtual_board.cli", "board", "Run a virtual neOSensor board on the MicroPython unix port."),
     "flash": ("provisioning.flash", "flash", "Deploy the firmware to a board with mpremote."),
     "release": ("provisioning.release_cli", "release", "Build firmware releases and publish them for the boards' update."),
-    "fleet": ("provisioning.fleet", "fleet", "Register boards from a CSV file and see their status on a stub."),
+    "fleet": ("provisioning.fleet", "fleet", "Register boards from a CSV file, see their status, simulate a fleet."),
     "agent": ("rpi_agent.cli", "agent", "Run the Raspberry Pi agent."),
     "image": ("noobs_image.cli", "image", "Build NOOBS/PINN cards, Imager lists and first-boot files."),
 }
