@@ -65,6 +65,7 @@ class Agent:
         self.state = "starting"
         self.exit = None          # "restart" or "reboot" once ordered
         self.bad_messages = 0
+        self.lost = 0             # readings that could not be stored (a full disk), in the status
         self.inbox = collections.deque()  # (topic, payload) from paho's thread; append/popleft are atomic
         self._connected = threading.Event()
         # What the loop sleeps on: set by the other threads (something to do), and the serial lines' fds.
@@ -234,7 +235,7 @@ class Agent:
                       "heap", mem_available(), "hardware", platform.machine(), "firmware", "rpi_agent-" + __version__,
                       "board", self.hw.board() if self.hw else "none", "foreign_commands", foreign,
                       "bad_commands", errors + self.bad_messages, "mqtt_connects", self.transport.connects,
-                      "memory_errors", 0, "outbox", self.outbox.waiting(), "dropped", self.outbox.dropped]
+                      "memory_errors", 0, "outbox", self.outbox.waiting(), "dropped", self.outbox.dropped, "lost", self.lost]
             for r in self.roles:
                 fields += list(r.status_fields(m))
             return m.status(t, tuple(fields))
@@ -281,11 +282,7 @@ class Agent:
         self._force_inputs = None
         ob = self.outbox
         if readings:
-            # Acked rows are deleted in this same transaction (no transaction
-            # of their own while readings flow): a SIGKILL before sends those
-            # few again after the restart, never loses one.
-            ob.add_many(readings, time.time(), self.transport.inflight)
-            self._last_store = now
+            self._store(readings, now)
         self.transport.pump()
         if self._draining is not None and not ob.waiting():
             t0, n = self._draining
@@ -303,6 +300,21 @@ class Agent:
             self.next_status = now + self.device.frequency * 1000
             self.publish_status(self.device)
         return readings
+
+    def _store(self, readings, now):
+        # Acked rows go along with a later stored reading (64 of them, or 1 s
+        # old; no transaction of their own while readings flow): a SIGKILL
+        # before sends those few again after the restart.
+        ob = self.outbox
+        try:
+            ob.add_many(readings, time.time(), self.transport.inflight)
+        except Exception as e:  # the SD card full, the file broken: these readings are lost, not the next ones
+            self.seq.next = ob.seq  # their seqs were taken: numbering goes on from what is stored
+            self.lost += len(readings)
+            log.error("outbox: %d readings lost, they could not be stored: %s", len(readings), e)
+            return False
+        self._last_store = now
+        return True
 
     def run(self, stop=None):
         stop = stop or self.stop_event
@@ -345,7 +357,8 @@ class Agent:
         PUBACK while a backlog drains. No polling: every wake-up is paid for
         per reading (bench/agent.py)."""
         due = [now + 1000, self.next_status]
-        if self.outbox.acked() or self.transport._pending:
+        t = self.transport
+        if self.outbox.acked() or t._pending and t.connected.is_set():  # offline, no PUBACK comes
             due.append(self._flush_due())
         sync = self.outbox.sync_due()
         if sync is not None:

@@ -54,7 +54,7 @@ def test_device_status_orders_restart_will_and_logs(mstub, tmp_path):
         assert list(st)[:len(FIRMWARE_STATUS_KEYS)] == FIRMWARE_STATUS_KEYS, list(st)
         assert st["unitID"] == MAC and st["frequency"] == 1800 and st["modules"] == ["temperature"]
         assert st["board"] == "simulated" and st["firmware"].startswith("rpi_agent-")
-        assert st["outbox"] >= 0 and st["dropped"] == 0
+        assert st["outbox"] >= 0 and st["dropped"] == 0 and st["lost"] == 0
 
         # frequency: clamped to the device module's range, answered, kept on disk.
         mark = obs.mark()

@@ -142,3 +142,32 @@ def test_window_sync_says_when_the_wal_is_due_and_syncs_it(tmp_path):
     assert full.sync_due() is None
     for o in (ob, full):
         o.close()
+
+
+def test_readings_that_cannot_be_stored_are_said_and_the_next_ones_are_stored(tmp_path, monkeypatch):
+    """A full SD card: that turn's readings are lost (logged, counted in the status's
+    `lost`), the numbering
+    goes on from what is stored, the loop's next readings are stored."""
+    import sqlite3
+    from rpi_agent import agent as agent_mod, config
+    from support.agent_helpers import agent_doc
+    a = agent_mod.Agent(config.parse(agent_doc("http://127.0.0.1:9", "02:00:00:00:00:aa", tmp_path)))
+    a.outbox = Outbox(str(tmp_path / "o.sqlite"))
+    a.seq = agent_mod.Seq(a.outbox.seq)
+    a.transport = type("T", (), {"inflight": staticmethod(set)})()
+
+    def take(n):
+        return [(a.seq.take(), "u4/302/temperature", "r") for _ in range(n)]
+
+    assert a._store(take(2), 0)
+    real = a.outbox.add_many
+
+    def full(*args, **kw):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(a.outbox, "add_many", full)
+    assert not a._store(take(3), 1) and a.lost == 3
+    monkeypatch.setattr(a.outbox, "add_many", real)
+    assert a._store(take(1), 2)  # seq 2: the three lost ones never left the Pi
+    assert [r[0] for r in a.outbox.db.execute("SELECT seq FROM readings ORDER BY id")] == [0, 1, 2]
+    a.outbox.close()
