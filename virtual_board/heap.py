@@ -42,7 +42,7 @@ print(gc.mem_alloc() + gc.mem_free(), a - gc.mem_alloc(), free)
 # bootstrap reserves the firmware's heap before they load, and vboot.py
 # fills what they did not use (a ballast), so the firmware starts with
 # exactly the free heap of a bare VM with the heap asked for, in one piece.
-FAKES_ROOM = 24 * 1024
+FAKES_ROOM = 32 * 1024
 
 
 def heap_bytes(heap):

@@ -111,7 +111,10 @@ class VirtualBoard:
     def prepare(self):
         if not self.blank:
             deploy(self.flash, source=self.source, mode=self.deploy)
-            write_config(self.flash, self.server, self.wifi, self.broker, self.sandbox, self.config_extra)
+            # The board type as `neoc flash` writes it: the unix port's sys.platform is
+            # "linux", so the firmware could not tell an ESP32 (its update URL, its pins).
+            extra = dict({"board": self.board}, **(self.config_extra or {}))
+            write_config(self.flash, self.server, self.wifi, self.broker, self.sandbox, extra)
         build_fakes_image(self.state / FAKES_IMAGE)
         self._hw_server = socket.socket()
         self._hw_server.bind(("127.0.0.1", 0))
