@@ -121,7 +121,7 @@ class Agent:
         if self.display is not None:
             for topic in self.display.topics():
                 t.subscribe(topic)
-        self.metrics.watch(self.outbox)
+        self.metrics.watch(self.outbox, t)
         listen = self.cfg["metrics"]["listen"]
         if listen:
             self.metrics_port = self.metrics.serve(*listen)

@@ -136,16 +136,14 @@ class Transport:
 
     def sweep(self):
         """Ack in the outbox every row whose PUBACK came (paho marks its
-        MQTTMessageInfo). Polled from the loop, not in on_publish: that
+        MQTTMessageInfo). Swept from the loop, not in on_publish: that
         callback runs under paho's lock, which publish() also takes, and
         sharing a lock of ours between the two would deadlock."""
         left = []
         for info, row in self._pending:
             if info.is_published():
                 self.outbox.ack(row)
-                self.sent += 1
-                if self.metrics:
-                    self.metrics.sent.inc()
+                self.sent += 1  # /metrics reads it when scraped
             else:
                 left.append((info, row))
         self._pending = left
