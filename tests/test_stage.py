@@ -181,7 +181,7 @@ sys.modules['machine'] = _Machine
 def test_a_partition_write_from_code_in_that_partition_is_handed_to_a_filesystem_copy(micropython):
     """A ROMFS deploy runs stage.py in place from /rom, the partition its
     switch rewrites (and its callers too: supervisor, setup, ota). So it
-    does not write it: it copies itself to the filesystem (/romw.mpy) and
+    does not write it: it copies itself to the filesystem (/neosensor_romwrite.mpy) and
     resets; boot.py imports that copy before anything runs from /rom, and
     it writes the partition, removes itself and resets."""
     from toolchain.mpy import compile_file
@@ -200,9 +200,9 @@ stage.begin('/romfs.img'); stage.write(%r); print(stage.end(%r))
 stage.switch([], '/romfs.img', '/.prev')
 """ % (image, sha(image)), portable=False, heap="256k").stdout.splitlines()
     assert out[:2] == ["/rom/neosensor/stage.mpy", "True"], out
-    assert out[2] == "stage: the ROMFS partition is written after a reset, from /romw.mpy", out
+    assert out[2] == "stage: the ROMFS partition is written after a reset, from /neosensor_romwrite.mpy", out
     assert out[3] == "reset [] False", out        # not one ioctl from the code in the partition
-    assert (flash / "romw.mpy").read_bytes() == stage_mpy
+    assert (flash / "neosensor_romwrite.mpy").read_bytes() == stage_mpy
     assert (flash / ".stage" / ".plan").read_text() == ">/.prev\n!/romfs.img\n"
     assert (flash / "romfs.img").read_bytes() == image and (flash / ".prev" / "romfs.img").exists()
 
@@ -210,7 +210,7 @@ stage.switch([], '/romfs.img', '/.prev')
     boot = (ROOT / "firmware" / "boot.py").read_text()
     out = micropython.run(code=ROOT_MOUNT + fakes + boot, portable=False, heap="256k").stdout.splitlines()
     assert out == ["reset ['umount', 6, 1, 2, 3, 4, 5] True"], out   # erased, written, ended
-    assert not (flash / "romw.mpy").exists() and not (flash / ".stage").exists()
+    assert not (flash / "neosensor_romwrite.mpy").exists() and not (flash / ".stage").exists()
     assert (flash / ".prev" / "romfs.img").read_bytes() == b"the old image"   # for a rollback
 
     # A boot with nothing pending: boot.py's import finds no copy and goes on.
@@ -238,4 +238,4 @@ except SystemExit:
     assert out.splitlines()[-1] == "reset [1, 2] False", out   # its size asked, nothing written
     assert (flash / ".stage" / ".plan").read_text() == "!/romfs.img\n"
     assert (flash / "romfs.img").read_bytes() == old and not (flash / ".prev").exists()
-    assert (flash / "romw.mpy").read_bytes() == b"this code, in the partition"
+    assert (flash / "neosensor_romwrite.mpy").read_bytes() == b"this code, in the partition"

@@ -22,7 +22,9 @@ PLAN = STAGE + "/.plan"
 # Mount points, not flash: the ROMFS partition and the virtual board's ROM.
 SKIP = ("/rom", "/vrom")
 ROM = "/rom/"             # code imported from there runs in place from the partition
-HANDOFF = "/romw.mpy"     # this module's copy that writes the partition (see _handoff)
+# This module's copy that writes the partition (see _handoff): a name longer
+# than the compiler interns, so that boot.py adds no qstr to any boot.
+HANDOFF = "/neosensor_romwrite.mpy"
 _DIR = 0x4000
 _buf = bytearray(512)
 _out = None   # the staged file being written
@@ -172,9 +174,9 @@ def _handoff():
     # This code runs in place from the ROMFS partition the plan rewrites (a
     # ROMFS deploy), and so do its callers up the stack (supervisor, setup,
     # ota): erasing it would pull the bytecode from under them. So this
-    # module's .mpy is copied to the filesystem as romw.mpy (atomically) and
+    # module's .mpy is copied to the filesystem as HANDOFF (atomically) and
     # the board resets; boot.py, before anything runs from the partition,
-    # imports that copy and calls finish(). The plan stays: a cut anywhere
+    # imports that copy, which calls finish(). The plan stays: a cut anywhere
     # is finished by the next resume(), here or there.
     with open(__file__, "rb") as src, open(HANDOFF + ".tmp", "wb") as dst:
         while True:
@@ -189,9 +191,9 @@ def _handoff():
 
 
 def finish():
-    # boot.py's call on romw.mpy (this module, copied by _handoff()): the
-    # pending plan carried out from the filesystem, the partition written,
-    # the copy removed, then a reset into the new partition.
+    # Run by the copy boot.py imports (HANDOFF, this module): the pending
+    # plan carried out from the filesystem, the partition written, the copy
+    # removed, then a reset into the new partition.
     resume()
     os.remove(HANDOFF)
     import machine
@@ -344,3 +346,7 @@ def rom_write(path):
             vfs.rom_ioctl(4, 0, offset, buf)
             offset += n
     vfs.rom_ioctl(5, 0)
+
+
+if __name__ == "neosensor_romwrite":   # imported by boot.py as HANDOFF
+    finish()
