@@ -361,8 +361,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=30, help="each CPU/RSS window (default 30 s)")
     ap.add_argument("--queued", type=int, default=100000, help="readings queued for the drain (default 100,000)")
     ap.add_argument("--rate", type=float, default=10, help="readings/s of the loaded runs (default 10)")
-    ap.add_argument("--sync", choices=("full", "window", "normal"), default="window",
-                    help="the agent's outbox.sync in the process and drain runs (default window, the agent's default)")
+    ap.add_argument("--sync", choices=("full", "window", "normal"), default="full",
+                    help="the agent's outbox.sync in the process and drain runs (default full, the agent's default)")
     ap.add_argument("--sync-window", type=float, default=1.0, help="outbox.sync_window with --sync window")
     ap.add_argument("--rounds", type=int, default=3,
                     help="loaded windows in a row, each printed, the goal judged on their sum (default 3)")

@@ -224,7 +224,7 @@ def parse(doc, simulate=False):
     cfg["outbox"] = {
         "path": o.get("path", str, os.path.join(state, "outbox.sqlite")),
         "max_readings": o.get("max_readings", int, 1000000, lambda v: v >= 10, "an integer >= 10"),
-        "sync": o.get("sync", str, "window", lambda v: v in ("full", "window", "normal"), "full, window or normal"),
+        "sync": o.get("sync", str, "full", lambda v: v in ("full", "window", "normal"), "full, window or normal"),
         "sync_window": float(o.get("sync_window", (int, float), 1.0, lambda v: 0.01 <= v <= 60,
                                    "a number of seconds in 0.01..60")),
     }
