@@ -24,6 +24,10 @@ from provisioning import acl, passwords
 from provisioning.mosquitto import MosquittoError, find, free_port, wait_port
 
 RELOAD_POLL = 0.02  # s between looks at the stub's files (the stub allows 0.2 s: EXTERNAL_SETTLE)
+# Mosquitto loses a SIGHUP that arrives while it is reloading (its flag is cleared
+# after the reload): in a boot storm the last files written were then never read and
+# the last devices stayed "not authorized". One more SIGHUP once the files are quiet.
+TRAILING_RELOAD = 0.3
 # As the stub's own Mosquitto (provisioning/broker.py): the collector may lag a burst.
 COMMON = ["max_queued_messages 100000", "queue_qos0_messages true", "message_size_limit 16384",
           "max_inflight_messages 1000", "autosave_interval 1"]
@@ -174,10 +178,16 @@ class Topology:
             except OSError:
                 return None
         seen = stamp()
+        trailing = None  # when to send the one more SIGHUP that follows a burst of changes
         while not self._stop.wait(RELOAD_POLL):
             now = stamp()
             if now != seen:
                 seen = now
+                trailing = time.monotonic() + TRAILING_RELOAD
+                for b in self.edge:
+                    b.reload()
+            elif trailing is not None and time.monotonic() >= trailing:
+                trailing = None
                 for b in self.edge:
                     b.reload()
 

@@ -18,6 +18,8 @@ from typing import Any
 from provisioning import acl, passwords
 from provisioning.collector import MAX_PAYLOAD, RECEIVE_MAXIMUM
 from provisioning.mosquitto import Mosquitto
+
+TRAILING_RELOAD = 0.3  # s after the last reload of a burst, one more SIGHUP
 from provisioning.ratelimit import FailureLimit
 
 log = logging.getLogger("neoc.broker")
@@ -308,6 +310,7 @@ class MosquittoBroker:
                                    listener_options=["use_username_as_clientid true"])
         self.host, self.port = host, port
         self._watchdog = None
+        self._trailing = None  # the SIGHUP that follows a burst of reloads
 
     def _sync(self):
         self.mosquitto.hashed_users = dict(self.policy.users)
@@ -351,11 +354,26 @@ class MosquittoBroker:
         self._sync()
         if self.managed:
             self.mosquitto.reload()
+            # Mosquitto loses a SIGHUP that arrives while it reloads (it clears its flag
+            # after the reload): after a burst of changes (a boot storm) the last files
+            # would stay unread and the last devices refused. One more SIGHUP once quiet.
+            if self._trailing is not None:
+                self._trailing.cancel()
+            self._trailing = asyncio.get_running_loop().call_later(TRAILING_RELOAD, self._reload_again)
         else:
             # Someone else runs the broker: they reload it (e.g. a path unit on the files).
             self.mosquitto.write_files()
 
+    def _reload_again(self):
+        self._trailing = None
+        proc = self.mosquitto.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGHUP)
+
     async def stop(self):
+        if self._trailing is not None:
+            self._trailing.cancel()
+            self._trailing = None
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
