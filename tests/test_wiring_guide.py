@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness import ROOT
+from support.chromium import browser  # noqa: F401 (the fixture)
 from drivers.wiring.table import BOARDS, BREAKOUTS, WIRES
 from toolchain.firmware import FIRMWARE, literal
 
@@ -17,7 +18,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 import gen_wiring as gen  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def test_the_pictures_and_their_page_are_what_the_table_draws():
@@ -56,25 +56,19 @@ def test_the_tables_i2c_pins_are_the_firmwares():
 
 
 @pytest.mark.slow
-def test_every_picture_renders_to_png_in_chromium(tmp_path):
-    pw = pytest.importorskip("playwright.sync_api")
-    import os
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("no %s (apt-get install chromium)" % CHROMIUM)
+def test_every_picture_renders_to_png_in_chromium(browser, tmp_path):
     errors = []
-    with pw.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            for svg in sorted(gen.OUT.glob("*.svg")):
-                page.set_content("<html><body style='margin:0'>%s</body></html>" % svg.read_text())
-                box = page.locator("svg").bounding_box()
-                png = page.locator("svg").screenshot(path=str(tmp_path / (svg.stem + ".png")))
-                assert png[:8] == b"\x89PNG\r\n\x1a\n", svg.name
-                w, h = struct.unpack(">II", png[16:24])
-                assert (w, h) == (round(box["width"]), round(box["height"])) and w > 400 and h > 300, svg.name
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        for svg in sorted(gen.OUT.glob("*.svg")):
+            page.set_content("<html><body style='margin:0'>%s</body></html>" % svg.read_text())
+            box = page.locator("svg").bounding_box()
+            png = page.locator("svg").screenshot(path=str(tmp_path / (svg.stem + ".png")))
+            assert png[:8] == b"\x89PNG\r\n\x1a\n", svg.name
+            w, h = struct.unpack(">II", png[16:24])
+            assert (w, h) == (round(box["width"]), round(box["height"])) and w > 400 and h > 300, svg.name
+    finally:
+        page.close()
     assert errors == []
