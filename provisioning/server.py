@@ -426,7 +426,7 @@ class Stub:
         row = self.registry.lookup(mac)
         issued = None
         if row is not None and row["enabled"] and row["password_pending"]:
-            issued = passwords.issue()  # ~0.2 ms (passwords.py: profiled): no worker thread
+            issued = passwords.issue()  # microseconds (passwords.py: profiled): no worker thread
         answer = self.registry.credentials(mac, issued, self.advertised, claimer=request.remote)
         if answer is None:
             if row is not None and row["enabled"] and row["password_pending"]:

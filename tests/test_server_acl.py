@@ -73,7 +73,7 @@ def test_password_hashes():
     assert pw not in h and passwords.registry_verify(pw, h) and not passwords.registry_verify(pw + "x", h)
     assert passwords.registry_hash(pw) != h  # salted
     m = passwords.mosquitto_hash(pw)
-    assert m.startswith("$7$101$") and passwords.mosquitto_verify(pw, m)
+    assert m.startswith("$7$1$") and passwords.mosquitto_verify(pw, m)
     assert not passwords.mosquitto_verify("nope", m)
     for garbage in ["", "$7$", "$6$abc$def", "pbkdf2_sha256$x$y$z", None]:
         assert not passwords.registry_verify(pw, garbage)
@@ -91,6 +91,14 @@ def test_mosquitto_hash_format_matches_mosquitto_passwd(tmp_path):
     assert theirs.startswith("$7$101$")
     assert passwords.mosquitto_verify("s3cret-uuid", theirs)
     assert not passwords.mosquitto_verify("s3cret-uuie", theirs)
+    # Ours (one iteration) in a real Mosquitto's password file: the right password in, a wrong one out.
+    import types
+    from provisioning.mosquitto import Mosquitto
+    from support.stub_helpers import try_login
+    with Mosquitto(tmp_path / "m", hashed_users={"u": passwords.mosquitto_hash("s3cret-uuid")}) as m:
+        where = types.SimpleNamespace(mqtt_host=m.host, mqtt_port=m.port)
+        answers = [try_login(where, "u", pw) for pw in ("s3cret-uuid", "s3cret-uuie")]
+    assert answers == [True, False]
 
 
 def test_classify_readings_and_statuses():
