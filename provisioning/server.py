@@ -186,7 +186,7 @@ class Stub:
 
     def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
                  broker="embedded", token=None, advertise=LISTENER, public_page=False, claim_window=3600.0,
-                 max_connections_per_address=256):
+                 max_connections_per_address=256, tls=None):
         if broker not in BROKERS:
             raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
         if advertise not in (LISTENER, None):
@@ -194,6 +194,7 @@ class Stub:
         self.advertise = advertise
         self.public_page = public_page  # else the live page wants the viewer token
         self.max_connections_per_address = max_connections_per_address
+        self.tls = tls  # a server ssl.SSLContext: HTTPS instead of HTTP (provisioning/tls.py)
         self.viewer_token = None
         # Seconds after registration or reset within which the first credentials call
         # gets the password (None: no limit); `neoc device add --claim-window` per device.
@@ -269,7 +270,8 @@ class Stub:
                                   keepalive_timeout=HEADER_TIMEOUT)
         # A boot storm opens hundreds of connections at once: a short backlog
         # would drop SYNs and cost each device a 1 s retransmission.
-        self.http_server = await loop.create_server(handler, self.http_host, self.http_port, backlog=4096)
+        self.http_server = await loop.create_server(handler, self.http_host, self.http_port, backlog=4096,
+                                                    ssl=self.tls)
         if not self.http_port:
             self.http_port = self.http_server.sockets[0].getsockname()[1]
 
@@ -817,7 +819,8 @@ class Stub:
         return resp
 
     def describe(self):
-        lines = ["neoc server: HTTP on http://%s:%d" % (self.http_host, self.http_port),
+        scheme = "https" if self.tls else "http"
+        lines = ["neoc server: %s on %s://%s:%d" % (scheme.upper(), scheme, self.http_host, self.http_port),
                  "neoc server: MQTT via %s" % self.backend.describe(),
                  "neoc server: data in %s" % self.data_dir.resolve()]
         if self.advertised:
@@ -829,11 +832,11 @@ class Stub:
         if self.token_path:
             lines.append("neoc server: admin token in %s" % self.token_path.resolve())
         if self.public_page:
-            lines.append("neoc server: live page open to anyone who reaches http://%s:%d/ (--public-page)"
-                         % (self.http_host, self.http_port))
+            lines.append("neoc server: live page open to anyone who reaches %s://%s:%d/ (--public-page)"
+                         % (scheme, self.http_host, self.http_port))
         else:
-            lines.append("neoc server: live page at http://%s:%d/?token=TOKEN, TOKEN in %s"
-                         % (self.http_host, self.http_port, (self.data_dir / "viewer-token").resolve()))
+            lines.append("neoc server: live page at %s://%s:%d/?token=TOKEN, TOKEN in %s"
+                         % (scheme, self.http_host, self.http_port, (self.data_dir / "viewer-token").resolve()))
         return "\n".join(lines)
 
 

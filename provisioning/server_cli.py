@@ -70,9 +70,13 @@ def advertised_host_port(value, default_port):
 @click.option("--max-connections-per-address", "per_address", type=click.IntRange(1, 100000), default=256,
               show_default=True, help="Open HTTP connections one client address may hold (a boot storm "
                                       "through one NAT or a load test may need more).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="PEM certificate (then its chain): serve --http over HTTPS. Needs --tls-key.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="PEM private key of --tls-cert.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, public_page, claim_window,
-           per_address, verbose):
+           per_address, tls_cert, tls_key, verbose):
     """Run the sensOCampus server stub: registry API, broker credentials and ACLs, collector, live page."""
     from provisioning.server import LISTENER, Stub, check_broker_address, serve
 
@@ -94,9 +98,18 @@ def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, p
         window = parse_duration(claim_window)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--claim-window") from None
+    tls = None
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_cert:
+        from provisioning.tls import TLSFileError, server_context
+        try:
+            tls = server_context(tls_cert, tls_key)
+        except TLSFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tls-cert/--tls-key") from None
     stub = Stub(data_dir, http=host_port(http), mqtt=mqtt, broker=broker, token=admin_token,
                 advertise=advertised, public_page=public_page, claim_window=window,
-                max_connections_per_address=per_address)
+                max_connections_per_address=per_address, tls=tls)
 
     async def main():
         stop = asyncio.Event()

@@ -41,12 +41,14 @@ class StubError(RuntimeError):
 
 class StubServer:
     def __init__(self, data_dir=None, broker="embedded", http_port=None, mqtt_port=None, token=None,
-                 host="127.0.0.1", timeout=20.0, public_page=True, extra_args=(), own_session=False):
+                 host="127.0.0.1", timeout=20.0, public_page=True, extra_args=(), own_session=False, tls=None):
         """public_page: tests and the demo run on loopback and open the live page
         without the viewer token (`--public-page`); False to test the token.
         extra_args: further `neoc server` options (e.g. --claim-window 2s).
         own_session: the server in a session of its own, out of reach of the
-        terminal's Ctrl-C, so that the caller stops it when it is done with it."""
+        terminal's Ctrl-C, so that the caller stops it when it is done with it.
+        tls: {"cert", "key", "ca"} PEM paths (tests/harness.py make_tls_files):
+        the stub serves HTTPS, and url is https (verified against "ca")."""
         if broker not in ("embedded", "mosquitto", "external"):
             raise ValueError("broker must be embedded, mosquitto or external")
         self._tmp = None
@@ -63,6 +65,7 @@ class StubServer:
         self.public_page = public_page
         self.extra_args = list(extra_args)
         self.own_session = own_session
+        self.tls = tls
         self.proc = None
         self._lines = []
         self._reader = None
@@ -71,7 +74,7 @@ class StubServer:
     # -- addresses -----------------------------------------------------------
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.http_port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.http_port)
 
     @property
     def mqtt_host(self):
@@ -123,6 +126,8 @@ class StubServer:
                "--broker", self.broker] + (["--public-page"] if self.public_page else []) + [
                    # Benches storm the stub with thousands of devices from one address.
                    "--max-connections-per-address", "4096"] + self.extra_args
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls["cert"]), "--tls-key", str(self.tls["key"])]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.pop("NEOC_ADMIN_TOKEN", None)
@@ -158,7 +163,8 @@ class StubServer:
         # TCP probe of the broker would show up as an error in its log).
         left = max(0.1, deadline - time.monotonic())
         try:
-            requests.get(self.url + "/device/credentials", timeout=left)
+            requests.get(self.url + "/device/credentials", timeout=left,
+                         verify=str(self.tls["ca"]) if self.tls else True)
         except requests.RequestException:
             return False
         return True
