@@ -127,7 +127,9 @@ class StubServer:
                    # Benches storm the stub with thousands of devices from one address.
                    "--max-connections-per-address", "4096"] + self.extra_args
         if self.tls:
-            cmd += ["--tls-cert", str(self.tls["cert"]), "--tls-key", str(self.tls["key"])]
+            # Absolute: the server runs in the data dir.
+            cmd += ["--tls-cert", str(pathlib.Path(self.tls["cert"]).resolve()),
+                    "--tls-key", str(pathlib.Path(self.tls["key"]).resolve())]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.pop("NEOC_ADMIN_TOKEN", None)
