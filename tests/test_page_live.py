@@ -52,6 +52,10 @@ def test_reading_and_status_appear_live_on_a_phone_sized_page(stub, browser):
     row = page.locator("tr[data-mac='02:11:22:33:44:55']")
     row.locator("td", has_text="31337 B").wait_for(timeout=10000)
     assert "running" in row.inner_text()
+    # A Pi's free memory, in gigabytes, not 11 digits of bytes.
+    dev.publish(base + "/device", {"unitID": mac.lower(), "status": "running", "heap": 23742390272})
+    row.locator("td.heap", has_text="23.7 GB").wait_for(timeout=10000)
+    assert row.locator("td.heap").get_attribute("title") == "23742390272 B"
     dev.close()
 
     # A device registered while the page is open shows up without a reload,
