@@ -150,6 +150,27 @@ def _printable(text, limit=120):
     return text[:limit].encode("unicode_escape").decode("ascii")
 
 
+class _Client(mqtt.Client):
+    """paho closes the socket at the first error, a failed write included: the
+    collector's acknowledgements hit the reset of a broker killed with SIGKILL
+    while the last PUBLISH packets it wrote (and acknowledged to their publisher,
+    after its last autosave) still sit unread in our kernel buffer, and closing
+    throws them away. Read what is still there first; it is stored and, the
+    connection gone, not acknowledged (a redelivery is stored once)."""
+
+    def _loop_rc_handle(self, rc):
+        if rc and self._sock is not None:
+            read = 0
+            try:
+                while read < MAX_BATCH and self._packet_read() == mqtt.MQTT_ERR_SUCCESS:
+                    read += 1
+            except Exception:  # whatever the dead socket does, it is closed below
+                log.exception("collector: reading what the broker sent before the connection broke")
+            if read:
+                log.warning("collector: %d packets read after the connection to the broker broke", read)
+        return super()._loop_rc_handle(rc)
+
+
 class Collector:
     """manual_ack: acknowledge QoS 1 messages after their commit (Mosquitto); else
     paho acknowledges on receipt (the embedded broker, which lives and dies with
@@ -188,10 +209,10 @@ class Collector:
         self.lags = collections.deque(maxlen=MAX_LAGS)
         self.mqtt5 = manual_ack if mqtt5 is None else mqtt5
         if self.mqtt5:
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+            c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                             manual_ack=manual_ack)
         else:
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+            c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
                             clean_session=False, manual_ack=manual_ack)
         self.client = c
         c.username_pw_set(user, password)
