@@ -84,6 +84,9 @@ def _parts(app, board, found, now):
     link.setup(board.pop("creds"), mac, app.base, app._on_message,
                payload.status("device", dev.frequency, 0, "", mac, status="offline"))
     for i in range(1, board["modules"] + 1):
+        # The last module's transients (its file's dict, its parsed record)
+        # gone before this one's: a noise module's driver code comes last.
+        gc.collect()
         entry = plan.take_module(i)
         q, mc = entry[plan.QUANTITY], entry[plan.CONFIG]
         entry = None
