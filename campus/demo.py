@@ -39,9 +39,10 @@ ROOMS = [
     ("IRIT", "Salle de réunion", ("20..24/300s", "20.5..23.5/300s", "35..50/400s", "200..900/240s"), ("digital",)),
     ("IRIT", "Bureau 112", ("21..25/300s", "21..24.5/300s", "38..48/400s", "300..1000/240s"), ()),
 ]
-# ESP32 boards: four modules and the noise DAC's driver do not fit an ESP8266's
-# heap (45k in the 64-bit VM: a MemoryError in assemble._noise, said at boot);
-# an ESP32 has ~100 KB free, about 128k of the 64-bit VM's (objects are larger).
+# ESP32 boards: four modules and the noise DAC's driver fit an ESP8266's heap
+# (45k in the 64-bit VM) with 1-2 KB to spare (tests/test_firmware_noise_four.py),
+# too little for a demo left running; an ESP32 has ~100 KB free, about 128k of
+# the 64-bit VM's (objects are larger).
 BOARD = "esp32"
 BOARD_HEAP = "128k"
 PIR_PIN = 12
