@@ -139,11 +139,15 @@ class StubServer:
                                      env=env, cwd=str(self.data_dir), start_new_session=self.own_session)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline = started + self.timeout
         if not self._wait_ready(deadline):
+            code = self.proc.poll()
+            how = ("it exited with code %d after %.1f s" % (code, time.monotonic() - started) if code is not None
+                   else "not ready after %.1f s, stopped" % (time.monotonic() - started))
             self.stop()
-            raise StubError("neoc server did not come up (http %d, mqtt %d):\n%s"
-                            % (self.http_port, self.mqtt_port, self.output()))
+            raise StubError("neoc server did not come up (http %d, mqtt %d; %s):\n%s"
+                            % (self.http_port, self.mqtt_port, how, self.output()))
         if not self.token:
             self.token = (self.data_dir / "admin-token").read_text().strip()
         return self
