@@ -1,6 +1,6 @@
 """The agent: handshake, outbox, MQTT transport, roles, orders, status, in
-one loop on the main thread. paho's network thread only hands messages and
-connection events over (queues, events); every decision is taken here.
+one loop on the main thread, which also drives the MQTT client (its socket
+is in the loop's select()); every decision is taken here.
 
     a = Agent(cfg, hw)            # cfg: rpi_agent.config.load(...)
     a.setup()                     # handshake (retried), outbox, roles, MQTT
@@ -116,7 +116,7 @@ class Agent:
             port, self.creds["mqtt_login"], self.creds["mqtt_passwd"], self.base + "/device", will,
             tls=m["tls"] or port == 8883, ca_file=m["ca_file"], keepalive=m["keepalive"],
             backoff_max=m["backoff_max"], on_message=self._on_message, on_connect=self._on_connect,
-            metrics=self.metrics, on_ack=self.wake.set)
+            metrics=self.metrics, wake=self.wake)
         t.subscribe(self.base + "/+/command")
         if self.display is not None:
             for topic in self.display.topics():
@@ -162,7 +162,7 @@ class Agent:
         for m in self.modules[1:]:
             m.restore(store.load_json(self._settings_path(m.name)))
 
-    # -- messages (paho's thread: hand over only) -------------------------------------
+    # -- messages (paho's callbacks, in the loop's wait: hand over only) -------------------
     def _on_connect(self):
         self._connected.set()
         self.wake.set()
@@ -251,6 +251,7 @@ class Agent:
     # -- the loop ------------------------------------------------------------------------
     def step(self, now):
         """One turn; returns the readings stored."""
+        self.transport.service()
         if self._connected.is_set():
             self._connected.clear()
             if self.outbox.waiting():
@@ -339,7 +340,8 @@ class Agent:
                     self.notifier.watchdog()
                     self._next_wd = now + int(wd * 1000)
                 try:
-                    self.wake.wait(self._idle(ms()))
+                    while not self.wake.wait(self._idle(ms())):
+                        pass  # a PUBACK read: nothing to do before the next turn
                 except Exception:  # a serial line's read failed in a way not foreseen: said, counted, on
                     self.device.errors += 1
                     log.exception("loop wait failed")
@@ -358,6 +360,9 @@ class Agent:
         per reading (bench/agent.py)."""
         due = [now + 1000, self.next_status]
         t = self.transport
+        d = t.next_due()
+        if d is not None:
+            due.append(int(d * 1000) + 1)
         if self.outbox.acked() or t._pending and t.connected.is_set():  # offline, no PUBACK comes
             due.append(self._flush_due())
         sync = self.outbox.sync_due()

@@ -20,6 +20,13 @@ def _transport(ob, broker, ca):
                      "u4/302/device", '{"status": "offline"}', tls=True, ca_file=str(ca), backoff_max=1)
 
 
+def _drive(t, done, seconds):
+    """The agent's loop, for the transport alone: until done() or `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        t.poll(0.05)
+
+
 def test_tls_with_the_ca_file_drains_the_outbox_in_order(mosquitto, tls_files, tmp_path):
     broker = mosquitto(users={"agent": "a-pass", "obs": "o-pass"},
                        acl=Acl().allow("agent", "readwrite", "u4/302/#").allow("obs", "read", "#"))
@@ -30,11 +37,9 @@ def test_tls_with_the_ca_file_drains_the_outbox_in_order(mosquitto, tls_files, t
     t = _transport(ob, broker, tls_files["ca"])
     t.start()
     try:
-        assert t.connected.wait(10), "no TLS connection with the CA that signed the broker"
-        deadline = time.monotonic() + 10
-        while ob.acked() < 5 and time.monotonic() < deadline:
-            t.pump()
-            time.sleep(0.05)
+        _drive(t, t.connected.is_set, 10)
+        assert t.connected.is_set(), "no TLS connection with the CA that signed the broker"
+        _drive(t, lambda: ob.acked() == 5, 10)
         assert ob.acked() == 5 and t.sent == 5
         assert ob.flush() == 5 and len(ob) == 0
         got = obs.wait_for(lambda topic, p: topic == "u4/302/temperature", 5, count=5, what="the 5 readings")
@@ -58,9 +63,11 @@ def test_a_ca_that_did_not_sign_the_broker_is_refused_and_said_once(mosquitto, t
         said = []
         while time.monotonic() < deadline and not said:
             said = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
-            time.sleep(0.1)
+            t.poll(0.1)
         assert said and "certificate verify failed" in said[0], said
-        time.sleep(2.5)  # paho tries again every second (backoff_max=1): nothing new to say
+        tried = t.attempts
+        _drive(t, lambda: False, 2.5)  # tried again every second (backoff_max=1): nothing new to say
+        assert t.attempts >= tried + 2, "not tried again within the backoff"
         assert len([r for r in caplog.records if "cannot connect" in r.getMessage()]) == 1
         assert not t.connected.is_set()
     finally:
