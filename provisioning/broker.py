@@ -16,8 +16,9 @@ import signal
 from typing import Any
 
 from provisioning import acl, passwords
-from provisioning.collector import MAX_PAYLOAD, RECEIVE_MAXIMUM
+from provisioning.collector import MAX_PAYLOAD
 from provisioning.mosquitto import Mosquitto
+from provisioning.receiver import RECEIVE_MAXIMUM
 
 TRAILING_RELOAD = 0.3  # s after the last reload of a burst, one more SIGHUP
 from provisioning.ratelimit import FailureLimit

@@ -1,7 +1,8 @@
 """The collector: subscribes to every device topic, validates, stores in batches.
 
-A paho client (its own network thread) only appends raw messages to a deque
-and, for the first one after a drain, wakes the server's event loop; the loop
+A paho client in a child process (receiver.py) receives; its batches of raw
+messages go to a deque here and, for the first one after a drain, wake the
+server's event loop; the loop
 lets `interval` seconds of messages gather, validates each message completely
 and stores the good ones in one transaction, so ingest keeps up with the
 broker without a database round trip per message, and a reading waits at
@@ -28,14 +29,10 @@ import logging
 import math
 import re
 import sqlite3
-import threading
 import time
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from provisioning import attribution, seqcount
+from provisioning.receiver import Receiver
 
 log = logging.getLogger("neoc.collector")
 
@@ -44,8 +41,6 @@ MAX_BATCH = 5000  # per loop turn, so a flood never stalls the HTTP side for lon
 MAX_DEPTH = 16    # JSON nesting; a reading or a status needs two or three
 MAX_TEXT = 64     # unitID, subID, value_units
 INT64 = 2 ** 63   # what an SQLite INTEGER holds
-SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
-RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
 STORE_RETRY = 1.0  # s between tries while the store cannot write
 MAX_LAGS = 100000  # the last readings whose lag stats() reports
 IDLE_WAKE = 1.0    # s: an idle collector looks at its inbox this often all the same
@@ -150,27 +145,6 @@ def _printable(text, limit=120):
     return text[:limit].encode("unicode_escape").decode("ascii")
 
 
-class _Client(mqtt.Client):
-    """paho closes the socket at the first error, a failed write included: the
-    collector's acknowledgements hit the reset of a broker killed with SIGKILL
-    while the last PUBLISH packets it wrote (and acknowledged to their publisher,
-    after its last autosave) still sit unread in our kernel buffer, and closing
-    throws them away. Read what is still there first; it is stored and, the
-    connection gone, not acknowledged (a redelivery is stored once)."""
-
-    def _loop_rc_handle(self, rc):
-        if rc and self._sock is not None:
-            read = 0
-            try:
-                while read < MAX_BATCH and self._packet_read() == mqtt.MQTT_ERR_SUCCESS:
-                    read += 1
-            except Exception:  # whatever the dead socket does, it is closed below
-                log.exception("collector: reading what the broker sent before the connection broke")
-            if read:
-                log.warning("collector: %d packets read after the connection to the broker broke", read)
-        return super()._loop_rc_handle(rc)
-
-
 class Collector:
     """manual_ack: acknowledge QoS 1 messages after their commit (Mosquitto); else
     paho acknowledges on receipt (the embedded broker, which lives and dies with
@@ -193,69 +167,38 @@ class Collector:
         self.on_readings = on_readings
         self.on_status = on_status
         self.manual_ack = manual_ack
-        self.on_subscribed = on_subscribed  # network thread, once the broker holds our subscription
         self.inbox = collections.deque()
         self.counters = collections.Counter()
         self.rejects = collections.deque(maxlen=100)  # (time, topic, reason) for the admin API
-        self.connected = threading.Event()
         self._task = None
         self._loop = None
         self._wake = None    # asyncio.Event: the inbox has something
-        self._armed = False  # the network thread wakes the loop at its next message
+        self._armed = False  # the receiver's thread wakes the loop at its next batch
         self._units = attribution.Units(registry)
         # Per device, from `seq`: received, missing (gaps), duplicates, restarts (seqcount.py).
         self.seq_counts = seqcount.SeqCounts(registry.seq_counts())
         # Seconds from a reading's own timestamp (the device's clock) to its commit here.
         self.lags = collections.deque(maxlen=MAX_LAGS)
         self.mqtt5 = manual_ack if mqtt5 is None else mqtt5
-        if self.mqtt5:
-            c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
-                            manual_ack=manual_ack)
-        else:
-            c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                            clean_session=False, manual_ack=manual_ack)
-        self.client = c
-        c.username_pw_set(user, password)
-        c.on_connect = self._on_connect
-        c.on_message = self._on_message
-        c.on_disconnect = self._on_disconnect
-        c.on_subscribe = self._on_subscribe
-        c.reconnect_delay_set(0.2, 2)
+        # The broker connection lives in a child process (receiver.py): paho's decoding
+        # does not share this process's GIL with the drain and the HTTP server.
+        # on_subscribed: called (receiver's thread) once the broker holds our subscription.
+        self.receiver = Receiver(host, port, user, password, client_id, self.mqtt5, manual_ack,
+                                 on_messages=self._on_messages, on_subscribed=on_subscribed)
+        self.connected = self.receiver.connected
 
-    def _on_connect(self, client, userdata, flags, reason_code, props):
-        if reason_code.is_failure:
-            log.error("collector refused by broker: %s", reason_code)
-            return
-        client.subscribe("+/+/+", qos=1)
-        self.connected.set()
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, props):
-        if self.on_subscribed and not any(rc.is_failure for rc in reason_codes):
-            self.on_subscribed()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, props):
-        self.connected.clear()
-        if reason_code == 142:  # session taken over: someone else holds our client id
-            log.error("collector disconnected by the broker: session taken over")
-
-    def _on_message(self, client, userdata, msg):
-        # Network thread: no parsing here, just hand over (and wake the loop once per batch).
-        self.inbox.append((msg.topic, msg.payload, time.time(), msg.mid, msg.qos))
+    def _on_messages(self, batch):
+        # The receiver's reader thread: no parsing here, just hand over (and wake the loop
+        # once per batch).
+        self.inbox.extend(batch)
         if self._armed:
             self._armed = False
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def start(self):
-        if self.mqtt5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY
-            props.ReceiveMaximum = RECEIVE_MAXIMUM
-            self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
-        else:
-            self.client.connect_async(self.host, self.port, keepalive=30)
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self.client.loop_start()
+        self.receiver.start()
         self._task = self._loop.create_task(self._drain_forever())
 
     async def stop(self):
@@ -265,16 +208,24 @@ class Collector:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        try:
-            self.drain()  # store (and acknowledge) what arrived before leaving
-        except Exception:
-            log.exception("collector: last batch failed")
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._armed = False
+        # Store (and acknowledge) what arrived, then stop the receiver: the acks go out
+        # before its DISCONNECT, and what it received meanwhile comes over before it ends.
+        for last in (False, True):
+            try:
+                self.drain()
+            except Exception:
+                log.exception("collector: last batch failed")
+            if not last:
+                await asyncio.get_running_loop().run_in_executor(None, self.receiver.stop)
+
+    async def subscribed(self, timeout):
+        """Wait until the broker holds our subscription (the receiver starts in a
+        fraction of a second): -> False if it did not within `timeout` s."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.receiver.subscribed.wait, timeout)
 
     def publish(self, topic, payload, qos=1):
-        info = self.client.publish(topic, payload, qos=qos)
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        return self.receiver.publish(topic, payload, qos)
 
     async def _drain_forever(self):
         while True:
@@ -315,7 +266,7 @@ class Collector:
             return 0
         rows, readings, owners, statuses = [], [], [], []
         batch = self.seq_counts.batch(self.registry.stored_value)
-        for topic, payload, received, mid, qos in taken:
+        for topic, payload, received, _token, qos in taken:
             try:
                 kind, data = classify(topic, payload)
                 owner = None if kind == "ignored" else self._units.owner(topic, data["unitID"])
@@ -372,9 +323,11 @@ class Collector:
             self.counters["seq restarts"] += batch.restarts
         self.counters["statuses"] += len(statuses)
         if self.manual_ack:
-            for _, _, _, mid, qos in taken:
-                if qos:
-                    self.client.ack(mid, qos)
+            # After a reconnection those of the previous connection are not acknowledged
+            # (receiver.py): the broker sends them again and the counts know them.
+            tokens = [token for _, _, _, token, qos in taken if qos]
+            if tokens:
+                self.receiver.ack(tokens)
         if self.on_readings and readings:
             skip = set(refused)
             self.on_readings([r for i, r in enumerate(readings) if i not in skip],
@@ -388,7 +341,10 @@ class Collector:
         out = {"connected": self.connected.is_set(), "queued": len(self.inbox),
                "counters": dict(self.counters),
                "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects],
-               "store": "ok", "lag": lag_summary(self.lags)}
+               "store": "ok", "lag": lag_summary(self.lags),
+               # The child process that holds the broker connection (receiver.py).
+               "receiver": {"pid": self.receiver.proc.pid if self.receiver.proc else None,
+                            "restarts": self.receiver.restarts}}
         out["store"] = store_state(self.registry)
         return out
 

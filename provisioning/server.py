@@ -52,6 +52,7 @@ MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
 # reload it (a path unit, campus/brokers.py's watcher), before a new password goes out:
 # a device connecting at once would otherwise be refused and wait for its backoff.
 EXTERNAL_SETTLE = 0.2
+COLLECTOR_START_WAIT = 5.0  # s the stub waits for the collector's subscription before it says ready
 # Stub(advertise=LISTENER): devices are sent the --mqtt address itself, or this
 # machine's hostname when that address is a wildcard nobody can dial.
 LISTENER = "listener"
@@ -274,6 +275,11 @@ class Stub:
                                                     ssl=self.tls)
         if not self.http_port:
             self.http_port = self.http_server.sockets[0].getsockname()[1]
+        # "ready" means readings published from now on are collected: wait for the
+        # collector's subscription, not for ever (a broker someone else runs may be down).
+        if not await self.collector.subscribed(COLLECTOR_START_WAIT):
+            log.warning("collector: not subscribed on the broker %s:%d after %.0f s; it keeps trying, "
+                        "readings are stored once it is", self.mqtt_host, self.mqtt_port, COLLECTOR_START_WAIT)
 
     async def stop(self):
         for q in list(self.listeners):

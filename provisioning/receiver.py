@@ -1,0 +1,362 @@
+"""The collector's MQTT receiver: a child process that holds the collector's
+broker connection and hands the messages to the stub in batches.
+
+Why a process: decoding a PUBLISH in paho costs as much CPU as the collector's
+own work on it (validation, seq counts, SQLite: 29 and ~19 us per message at
+QoS 0, MQTT 3.1.1), and in one process both share one GIL with the HTTP
+server. Here paho runs alone, as a bare subscriber would; the stub keeps all
+the work that decides what is stored.
+
+The link is a socket pair carrying pickled frames (multiprocessing's
+length-prefixed Connection). Child -> stub: batches of messages
+(topic, payload, received time, ack token, qos) and events in their order
+(connected, disconnected, subscribed, log lines). Stub -> child: acks, orders
+to publish, stop. An ack token is the message id tagged with the number of the
+connection it came on: an acknowledgement reaches the broker only on that same
+connection, never as a reused message id on a later one (the broker sends
+again what a broken connection left unacknowledged; the registry stores it once).
+
+Lifetime: the child ends when told to stop or when the link closes (the stub
+exited, even by SIGKILL), disconnecting from the broker first. It ignores
+SIGINT: a terminal's Ctrl-C reaches the whole process group, and the stub
+stops it in order after storing what arrived. A child that dies otherwise is
+logged with its exit code and started again.
+
+This file runs as a script in the child (`python -I receiver.py FD`) and
+imports nothing of the project, so the child runs the same code as the stub
+whatever its working directory and path.
+"""
+import collections
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger("neoc.collector")
+
+SESSION_EXPIRY = 86400  # s the broker keeps the collector's session and queue after it went away
+RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in flight to us
+MAX_READ_AFTER_BREAK = 5000  # packets read from a broken connection's buffer
+GATHER = 0.005  # s the child lets messages gather before a frame: a flood goes in batches, not one by one
+LINK_BUFFER = 4 * 1024 * 1024  # socket pair buffers: a flood's batches flow while the stub stores
+RESTART_DELAY = 1.0  # s before a child that died is started again
+STOP_TIMEOUT = 5.0   # s a stopping child gets before SIGKILL
+MID_BITS = 16        # an MQTT message id; the connection number is above it
+
+
+def ack_token(connection, mid):
+    return (connection << MID_BITS) | mid
+
+
+def _dumps(obj):
+    return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+
+
+# -- the child --------------------------------------------------------------------
+class _Client(mqtt.Client):
+    """paho closes the socket at the first error, a failed write included: the
+    collector's acknowledgements hit the reset of a broker killed with SIGKILL
+    while the last PUBLISH packets it wrote (and acknowledged to their publisher,
+    after its last autosave) still sit unread in our kernel buffer, and closing
+    throws them away. Read what is still there first; it is stored and, the
+    connection gone, not acknowledged (a redelivery is stored once)."""
+
+    def __init__(self, *args, say, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.say = say
+
+    def _loop_rc_handle(self, rc):
+        if rc and self._sock is not None:
+            read = 0
+            try:
+                while read < MAX_READ_AFTER_BREAK and self._packet_read() == mqtt.MQTT_ERR_SUCCESS:
+                    read += 1
+            except Exception as e:  # whatever the dead socket does, it is closed below
+                self.say(logging.ERROR, "reading what the broker sent before the connection broke: %r" % e)
+            if read:
+                self.say(logging.WARNING, "%d packets read after the connection to the broker broke" % read)
+        return super()._loop_rc_handle(rc)
+
+
+class _Child:
+    def __init__(self, link, cfg):
+        self.link = link
+        self.out = collections.deque()  # messages and events, in their order, for the stub
+        self.wake = threading.Event()
+        self.armed = False
+        self.lock = threading.Lock()  # connection number and state against acks
+        self.connection = 0
+        self.live = False
+        if cfg["mqtt5"]:
+            c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg["client_id"], protocol=mqtt.MQTTv5,
+                        manual_ack=cfg["manual_ack"], say=self.say)
+        else:
+            c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg["client_id"], protocol=mqtt.MQTTv311,
+                        clean_session=False, manual_ack=cfg["manual_ack"], say=self.say)
+        c.username_pw_set(cfg["user"], cfg["password"])
+        c.on_connect = self._on_connect
+        c.on_message = self._on_message
+        c.on_disconnect = self._on_disconnect
+        c.on_subscribe = self._on_subscribe
+        c.reconnect_delay_set(0.2, 2)
+        self.client = c
+        self.cfg = cfg
+
+    def say(self, level, text):
+        self._event("log", level, text)
+
+    def _event(self, *event):
+        self.out.append((None,) + event)
+        self._poke()
+
+    def _poke(self):
+        if self.armed:
+            self.armed = False
+            self.wake.set()
+
+    def _on_connect(self, client, userdata, flags, reason_code, props):
+        if reason_code.is_failure:
+            self.say(logging.ERROR, "collector refused by broker: %s" % reason_code)
+            return
+        with self.lock:
+            self.connection += 1
+            self.live = True
+        client.subscribe("+/+/+", qos=1)
+        self._event("connected")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, props):
+        self._event("subscribed", not any(rc.is_failure for rc in reason_codes))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, props):
+        with self.lock:
+            self.live = False
+        if reason_code == 142:  # session taken over: someone else holds our client id
+            self.say(logging.ERROR, "collector disconnected by the broker: session taken over")
+        self._event("disconnected")
+
+    def _on_message(self, client, userdata, msg):
+        # paho's thread: no parsing here; the stub validates.
+        self.out.append((msg.topic, msg.payload, time.time(), ack_token(self.connection, msg.mid), msg.qos))
+        if self.armed:
+            self.armed = False
+            self.wake.set()
+
+    def _send_forever(self):
+        """Sender thread: the out queue to the stub, messages in batches, events as they come."""
+        try:
+            while True:
+                self.wake.clear()
+                self.armed = True  # before the look: a message appended after it wakes us
+                if not self.out:
+                    self.wake.wait()
+                self.armed = False
+                time.sleep(GATHER)
+                batch = []
+                for _ in range(len(self.out)):
+                    item = self.out.popleft()
+                    if item[0] is not None:
+                        batch.append(item)
+                        continue
+                    if batch:
+                        self.link.send_bytes(_dumps(("messages", batch)))
+                        batch = []
+                    if item[1] == "end":
+                        return
+                    self.link.send_bytes(_dumps(item[1:]))
+                if batch:
+                    self.link.send_bytes(_dumps(("messages", batch)))
+        except OSError:  # the stub is gone: the main thread sees the link closed and ends
+            pass
+
+    def _ack(self, tokens):
+        with self.lock:
+            if not self.live:
+                return
+            mask = (1 << MID_BITS) - 1
+            for token in tokens:
+                if token >> MID_BITS == self.connection:
+                    # Subscribed at QoS 1: nothing comes at 2.
+                    self.client.ack(token & mask, 1)
+
+    def run(self):
+        cfg = self.cfg
+        if cfg["mqtt5"]:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            self.client.connect_async(cfg["host"], cfg["port"], keepalive=30, clean_start=False, properties=props)
+        else:
+            self.client.connect_async(cfg["host"], cfg["port"], keepalive=30)
+        sender = threading.Thread(target=self._send_forever, name="to-stub", daemon=True)
+        sender.start()
+        self.client.loop_start()
+        try:
+            while True:
+                try:
+                    frame = pickle.loads(self.link.recv_bytes())
+                except (EOFError, OSError):
+                    break  # the stub is gone
+                if frame[0] == "ack":
+                    self._ack(frame[1])
+                elif frame[0] == "publish":
+                    self.client.publish(frame[1], frame[2], qos=frame[3])
+                elif frame[0] == "stop":
+                    break
+        finally:
+            # The acks queued before the stop go out before the DISCONNECT.
+            self.client.disconnect()
+            self.client.loop_stop()
+            self._event("end")
+            sender.join(STOP_TIMEOUT)
+            self.link.close()
+
+
+def child_main(argv):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    link = Connection(int(argv[1]))
+    try:
+        cfg = pickle.loads(link.recv_bytes())
+    except (EOFError, OSError):
+        return 0
+    _Child(link, cfg).run()
+    return 0
+
+
+# -- the stub's side --------------------------------------------------------------
+class Receiver:
+    """Starts and talks to the child. Callbacks run in the reader thread:
+    on_messages(list of (topic, payload, received, ack token, qos)),
+    on_subscribed(); `connected` follows the child's broker connection."""
+
+    def __init__(self, host, port, user, password, client_id, mqtt5, manual_ack, on_messages,
+                 on_subscribed=None):
+        self.cfg = {"host": host, "port": port, "user": user, "password": password, "client_id": client_id,
+                    "mqtt5": mqtt5, "manual_ack": manual_ack}
+        self.on_messages = on_messages
+        self.on_subscribed = on_subscribed
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # connected, and the broker holds our subscription
+        self.restarts = 0
+        self.proc = None
+        self._link = None
+        self._send_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._reader = None
+
+    def start(self):
+        self._spawn()
+        self._reader = threading.Thread(target=self._read_forever, name="collector-receiver", daemon=True)
+        self._reader.start()
+
+    def _spawn(self):
+        import socket
+        ours, theirs = socket.socketpair()
+        for s in (ours, theirs):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINK_BUFFER)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LINK_BUFFER)
+        try:
+            # -I: the child imports paho from this interpreter's environment and nothing
+            # from the working directory or PYTHONPATH.
+            self.proc = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__), str(theirs.fileno())],
+                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        link = Connection(ours.detach())
+        # The password goes over the link, not the command line (`ps` shows that).
+        link.send_bytes(_dumps(self.cfg))
+        self._link = link
+
+    def _send(self, frame):
+        link = self._link
+        if link is None:
+            return False
+        try:
+            with self._send_lock:
+                link.send_bytes(_dumps(frame))
+            return True
+        except OSError:  # the child is gone; the reader thread says why and starts another
+            return False
+
+    def ack(self, tokens):
+        """Acknowledge (after their commit) the QoS 1 messages of these tokens."""
+        self._send(("ack", tokens))
+
+    def publish(self, topic, payload, qos=1):
+        return self.connected.is_set() and self._send(("publish", topic, payload, qos))
+
+    def _read_forever(self):
+        while True:
+            link = self._link
+            try:
+                while True:
+                    frame = pickle.loads(link.recv_bytes())
+                    kind = frame[0]
+                    if kind == "messages":
+                        self.on_messages(frame[1])
+                    elif kind == "connected":
+                        self.connected.set()
+                    elif kind == "disconnected":
+                        self.connected.clear()
+                        self.subscribed.clear()
+                    elif kind == "subscribed":
+                        if frame[1]:
+                            self.subscribed.set()
+                            if self.on_subscribed:
+                                self.on_subscribed()
+                    elif kind == "log":
+                        log.log(frame[1], frame[2])
+            except (EOFError, OSError):
+                pass
+            self.connected.clear()
+            self.subscribed.clear()
+            self._link = None
+            link.close()
+            if self._stopping.is_set():
+                return  # stop() waits for the child
+            code = self._reap()
+            self.restarts += 1
+            log.error("collector: its MQTT receiver (pid %d) ended with code %s; starting it again in %.0f s",
+                      self.proc.pid, code, RESTART_DELAY)
+            if self._stopping.wait(RESTART_DELAY):
+                return
+            try:
+                self._spawn()
+            except Exception:
+                log.exception("collector: starting its MQTT receiver failed")
+                return
+
+    def _reap(self):
+        """The child's exit code, once it ended (killed if it has not within STOP_TIMEOUT)."""
+        try:
+            return self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.error("collector: its MQTT receiver (pid %d) did not stop; killed", self.proc.pid)
+            self.proc.kill()
+            return self.proc.wait()
+
+    def stop(self):
+        """Blocking: the child disconnects and hands over what it still had (the
+        reader thread passes it on), then ends; killed if it does not."""
+        self._stopping.set()
+        if self.proc is None:
+            return
+        self._send(("stop",))
+        if self._reader is not None:
+            self._reader.join(STOP_TIMEOUT)
+        self._reap()
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv))
