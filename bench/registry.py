@@ -164,7 +164,7 @@ def bare_subscriber(host, port, user, password, topic, qos, expected, ready, out
 
     def on_message(client, userdata, msg):
         state["n"] += 1
-        state["last"] = time.monotonic()
+        state["last"] = time.time()
         if state["n"] >= expected:
             done.set()
 
@@ -206,7 +206,8 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
     if not connected.wait(10):
         raise RuntimeError("publisher not connected")
     topic = base + "/temperature"
-    t0 = time.monotonic()
+    # Wall clock, as the stub's collector reports the time of its last commit.
+    t0 = time.time()
     infos = []
     # Each run its own seqs: the collector stores a (unitID, subID, seq) once.
     for seq in range(qos * messages, (qos + 1) * messages):
@@ -215,14 +216,16 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
         infos.append(pub.publish(topic, payload, qos=qos))
     for info in infos[-1:]:
         info.wait_for_publish(120)
-    t_pub = time.monotonic() - t0
-    # The collector: poll its stored count until complete or 3 s without progress.
+    t_pub = time.time() - t0
+    # The collector: poll its stored count until complete or 3 s without progress; the
+    # time is that of its last commit (its own clock reading, as the bare subscriber's).
     stored, stored_at, last_change = 0, None, time.monotonic()
     while True:
-        now_stored = stub.admin.collector()["stored"] - stored0
+        coll = stub.admin.collector()
+        now_stored = coll["stored"] - stored0
         now = time.monotonic()
         if now_stored > stored:
-            stored, stored_at, last_change = now_stored, now, now  # poll-limited: ~50 ms resolution
+            stored, stored_at, last_change = now_stored, coll["last_stored"], now
         if stored >= messages or now - last_change > 3:
             break
         time.sleep(0.05)

@@ -2,11 +2,11 @@
 
 A paho client in a child process (receiver.py) receives; its batches of raw
 messages go to a deque here and, for the first one after a drain, wake the
-server's event loop; the loop
-lets `interval` seconds of messages gather, validates each message completely
-and stores the good ones in one transaction, so ingest keeps up with the
-broker without a database round trip per message, and a reading waits at
-most `interval` plus one batch before it is stored (nothing polls when idle).
+server's event loop; the loop lets `interval` seconds of messages gather (not
+when a backlog is there already), validates each message completely and
+stores the good ones in one transaction, so ingest keeps up with the broker
+without a database round trip per message, and a reading waits at most
+`interval` plus one batch before it is stored (nothing polls when idle).
 
 Nothing the broker handed over is lost on the way to SQLite:
 - with `manual_ack` (Mosquitto) a QoS 1 message is acknowledged only once the
@@ -38,6 +38,9 @@ log = logging.getLogger("neoc.collector")
 
 MAX_PAYLOAD = 16 * 1024
 MAX_BATCH = 5000  # per loop turn, so a flood never stalls the HTTP side for long
+# A batch this large already pays for its transaction: drained at once, without
+# waiting `interval` for more (under a flood that wait only added to every reading's lag).
+GATHERED = 200
 MAX_DEPTH = 16    # JSON nesting; a reading or a status needs two or three
 MAX_TEXT = 64     # unitID, subID, value_units
 INT64 = 2 ** 63   # what an SQLite INTEGER holds
@@ -87,6 +90,18 @@ def _text(data, key, required=False):
     return value
 
 
+_decode_json = json.JSONDecoder().decode
+
+
+def _json_scalar(value):
+    """json.dumps of a finite int, float or bool (classify() checked it), at a tenth of its cost."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return repr(value)
+
+
 def classify(topic, payload):
     """-> ("ignored", None) | ("status", dict) | ("reading", dict); raises Invalid.
 
@@ -107,7 +122,11 @@ def classify(topic, payload):
     if payload.count(b"[") + payload.count(b"{") > MAX_DEPTH and _depth(payload) > MAX_DEPTH:
         raise Invalid("json nested too deep")
     try:
-        data = json.loads(payload)
+        try:
+            # UTF-8 text straight to the decoder: json.loads first guesses the encoding of bytes.
+            data = _decode_json(payload.decode("utf-8"))
+        except ValueError:  # what the fast way does not take (a BOM, UTF-16) goes the usual way
+            data = json.loads(payload)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Invalid("bad json") from None
     if not isinstance(data, dict):
@@ -179,6 +198,7 @@ class Collector:
         self.seq_counts = seqcount.SeqCounts(registry.seq_counts())
         # Seconds from a reading's own timestamp (the device's clock) to its commit here.
         self.lags = collections.deque(maxlen=MAX_LAGS)
+        self.last_stored = None  # time.time() of the last commit that stored readings
         self.mqtt5 = manual_ack if mqtt5 is None else mqtt5
         # The broker connection lives in a child process (receiver.py): paho's decoding
         # does not share this process's GIL with the drain and the HTTP server.
@@ -194,6 +214,10 @@ class Collector:
         if self._armed:
             self._armed = False
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def prepare(self):
+        """Start the receiver process early; it connects at start()."""
+        self.receiver.launch()
 
     def start(self):
         self._loop = asyncio.get_running_loop()
@@ -231,7 +255,7 @@ class Collector:
         while True:
             if self.registry.store_error is not None:
                 await asyncio.sleep(STORE_RETRY)
-            elif len(self.inbox) < MAX_BATCH:
+            elif len(self.inbox) < GATHERED:
                 # Armed before the inbox is looked at: a message appended after the look
                 # finds the flag set and wakes us.
                 self._wake.clear()
@@ -280,7 +304,7 @@ class Collector:
             elif kind == "status":
                 statuses.append((topic, data["unitID"], data, received))
             else:
-                value = json.dumps(data["value"])
+                value = _json_scalar(data["value"])
                 epoch = batch.reading(owner, topic, data["unitID"], data["subID"], data["seq"], value)
                 if epoch is None:
                     continue  # stored already: a redelivery
@@ -305,6 +329,8 @@ class Collector:
         batch.commit()
         self.registry.write_ok()
         now = time.time()
+        if stored:
+            self.last_stored = now
         skip = set(refused)
         for i, r in enumerate(readings):
             if r["timestamp"] is not None and i not in skip:
@@ -341,7 +367,7 @@ class Collector:
         out = {"connected": self.connected.is_set(), "queued": len(self.inbox),
                "counters": dict(self.counters),
                "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects],
-               "store": "ok", "lag": lag_summary(self.lags),
+               "store": "ok", "lag": lag_summary(self.lags), "last_stored": self.last_stored,
                # The child process that holds the broker connection (receiver.py).
                "receiver": {"pid": self.receiver.proc.pid if self.receiver.proc else None,
                             "restarts": self.receiver.restarts}}

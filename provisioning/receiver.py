@@ -227,6 +227,8 @@ def child_main(argv):
         cfg = pickle.loads(link.recv_bytes())
     except (EOFError, OSError):
         return 0
+    if not isinstance(cfg, dict):
+        return 0  # stopped before it was started (the stub's start failed)
     _Child(link, cfg).run()
     return 0
 
@@ -252,8 +254,16 @@ class Receiver:
         self._stopping = threading.Event()
         self._reader = None
 
+    def launch(self):
+        """Start the child, which imports paho meanwhile; it connects once start() sends its
+        configuration."""
+        if self._link is None:
+            self._spawn()
+
     def start(self):
-        self._spawn()
+        self.launch()
+        # The password goes over the link, not the command line (`ps` shows that).
+        self._send(self.cfg)
         self._reader = threading.Thread(target=self._read_forever, name="collector-receiver", daemon=True)
         self._reader.start()
 
@@ -270,10 +280,7 @@ class Receiver:
                                          pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
-        link = Connection(ours.detach())
-        # The password goes over the link, not the command line (`ps` shows that).
-        link.send_bytes(_dumps(self.cfg))
-        self._link = link
+        self._link = Connection(ours.detach())
 
     def _send(self, frame):
         link = self._link
@@ -330,6 +337,7 @@ class Receiver:
                 return
             try:
                 self._spawn()
+                self._send(self.cfg)
             except Exception:
                 log.exception("collector: starting its MQTT receiver failed")
                 return

@@ -243,9 +243,6 @@ class Stub:
         else:
             self.backend = MosquittoBroker(self.policy, self.data_dir / "mosquitto", self.mqtt_host,
                                            self.mqtt_port, managed=self.broker_kind == "mosquitto")
-        await self.backend.start()
-        self.advertised, self._advertise_note = advertised_broker(self.advertise, self.backend.host,
-                                                                  self.backend.port)
         self.collector = Collector(self.registry, self.mqtt_host, self.mqtt_port, acl.COLLECTOR_USER,
                                    collector_password, on_readings=self._push_readings,
                                    on_status=self._push_status,
@@ -257,6 +254,11 @@ class Stub:
                                    # bound raised in its configuration.
                                    mqtt5=self.broker_kind == "external",
                                    on_subscribed=getattr(self.backend, "save", None))
+        # Its receiver process starts now (interpreter and paho imports) while the broker starts.
+        self.collector.prepare()
+        await self.backend.start()
+        self.advertised, self._advertise_note = advertised_broker(self.advertise, self.backend.host,
+                                                                  self.backend.port)
         self.collector.start()
         self.releases = Releases(self.data_dir)
         self.app = self.make_app()
