@@ -199,6 +199,7 @@ class Collector:
         # Seconds from a reading's own timestamp (the device's clock) to its commit here.
         self.lags = collections.deque(maxlen=MAX_LAGS)
         self.last_stored = None  # time.time() of the last commit that stored readings
+        self.last_received = None  # when the receiver got the newest message of that commit
         self.mqtt5 = manual_ack if mqtt5 is None else mqtt5
         # The broker connection lives in a child process (receiver.py): paho's decoding
         # does not share this process's GIL with the drain and the HTTP server.
@@ -330,7 +331,7 @@ class Collector:
         self.registry.write_ok()
         now = time.time()
         if stored:
-            self.last_stored = now
+            self.last_stored, self.last_received = now, taken[-1][2]
         skip = set(refused)
         for i, r in enumerate(readings):
             if r["timestamp"] is not None and i not in skip:
@@ -368,6 +369,7 @@ class Collector:
                "counters": dict(self.counters),
                "recent_rejects": [{"received_at": t, "topic": tp, "reason": r} for t, tp, r in self.rejects],
                "store": "ok", "lag": lag_summary(self.lags), "last_stored": self.last_stored,
+               "last_received": self.last_received,
                # The child process that holds the broker connection (receiver.py).
                "receiver": {"pid": self.receiver.proc.pid if self.receiver.proc else None,
                             "restarts": self.receiver.restarts}}
