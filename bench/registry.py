@@ -7,7 +7,8 @@
    QoS 0 and QoS 1; in the same run a bare paho subscriber in its own process
    (the collector's account, same QoS 1 subscription) counts what Mosquitto
    delivers. The collector's stored
-   rate over Mosquitto's delivery rate is the figure that matters.
+   rate over Mosquitto's delivery rate is the figure that matters. Each flood
+   runs --repeat times (3): the median and the spread are printed.
 
     .venv/bin/python bench/registry.py --devices 500 --devices 2000 --messages 20000
     .venv/bin/python bench/registry.py --quick      # 50 devices, 500 messages: seconds
@@ -186,7 +187,7 @@ def bare_subscriber(host, port, user, password, topic, qos, expected, ready, out
     out.put((state["n"], state["last"]))
 
 
-def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
+def ingest(stub, qos, messages, login, password, base, broker="mosquitto", first_seq=None):
     user, cpw = stub.collector_credentials()
     ctx = multiprocessing.get_context("fork")
     ready, out = ctx.Event(), ctx.Queue()
@@ -210,7 +211,8 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
     t0 = time.time()
     infos = []
     # Each run its own seqs: the collector stores a (unitID, subID, seq) once.
-    for seq in range(qos * messages, (qos + 1) * messages):
+    first_seq = qos * messages if first_seq is None else first_seq
+    for seq in range(first_seq, first_seq + messages):
         payload = '{"value": %.3f, "value_units": "celsius", "subID": "24", "unitID": "auto_0001", "seq": %d}' % (
             20 + (seq % 100) / 10.0, seq)
         infos.append(pub.publish(topic, payload, qos=qos))
@@ -252,9 +254,10 @@ def ingest(stub, qos, messages, login, password, base, broker="mosquitto"):
     return coll_rate / bare_rate if bare_rate else 0.0
 
 
-def run_ingest(messages, broker, missing):
-    """Both QoS runs on one stub; a failed run is added to `missing` and the
-    next one still runs: -> {qos: collector/bare ratio} of those measured."""
+def run_ingest(messages, broker, missing, repeat=1):
+    """Both QoS runs on one stub, each flood `repeat` times (on a shared machine one
+    flood's ratio moves by +-0.1); a failed flood is added to `missing` and the next
+    one still runs: -> {qos: median collector/bare ratio} of those measured."""
     import requests
     with StubServer(broker=broker, timeout=60) as stub:
         mac = mac_of(1, 0x06)
@@ -263,13 +266,21 @@ def run_ingest(messages, broker, missing):
         base = requests.get(stub.url + "/device/config", auth=(cred["login"], cred["password"]),
                             timeout=10).json()["topics"][0]
         time.sleep(0.5)  # the broker's files are reloaded ~0.1 s after the credentials call
-        ratios = {}
+        ratios, first_seq = {}, 0
         for qos in (0, 1):
-            try:
-                ratios[qos] = ingest(stub, qos, messages, cred["login"], cred["password"], base, broker)
-            except Exception as e:
-                print("ingest QoS %d: not measured: %s" % (qos, why(e)), flush=True)
-                missing.append(("ingest QoS %d" % qos, why(e)))
+            got = []
+            for _ in range(repeat):
+                try:
+                    got.append(ingest(stub, qos, messages, cred["login"], cred["password"], base, broker, first_seq))
+                except Exception as e:
+                    print("ingest QoS %d: not measured: %s" % (qos, why(e)), flush=True)
+                    missing.append(("ingest QoS %d" % qos, why(e)))
+                first_seq += messages  # each flood its own seqs: the collector stores a seq once
+            if got:
+                ratios[qos] = percentile(got, 50)
+            if len(got) > 1:
+                print("ingest QoS %d: collector/bare median %.2f of %d floods (%.2f-%.2f)"
+                      % (qos, ratios[qos], len(got), min(got), max(got)), flush=True)
         counters = stub.admin.collector()["counters"]
         print("collector counters: %s" % json.dumps(counters), flush=True)
     return ratios
@@ -283,6 +294,8 @@ def main(argv=None):
                     help="broker of the stub during the boot storm")
     ap.add_argument("--messages", type=int, default=None,
                     help="messages per QoS in the ingest run (default 20000, 500 with --quick)")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="floods per QoS, their median reported (default 3, 1 with --quick)")
     ap.add_argument("--ingest-broker", choices=["mosquitto", "embedded"], default="mosquitto",
                     help="broker of the ingest run (the issue's figure is through Mosquitto)")
     ap.add_argument("--skip-storm", action="store_true")
@@ -303,7 +316,7 @@ def main(argv=None):
                 missing.append(("boot storm N=%d" % n, why(e)))
     if not args.skip_ingest:
         try:
-            run_ingest(messages, args.ingest_broker, missing)
+            run_ingest(messages, args.ingest_broker, missing, args.repeat or (1 if args.quick else 3))
         except Exception as e:  # the stub, its broker or the device's handshake
             print("ingest: not measured: %s" % why(e), flush=True)
             missing.append(("ingest", why(e)))
