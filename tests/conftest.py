@@ -1,5 +1,6 @@
 import os
 import pathlib
+import signal
 import sys
 
 import pytest
@@ -9,6 +10,14 @@ from harness import (IN_CI, MicroPythonRunner, PORTABLE_DIR, PortableModule,  # 
                      make_tls_files, need)
 from toolchain import micropython as upy  # noqa: E402
 from provisioning import mosquitto as mq  # noqa: E402
+
+# A shell that starts a command in the background (`make test &` in a script)
+# starts it with SIGINT ignored, and every process started from here would
+# inherit that: the tests that press Ctrl-C on a command (tests/test_demo.py,
+# tests/test_docs_guide.py) would wait for an exit that never comes. A handler
+# is reset to the default at exec, so the commands get a Ctrl-C that works.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_pycollect_makemodule(module_path, parent):
