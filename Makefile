@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core; each test file runs whole in one of them.
+TEST_JOBS ?= auto
 
 .PHONY: demo test test-fast venv deps vendor chips wiring bench clean help
 
@@ -53,12 +55,12 @@ demo: venv
 	$(BIN)/neoc demo
 
 test: venv deps upy32
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	 exit $$rc
 
 test-fast: venv upy32
-	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile -m "not slow" $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 vendor: venv
