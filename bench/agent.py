@@ -19,7 +19,8 @@ the same invocation.
    the sum of every thread's time on a CPU (/proc/PID/task/*/schedstat,
    nanoseconds), not wall time.
 2. Outbox: readings/s stored one per transaction (the agent's path: a reading
-   or two per loop turn) with sync "full", "window" and "normal", and in
+   or two per loop turn) with sync "ack" (each acked at once, as a PUBACK
+   would), "full", "window" and "normal", and in
    batches of 100, with the CPU each stored reading costs; then the drain of
    N queued readings (100,000 by default) by the agent process itself (its
    outbox filled beforehand, its broker a Mosquitto of the bench's with no
@@ -54,7 +55,7 @@ from neocampus import payload  # noqa: E402
 from provisioning import mosquitto as mq  # noqa: E402
 from provisioning.stub_process import StubServer  # noqa: E402
 from rpi_agent import fakes, handshake  # noqa: E402
-from rpi_agent.outbox import Outbox  # noqa: E402
+from rpi_agent.outbox import SYNCS, WINDOWS, Outbox  # noqa: E402
 
 MAC = "02:be:4c:00:00:01"         # the agent
 BARE_MAC = "02:be:4c:00:00:02"    # the bare publisher
@@ -263,8 +264,8 @@ def bench_process(stub, tmp, seconds, rate, sync, window, rounds):
 def bench_store(tmp, n):
     """{label: (readings/s, CPU µs per reading)}."""
     out = {}
-    for sync in ("full", "window", "normal"):
-        ob = Outbox(str(tmp / ("store-%s.sqlite" % sync)), max_readings=10 * n, sync=sync, window=1.0)
+    for sync in ("ack", "full", "window", "normal"):
+        ob = Outbox(str(tmp / ("store-%s.sqlite" % sync)), max_readings=10 * n, sync=sync)
         k = min(n, 5000 if sync == "full" else n)
         t0, c0 = time.perf_counter(), time.process_time()
         for i in range(k):
@@ -273,12 +274,14 @@ def bench_store(tmp, n):
                     i / (time.perf_counter() - t0), 1e6 * (time.process_time() - c0) / i)
                 t1, c1 = time.perf_counter(), time.process_time()
             ob.add("bench/agent/temperature", '{"value": 21.0, "seq": %d}' % i, i, time.time())
+            if sync == "ack":
+                ob.ack(ob.last_id)
             due = ob.sync_due()
             if due is not None and time.monotonic() >= due:
                 ob.sync()
         ob.sync()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        out["store one/txn %s" % sync] = (k / wall, 1e6 * cpu / k)
+        out["store one/txn %s" % (sync + (", each acked" if sync == "ack" else ""))] = (k / wall, 1e6 * cpu / k)
         if sync == "full" and k > 1000:
             out["store one/txn full, WAL in place (next %s)" % format(k - 1000, ",")] = (
                 (k - 1000) / (time.perf_counter() - t1), 1e6 * (time.process_time() - c1) / (k - 1000))
@@ -384,9 +387,9 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=30, help="each CPU/RSS window (default 30 s)")
     ap.add_argument("--queued", type=int, default=100000, help="readings queued for the drain (default 100,000)")
     ap.add_argument("--rate", type=float, default=10, help="readings/s of the loaded runs (default 10)")
-    ap.add_argument("--sync", choices=("full", "window", "normal"), default="full",
-                    help="the agent's outbox.sync in the process and drain runs (default full, the agent's default)")
-    ap.add_argument("--sync-window", type=float, default=1.0, help="outbox.sync_window with --sync window")
+    ap.add_argument("--sync", choices=SYNCS, default="ack",
+                    help="the agent's outbox.sync in the process and drain runs (default ack, the agent's default)")
+    ap.add_argument("--sync-window", type=float, help="outbox.sync_window (default: the agent's for --sync)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="loaded windows in a row, each printed, the goal judged on their sum (default 3)")
     ap.add_argument("--quick", action="store_true", help="10 s windows, one round, 5,000 readings")
@@ -394,7 +397,9 @@ def main(argv=None):
     if a.quick:
         a.seconds, a.queued, a.rounds = 10, 5000, 1
     failed = []
-    sync = a.sync + (" (%g s)" % a.sync_window if a.sync == "window" else "")
+    if a.sync_window is None:
+        a.sync_window = WINDOWS.get(a.sync, 1.0)
+    sync = a.sync + (" (%g s)" % a.sync_window if a.sync in WINDOWS else "")
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as d:
         tmp = pathlib.Path(d)
         with StubServer(tmp / "stub", broker="mosquitto") as stub:

@@ -10,6 +10,7 @@ import os
 import tomllib
 
 from neocampus import ids, table
+from rpi_agent.outbox import SYNCS, WINDOWS
 
 ROLES = ("sensors", "display", "concentrator")
 INPUT_TYPES = ("presence", "open_close", "on_off")
@@ -224,10 +225,10 @@ def parse(doc, simulate=False):
     cfg["outbox"] = {
         "path": o.get("path", str, os.path.join(state, "outbox.sqlite")),
         "max_readings": o.get("max_readings", int, 1000000, lambda v: v >= 10, "an integer >= 10"),
-        "sync": o.get("sync", str, "full", lambda v: v in ("full", "window", "normal"), "full, window or normal"),
-        "sync_window": float(o.get("sync_window", (int, float), 1.0, lambda v: 0.01 <= v <= 60,
-                                   "a number of seconds in 0.01..60")),
+        "sync": o.get("sync", str, "ack", lambda v: v in SYNCS, ", ".join(SYNCS[:-1]) + " or " + SYNCS[-1]),
     }
+    cfg["outbox"]["sync_window"] = float(o.get("sync_window", (int, float), WINDOWS.get(cfg["outbox"]["sync"], 1.0),
+                                               lambda v: 0.01 <= v <= 60, "a number of seconds in 0.01..60"))
     o.done()
     x = top.section("metrics")
     cfg["metrics"] = {"listen": _listen(x, "listen", "127.0.0.1:9105")}

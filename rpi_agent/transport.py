@@ -182,6 +182,8 @@ class Transport:
     def _readable(self):
         self.client.loop_read()
         self._flush_writes()  # what callbacks queued (subscriptions, resends after CONNACK): paho writes it not there
+        if self._pending and self.outbox.sync_due() is not None:
+            self.sweep()  # acked in the outbox now: an fsync that waited for these PUBACKs is called off
         # A turn is wanted only when rows wait for the room a PUBACK made; other
         # events (a message, a connection, its loss) set the loop's wake-up themselves.
         return bool(self._burst or self.connected.is_set() and self.backlog())

@@ -2,12 +2,14 @@
 oldest first dropped and counted beyond the limit, and a writer killed
 with SIGKILL loses nothing it had stored."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
-from rpi_agent.outbox import Outbox
+from rpi_agent import outbox as outbox_mod
+from rpi_agent.outbox import SEQ_RESERVE, Outbox
 from support.agent_helpers import ROOT
 
 
@@ -137,7 +139,7 @@ def test_window_sync_says_when_the_wal_is_due_and_syncs_it(tmp_path):
     fill(ob, 1)
     assert ob.sync_due() == due  # the window runs from the oldest commit not on disk yet
     assert ob.sync() is True and ob.sync_due() is None and ob.sync() is False
-    full = Outbox(str(tmp_path / "f.sqlite"))  # "full": every commit is on disk already
+    full = Outbox(str(tmp_path / "f.sqlite"), sync="full")  # every commit is on disk already
     fill(full, 1)
     assert full.sync_due() is None
     for o in (ob, full):
@@ -171,3 +173,95 @@ def test_readings_that_cannot_be_stored_are_said_and_the_next_ones_are_stored(tm
     assert a._store(take(1), 2)  # seq 2: the three lost ones never left the Pi
     assert [r[0] for r in a.outbox.db.execute("SELECT seq FROM readings ORDER BY id")] == [0, 1, 2]
     a.outbox.close()
+
+
+def _one_by_one(ob, n, acked=True):
+    """n readings stored one per transaction, as the loop does; acked as PUBACKs would."""
+    seqs = []
+    for _ in range(n):
+        seqs += fill(ob, 1)
+        if acked:
+            ob.ack(ob.last_id)
+    return seqs
+
+
+def test_ack_sync_fsyncs_only_what_the_broker_has_not_acknowledged(tmp_path, monkeypatch):
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+    ob = Outbox(str(tmp_path / "o.sqlite"))  # "ack", the default, 0.05 s
+    assert ob.sync_mode == "ack" and ob.window == 0.05
+    opened = len(synced)  # the seq reservation of the start, on the disk
+    t0 = time.monotonic()
+    fill(ob, 1)
+    due = ob.sync_due()
+    assert due is not None and t0 + 0.05 <= due <= time.monotonic() + 0.05
+    ob.ack(ob.last_id)  # the PUBACK came within the window: the broker has it, nothing to fsync
+    assert ob.sync_due() is None and ob.sync() is False
+    _one_by_one(ob, 10)
+    assert len(synced) == opened, "an fsync for readings the broker had acknowledged"
+    fill(ob, 2)
+    ob.ack(ob.last_id)  # one of the two still waits for its PUBACK: the fsync stays due
+    assert ob.sync_due() is not None
+    assert ob.sync() is True and len(synced) == opened + 1 and ob.sync_due() is None
+    ob.close()
+
+
+def _disk(ob, snapshots):
+    """What a power cut leaves: the files as they were at their last fsync (copied at each)."""
+    real = os.fdatasync
+
+    def fdatasync(fd):
+        real(fd)
+        shot = snapshots / str(len(list(snapshots.iterdir())))
+        shot.mkdir()
+        for suffix in ("", "-wal"):
+            if os.path.exists(ob + suffix):
+                shutil.copy(ob + suffix, shot / ("o.sqlite" + suffix))
+    return fdatasync
+
+
+def test_a_power_cut_never_gives_a_used_seq_to_another_reading(tmp_path, monkeypatch):
+    """Readings the broker acknowledged are not fsync'd: a power cut takes them back
+    from the file, not their seqs, which the collector holds (a reading of the
+    same value on a seq it has is dropped there as a duplicate)."""
+    path, shots = str(tmp_path / "o.sqlite"), tmp_path / "shots"
+    shots.mkdir()
+    boot = tmp_path / "boot_id"
+    boot.write_text("boot-1\n")
+    monkeypatch.setattr(outbox_mod, "BOOT_ID", str(boot))
+    monkeypatch.setattr(os, "fdatasync", _disk(path, shots))
+    ob = Outbox(path)
+    used = _one_by_one(ob, SEQ_RESERVE + 10)
+    ob.flush()  # their deletes: not fsync'd either
+    # The power goes: the disk holds what the last fsync left, the next boot has another id.
+    last = shots / str(len(list(shots.iterdir())) - 1)
+    cut = tmp_path / "after-cut"
+    shutil.copytree(last, cut)
+    boot.write_text("boot-2\n")
+    again = Outbox(str(cut / "o.sqlite"))
+    assert again.seq > max(used), "seq %d used again after a power cut (%d were used)" % (again.seq, max(used))
+    assert again.seq - max(used) - 1 < SEQ_RESERVE  # the gap: at most what was reserved
+    again.close()
+
+
+def test_kill_9_and_a_clean_restart_number_on_with_no_gap(tmp_path, monkeypatch):
+    boot = tmp_path / "boot_id"
+    boot.write_text("boot-1\n")
+    monkeypatch.setattr(outbox_mod, "BOOT_ID", str(boot))
+    path = str(tmp_path / "o.sqlite")
+    ob = Outbox(path)
+    used = _one_by_one(ob, 10)
+    # kill -9: the process goes, the kernel (and what was committed) stays; the same boot.
+    live = tmp_path / "live"
+    live.mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copy(path + suffix, live / ("o.sqlite" + suffix))
+    killed = Outbox(str(live / "o.sqlite"))
+    assert killed.seq == max(used) + 1
+    killed.close()
+    ob.close()  # a clean stop, then a reboot: no gap either
+    boot.write_text("boot-2\n")
+    rebooted = Outbox(path)
+    assert rebooted.seq == max(used) + 1
+    rebooted.close()

@@ -139,23 +139,44 @@ def test_metrics_count_what_was_sent(running):
         assert name in values, name
 
 
-def test_the_loop_sleeps_between_its_deadlines_and_the_outbox_reaches_the_disk(running):
+def test_the_loop_sleeps_between_its_deadlines_and_the_outbox_reaches_the_disk(running, monkeypatch):
     """No polling: the loop wakes for a chip read, a GPIO edge, an order, a
     PUBACK while a backlog drains, its 1 s cap; not every 10 or 50 ms."""
+    import os
     import time
+    from rpi_agent.outbox import SEQ_RESERVE
     agent, hw, obs = running
+    synced = []
+    real = os.fdatasync
+    # From a moment the readings stored before the connection have gone (those waited for it: fsync'd).
+    assert wait_until(lambda: agent.transport.sent >= 2 and agent.outbox.sync_due() is None, 10), "no PUBACK"
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+    assert agent.outbox.window == 0.05
+    # 10 s instead of 0.05 for these 3 s: a PUBACK slowed by a loaded machine would be fsync'd, as it should.
+    monkeypatch.setattr(agent.outbox, "window", 10.0)
+    stored, sent = agent.outbox.last_id, agent.transport.sent
     turns = []
     step = agent.step
     agent.step = lambda now: turns.append(now) or step(now)
     try:
-        time.sleep(3)
+        for level in (1, 0, 1, 0):  # four presence readings, the chips' own beside them
+            time.sleep(0.75)
+            pin = hw.pin_factory.pin(17)
+            pin.drive_high() if level else pin.drive_low()
+        time.sleep(0.25)
     finally:
         del agent.step
     print("loop turns in 3 s:", len(turns))
     assert 2 <= len(turns) <= 30, "%d loop turns in 3 s" % len(turns)
-    # outbox.sync = "full" (the default): every stored reading was fsync'd before add() returned,
-    # so nothing ever waits for a later fsync, and SQLite syncs the WAL at each commit.
-    assert agent.cfg["outbox"]["sync"] == "full"
-    assert agent.outbox.sync_due() is None
+    # outbox.sync = "ack" (the default): a reading is fsync'd only if its PUBACK has not come
+    # within the window, so the readings of these 3 s cost no fsync (but one per SEQ_RESERVE
+    # for the seqs reserved on the disk).
+    stored, sent = agent.outbox.last_id - stored, agent.transport.sent - sent
+    print("readings stored in 3 s:", stored, "sent:", sent, "fsyncs:", len(synced))
+    assert agent.cfg["outbox"]["sync"] == "ack"
+    assert stored >= 3 and sent >= stored - 1, "too few readings to say"
+    # Within 2 s of a 10 s window only the PUBACKs can have called the fsync off.
+    assert wait_until(lambda: agent.outbox.sync_due() is None, 2), "acknowledged readings still wait for an fsync"
+    assert len(synced) <= 1 + stored // SEQ_RESERVE, "%d fsyncs for %d readings acked" % (len(synced), stored)
     with agent.outbox._lock:  # the loop's connection: not between its statements
-        assert agent.outbox.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert agent.outbox.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
