@@ -209,7 +209,7 @@ def bench_process(stub, tmp, seconds, rate, sync, window, rounds):
         user, password, base = _credentials(stub, BARE_MAC, tmp)
         p = procs["bare publisher"] = subprocess.Popen(
             [sys.executable, "-c", BARE, stub.mqtt_host, str(stub.mqtt_port), user, password, base + "/temperature",
-             "bench_02", str(rate), str(rounds * seconds + 30)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+             "bench_02", str(rate), str((rounds + 1) * seconds + 120)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             text=True)
         if p.stdout.readline().strip() != "ready":
             raise RuntimeError("the bare publisher did not start")

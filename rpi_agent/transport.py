@@ -156,7 +156,8 @@ class Transport:
         self._attempt = None
         sock = self.client.socket()
         e = self._attempt_error
-        if e is None and sock is not None:
+        if sock is not None:
+            # Connected (a CONNACK, or a refusal, or the link's loss, comes through the loop from here on).
             self._sock = sock
             self.wake.add(sock, self._readable)
             self._flush_writes()
