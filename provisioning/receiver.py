@@ -18,9 +18,10 @@ again what a broken connection left unacknowledged; the registry stores it once)
 
 Lifetime: the child ends when told to stop or when the link closes (the stub
 exited, even by SIGKILL), disconnecting from the broker first. It ignores
-SIGINT: a terminal's Ctrl-C reaches the whole process group, and the stub
-stops it in order after storing what arrived. A child that dies otherwise is
-logged with its exit code and started again.
+SIGINT and SIGTERM: a terminal's Ctrl-C reaches the whole process group, as
+does systemd's stop, and the stub stops it in order after storing what
+arrived. A child that dies otherwise is logged with its exit code and started
+again, after 1 s, then 2, 4... up to 30 s while it dies before connecting.
 
 This file runs as a script in the child (`python -I receiver.py FD`) and
 imports nothing of the project, so the child runs the same code as the stub
@@ -48,7 +49,8 @@ RECEIVE_MAXIMUM = 10000  # unacknowledged QoS 1 messages the broker may have in 
 MAX_READ_AFTER_BREAK = 5000  # packets read from a broken connection's buffer
 GATHER = 0.005  # s the child lets messages gather before a frame: a flood goes in batches, not one by one
 LINK_BUFFER = 4 * 1024 * 1024  # socket pair buffers: a flood's batches flow while the stub stores
-RESTART_DELAY = 1.0  # s before a child that died is started again
+RESTART_DELAY = 1.0  # s before a child that died is started again; doubled while none connects
+MAX_RESTART_DELAY = 30.0
 STOP_TIMEOUT = 5.0   # s a stopping child gets before SIGKILL
 MID_BITS = 16        # an MQTT message id; the connection number is above it
 
@@ -221,7 +223,8 @@ class _Child:
 
 
 def child_main(argv):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     link = Connection(int(argv[1]))
     try:
         cfg = pickle.loads(link.recv_bytes())
@@ -301,6 +304,7 @@ class Receiver:
         return self.connected.is_set() and self._send(("publish", topic, payload, qos))
 
     def _read_forever(self):
+        delay = RESTART_DELAY
         while True:
             link = self._link
             try:
@@ -311,6 +315,7 @@ class Receiver:
                         self.on_messages(frame[1])
                     elif kind == "connected":
                         self.connected.set()
+                        delay = RESTART_DELAY
                     elif kind == "disconnected":
                         self.connected.clear()
                         self.subscribed.clear()
@@ -332,9 +337,10 @@ class Receiver:
             code = self._reap()
             self.restarts += 1
             log.error("collector: its MQTT receiver (pid %d) ended with code %s; starting it again in %.0f s",
-                      self.proc.pid, code, RESTART_DELAY)
-            if self._stopping.wait(RESTART_DELAY):
+                      self.proc.pid, code, delay)
+            if self._stopping.wait(delay):
                 return
+            delay = min(MAX_RESTART_DELAY, 2 * delay)
             try:
                 self._spawn()
                 self._send(self.cfg)

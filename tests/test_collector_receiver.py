@@ -22,6 +22,11 @@ def test_a_dead_receiver_is_started_again_and_dies_with_a_killed_stub(tmp_path, 
     try:
         first = stub.admin.collector()["receiver"]["pid"]
         assert first in [pid for pid, _ in proctree.alive(mark)]
+        # A group's SIGTERM or Ctrl-C (systemd's stop, a terminal) leaves it to the stub.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            os.kill(first, sig)
+        time.sleep(0.2)
+        assert first in [pid for pid, _ in proctree.alive(mark)]
         os.kill(first, signal.SIGKILL)
         back = wait_until(lambda: (lambda c: c["connected"] and c["receiver"]["pid"] != first and c)(
             stub.admin.collector()), timeout=10)
