@@ -181,7 +181,13 @@ class Transport:
             self._sock = None
 
     def _readable(self):
-        self.client.loop_read()
+        c = self.client
+        c.loop_read()
+        sock = c.socket()
+        # TLS: what was decrypted already waits in the SSL object, where select() does not look.
+        while sock is not None and hasattr(sock, "pending") and sock.pending() > 0:
+            c.loop_read()
+            sock = c.socket()
         self._flush_writes()  # what callbacks queued (subscriptions, resends after CONNACK): paho writes it not there
         if self._pending and self.outbox.sync_due() is not None:
             self.sweep()  # acked in the outbox now: an fsync that waited for these PUBACKs is called off

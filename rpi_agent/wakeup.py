@@ -25,6 +25,11 @@ import selectors
 _R, _W = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
+def _fd(f):
+    """The number, for a number or a file object (a socket): the selector's keys say fd numbers."""
+    return f if isinstance(f, int) else f.fileno()
+
+
 class Wakeup:
     def __init__(self):
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -49,7 +54,7 @@ class Wakeup:
         self._sel.register(fd, _R, on_readable)
 
     def remove(self, fd):
-        self._writers.pop(fd, None)
+        self._writers.pop(_fd(fd), None)
         try:
             self._sel.unregister(fd)
         except (KeyError, ValueError):
@@ -57,6 +62,7 @@ class Wakeup:
 
     def want_write(self, fd, on_writable):
         """Call on_writable() in wait() once `fd` takes more bytes; None: stop asking."""
+        fd = _fd(fd)
         if (self._writers.get(fd) is None) == (on_writable is None):
             self._writers[fd] = on_writable
             return

@@ -73,3 +73,31 @@ def test_a_ca_that_did_not_sign_the_broker_is_refused_and_said_once(mosquitto, t
     finally:
         t.stop()
         ob.close()
+
+
+def test_a_burst_of_messages_over_tls_is_read_without_waiting_for_more(mosquitto, tls_files, tmp_path):
+    """Orders (or a display's readings) in a burst: the transport reads them as
+    they come, TLS records that select() cannot see included (paho's own loop
+    looks at the SSL socket's pending bytes; the agent's loop has to as well)."""
+    broker = mosquitto(users={"agent": "a-pass", "obs": "o-pass"},
+                       acl=Acl().allow("agent", "readwrite", "u4/302/#").allow("obs", "readwrite", "u4/302/#"))
+    ob = Outbox(str(tmp_path / "o.sqlite"))
+    got = []
+    t = _transport(ob, broker, tls_files["ca"])
+    t.on_message = lambda topic, raw: got.append(raw)
+    t.subscribe("u4/302/+/command")
+    t.start()
+    obs = Observer(broker.host, broker.port, "obs", "o-pass")
+    try:
+        _drive(t, t.connected.is_set, 10)
+        _drive(t, lambda: False, 0.3)  # the subscription's SUBACK
+        obs.publish("u4/302/device/command", b'{"order": "status", "n": 0}')  # the observer is connected
+        for i in range(1, 200):
+            obs.client.publish("u4/302/device/command", b'{"order": "status", "n": %d}' % i, qos=0)
+        _drive(t, lambda: len(got) == 200, 10)
+        assert len(got) == 200, "%d of 200 read" % len(got)
+        assert got[-1] == b'{"order": "status", "n": 199}'
+    finally:
+        t.stop()
+        obs.close()
+        ob.close()
