@@ -17,6 +17,9 @@ from provisioning import acl, passwords, seqcount
 
 KINDS = ("neosensor", "rpi", "display")
 MAX_ROOMS = 64
+# s: last_seen is a hint (when a device last called or published), kept to this
+# resolution: a call within it of the last one writes nothing.
+SEEN_RESOLUTION = 1.0
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _UNIT_NAME = re.compile(r"^[a-z0-9_]{1,32}$")  # it becomes part of unitIDs: `<unit>_xxxx`
 
@@ -355,16 +358,19 @@ class Registry:
             return None
         return self.db.execute("SELECT * FROM devices WHERE mac=?", (mac,)).fetchone()
 
-    def credentials(self, mac, issued=None, broker=None, claimer=None):
+    def credentials(self, mac, issued=None, broker=None, claimer=None, row=None):
         """The protocol's credentials answer, or None for an unknown or disabled MAC.
 
         issued: (password, registry hash, broker hash) from passwords.issue(),
-        computed by the caller off the event loop; made here when absent.
+        computed by the caller; made here when absent.
         broker: (host, port) the server advertises to every device, or None.
         The device's own override (its server and port columns) wins; a server
         of its own is never paired with the advertised port, which belongs to
-        the advertised host."""
-        row = self.lookup(mac)
+        the advertised host.
+        row: the device's row as lookup(mac) returned it just before, in the same
+        event-loop turn (the server's handler: one SELECT per call, not two)."""
+        if row is None:
+            row = self.lookup(mac)
         if row is None or not row["enabled"]:
             return None
         if row["password_pending"] and row["claim_until"] is not None and time.time() > row["claim_until"]:
@@ -381,7 +387,7 @@ class Registry:
                 answer["password"] = password
                 self._changed(row["login"])
         else:
-            self.touch(row["mac"])
+            self.seen(row)
         server, port = row["server"], row["port"]
         if broker and not server:
             server, port = broker[0], port or broker[1]
@@ -415,6 +421,14 @@ class Registry:
             # Beyond the protocol: what a display may subscribe to (`<room>/+`).
             answer["rooms"] = rooms_of(row)
         return answer
+
+    def seen(self, row, now=None):
+        """A device row was just used by the device: move its last_seen, unless it moved
+        less than SEEN_RESOLUTION ago (its credentials call, a moment before its config
+        call, wrote it already: a boot is one write, not two)."""
+        now = now or time.time()
+        if row["last_seen"] is None or not 0 <= now - row["last_seen"] < SEEN_RESOLUTION:
+            self.touch(row["mac"], now)
 
     def touch(self, mac, when=None):
         """last_seen is a hint: a full disk must not cost a device its config."""

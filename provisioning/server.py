@@ -357,7 +357,8 @@ class Stub:
 
     # -- application ---------------------------------------------------------
     def make_app(self):
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors, self._admin_auth])
+        # One middleware, not two: aiohttp wraps each again for every request.
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         app.add_routes([
             web.get("/device/credentials", self.credentials),
             web.post("/device/credentials", self.credentials),
@@ -392,7 +393,11 @@ class Stub:
 
     @web.middleware
     async def _errors(self, request, handler):
+        """Admin authentication on /api/, then the registry's errors as HTTP answers."""
         try:
+            if request.path.startswith("/api/") and not self._admin(request):
+                return web.json_response({"error": "admin token required (Authorization: Bearer TOKEN)"},
+                                         status=401, headers={"WWW-Authenticate": "Bearer"})
             response = await handler(request)
             if (self.registry.store_error is not None and request.method not in ("GET", "HEAD")
                     and request.path.startswith("/api/") and response.status < 400):
@@ -414,15 +419,10 @@ class Stub:
                 return json_error(exc.status, exc.reason)
             raise
 
-    @web.middleware
-    async def _admin_auth(self, request, handler):
-        if request.path.startswith("/api/"):
-            header = request.headers.get("Authorization", "")
-            scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
-                return web.json_response({"error": "admin token required (Authorization: Bearer TOKEN)"},
-                                         status=401, headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
+    def _admin(self, request):
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
 
     # -- device side ---------------------------------------------------------
     async def credentials(self, request):
@@ -437,7 +437,7 @@ class Stub:
         issued = None
         if row is not None and row["enabled"] and row["password_pending"]:
             issued = passwords.issue()  # microseconds (passwords.py: profiled): no worker thread
-        answer = self.registry.credentials(mac, issued, self.advertised, claimer=request.remote)
+        answer = self.registry.credentials(mac, issued, self.advertised, claimer=request.remote, row=row)
         if answer is None:
             if row is not None and row["enabled"] and row["password_pending"]:
                 self._alert("claim after window", row["mac"], "a credentials call from %s after the claim "
@@ -489,9 +489,12 @@ class Stub:
         stored = row["password_hash"] if row is not None else passwords.DUMMY_REGISTRY_HASH
         if passwords.cheap(stored):
             ok = passwords.registry_verify(auth.password, stored)
-        else:
-            ok = await asyncio.get_running_loop().run_in_executor(None, passwords.registry_verify,
-                                                                  auth.password, stored)
+            if not ok or row is None:
+                self._auth_failed(request, auth.login)
+                return None, None
+            return row, None  # checked in this loop turn: nothing changed it meanwhile
+        ok = await asyncio.get_running_loop().run_in_executor(None, passwords.registry_verify,
+                                                              auth.password, stored)
         if not ok or row is None:
             self._auth_failed(request, auth.login)
             return None, None
@@ -505,7 +508,7 @@ class Stub:
         row, limited = await self._basic_device(request)
         if row is None:
             return limited or forbidden()
-        self.registry.touch(row["mac"])
+        self.registry.seen(row)
         return web.json_response(self.registry.config(row))
 
     async def logger(self, request):
