@@ -4,7 +4,8 @@ Each speaks exactly what a board speaks, through the portable code the
 firmware runs (neocampus/): the sensOCampus handshake of
 neocampus.sensocampus (credentials, then config with Basic auth; its
 transport is synchronous, so `call` runs it once to learn the request, sends
-the request with aiohttp, and runs it again on the answer), unitIDs and
+the request as the board's own HTTP client does (campus/boardhttp.py), and
+runs it again on the answer), unitIDs and
 topics of neocampus.module.Module, payloads of neocampus.payload. What a
 light device does not have is the firmware's sampling policy and its
 hardware: it makes one reading every 1/rate seconds, its modules in turn,
@@ -22,9 +23,9 @@ import math
 import random
 import time
 
-import aiohttp
 import aiomqtt
 
+from campus import boardhttp
 from neocampus import ids, payload
 from neocampus import sensocampus as sc
 from neocampus.module import Module
@@ -32,7 +33,7 @@ from neocampus.module import Module
 SUB_IDS = {"temperature": 0x18, "humidity": 0x44, "luminosity": 0x39}
 # (low, high, period s) of the values a module's readings drift between
 DRIFT = {"temperature": (19.0, 24.0, 600.0), "humidity": (38.0, 55.0, 900.0), "luminosity": (120.0, 800.0, 1800.0)}
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
+HTTP_TIMEOUT = 60.0  # s for one HTTP exchange
 PHASE_SPREAD = 0.2  # s: devices sample in the first fifth of a second, each at its own moment
 
 
@@ -59,10 +60,8 @@ async def call(fn, fetch, *args):
 
 
 def fetcher(session):
-    async def fetch(method, url, headers=None, body=None):
-        async with session.request(method, url, headers=headers, data=body) as r:
-            return r.status, await r.read()
-    return fetch
+    """session: boardhttp.Session (the board's own HTTP/1.0 exchange)."""
+    return session.fetch
 
 
 def drift(module, t, phase):
@@ -110,7 +109,7 @@ class LightDevice:
                 self.creds, _ = await call(sc.credentials, fetch, self.url, self.mac, self.creds)
                 cfg = await call(sc.config, fetch, self.url, self.creds["mqtt_login"], self.creds["mqtt_passwd"])
                 break
-            except (sc.SensocampusError, OSError, aiohttp.ClientError, asyncio.TimeoutError) as e:
+            except (sc.SensocampusError, OSError, asyncio.TimeoutError) as e:
                 self.stats.handshake_errors[type(e).__name__] += 1
                 if wait is None:
                     raise
@@ -202,5 +201,6 @@ async def _either(*aws):
 
 
 def session():
-    """One connection per request and none kept, as separate boards do."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True), timeout=HTTP_TIMEOUT)
+    """One connection per request and none kept, as separate boards do, speaking the
+    board's own HTTP/1.0 (campus/boardhttp.py)."""
+    return boardhttp.Session(HTTP_TIMEOUT)

@@ -151,8 +151,8 @@ def test_fleet_quick_prints_storm_and_fleet_figures():
     out = proc.stdout
     for label in ("bare aiohttp, canned answers \\(the floor\\):", "stub, all at the same instant:",
                   "stub, power-on spread over 2.0 s:"):
-        assert lines_matching(out, r"^  %s\s+\d+/60 in\s+[\d.]+ s =\s+\d+ handshakes/s; p50\s+\d+ ms, p99\s+\d+ ms"
-                                   % label), label
+        assert lines_matching(out, r"^  %s\s+\d+/60 in\s+[\d.]+ s =\s+\d+ handshakes/s; p50\s+\d+ ms, p99\s+\d+ ms; "
+                                   r"errors 0; CPU per handshake: devices [\d.]+ ms, server [\d.]+ ms$" % label), label
     assert lines_matching(out, r"^  stub/floor = [\d.]+; against 2026-12-01 \(543/s, p99 3.35 s\): [\d.]+x the rate$")
     assert lines_matching(out, r"^  goal >= 1000 handshakes/s: (met|NOT met)")
     assert lines_matching(out, r"^\s+40 devices \(\s+40 readings/s\): HELD; handshakes 40/40; .* lost 0, .*"
