@@ -234,15 +234,17 @@ class Collector:
             except asyncio.CancelledError:
                 pass
         self._armed = False
-        # Store (and acknowledge) what arrived, then stop the receiver: the acks go out
-        # before its DISCONNECT, and what it received meanwhile comes over before it ends.
-        for last in (False, True):
+        # The receiver stops reading and hands over what it received; that is stored and
+        # acknowledged while its connection is still up (not sent again at the next start,
+        # to be counted as duplicates); then it disconnects and ends.
+        loop = asyncio.get_running_loop()
+        for step in (self.receiver.pause, self.receiver.stop, None):
             try:
                 self.drain()
             except Exception:
                 log.exception("collector: last batch failed")
-            if not last:
-                await asyncio.get_running_loop().run_in_executor(None, self.receiver.stop)
+            if step is not None:
+                await loop.run_in_executor(None, step)
 
     async def subscribed(self, timeout):
         """Wait until the broker holds our subscription (the receiver starts in a

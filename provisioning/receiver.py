@@ -33,6 +33,7 @@ import os
 import pickle
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -57,6 +58,7 @@ RESTART_DELAY = 1.0  # s before a child that died is started again; doubled whil
 MAX_RESTART_DELAY = 30.0
 STOP_TIMEOUT = 5.0   # s a stopping child gets before SIGKILL
 MID_BITS = 16        # an MQTT message id; the connection number is above it
+DISCONNECT = b"\xe0\x00"  # the packet, the same in MQTT 3.1.1 and 5 (reason 0: normal)
 
 
 def ack_token(connection, mid):
@@ -112,6 +114,7 @@ class _Child:
         self.retry_at = 0.0
         self.retry_delay = RECONNECT_MIN
         self.unreachable_said = False
+        self.reading = True  # off once the stub pauses us before its stop
         if cfg["mqtt5"]:
             c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg["client_id"], protocol=mqtt.MQTTv5,
                         manual_ack=cfg["manual_ack"], say=self.say)
@@ -217,6 +220,11 @@ class _Child:
                     self._ack(frame[1])
                 elif frame[0] == "publish":
                     self.client.publish(frame[1], frame[2], qos=frame[3])
+                elif frame[0] == "pause":
+                    # The stub's stop, first half: no more reading; what came is handed
+                    # over, and the acks of its last batch still go out on this connection.
+                    self.reading = False
+                    self._event("paused")
                 elif frame[0] == "stop":
                     return False
                 if not self.link.poll(0):
@@ -243,9 +251,9 @@ class _Child:
             timeout = TICK if sock is not None else max(0.0, self.retry_at - now)
             if self.pending:
                 timeout = min(timeout, max(0.0, self.first_pending + GATHER - now))
-            readable, writable, _ = select.select([link] + ([sock] if sock is not None else []),
+            readable, writable, _ = select.select([link] + ([sock] if sock is not None and self.reading else []),
                                                   [sock] if sock is not None and c.want_write() else [], [], timeout)
-            if sock is not None and sock in readable:
+            if sock is not None and sock in readable:  # (only while reading)
                 self._read_burst()
             if link in readable and not self._serve_link():
                 break
@@ -259,12 +267,31 @@ class _Child:
         # Stopping: what came goes to the stub; the acks queued before the stop go out
         # before the DISCONNECT.
         self._flush()
-        c.disconnect()
         deadline = time.monotonic() + STOP_TIMEOUT / 2
         while c.socket() is not None and c.want_write() and time.monotonic() < deadline:
             select.select([], [c.socket()], [], 0.1)
             c.loop_write()
+        self._say_goodbye(c.socket(), deadline)
         self.link.close()
+
+    @staticmethod
+    def _say_goodbye(sock, deadline):
+        """DISCONNECT, then read (and drop) what the broker still sends until it closes.
+        Not paho's disconnect(): it closes the socket as soon as the packet is written,
+        and closing with unread data (messages sent after the pause) resets the
+        connection, which can make the broker drop our last acks unread: it would send
+        those messages again, counted as duplicates. What is dropped here was not
+        acknowledged: the broker sends it again (QoS 1) to the next connection."""
+        if sock is None:
+            return
+        try:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            sock.sendall(DISCONNECT)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
 
 
 def child_main(argv):
@@ -300,6 +327,7 @@ class Receiver:
         self._link = None
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._paused = threading.Event()
         self._reader = None
 
     def launch(self):
@@ -316,7 +344,6 @@ class Receiver:
         self._reader.start()
 
     def _spawn(self):
-        import socket
         ours, theirs = socket.socketpair()
         for s in (ours, theirs):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINK_BUFFER)
@@ -371,6 +398,8 @@ class Receiver:
                                 self.on_subscribed()
                     elif kind == "log":
                         log.log(frame[1], frame[2])
+                    elif kind == "paused":
+                        self._paused.set()
             except (EOFError, OSError):
                 pass
             self.connected.clear()
@@ -401,6 +430,16 @@ class Receiver:
             log.error("collector: its MQTT receiver (pid %d) did not stop; killed", self.proc.pid)
             self.proc.kill()
             return self.proc.wait()
+
+    def pause(self, timeout=STOP_TIMEOUT):
+        """Blocking: the child stops reading from the broker and hands over what it
+        received (the reader thread passes it on to on_messages before this returns);
+        it stays connected, so the acks of that last batch still reach the broker.
+        -> False if it did not answer (gone, or not within `timeout` s)."""
+        if self._reader is None:
+            return False  # never started
+        self._paused.clear()
+        return self._send(("pause",)) and self._paused.wait(timeout)
 
     def stop(self):
         """Blocking: the child disconnects and hands over what it still had (the

@@ -277,9 +277,10 @@ class Stub:
                                                     ssl=self.tls)
         if not self.http_port:
             self.http_port = self.http_server.sockets[0].getsockname()[1]
-        # "ready" means readings published from now on are collected: wait for the
-        # collector's subscription, not for ever (a broker someone else runs may be down).
-        if not await self.collector.subscribed(COLLECTOR_START_WAIT):
+        # On a broker of its own, "ready" means readings published from now on are
+        # collected: wait for the collector's subscription (not for ever). A broker someone
+        # else runs may come later: not waited for.
+        if self.broker_kind != "external" and not await self.collector.subscribed(COLLECTOR_START_WAIT):
             log.warning("collector: not subscribed on the broker %s:%d after %.0f s; it keeps trying, "
                         "readings are stored once it is", self.mqtt_host, self.mqtt_port, COLLECTOR_START_WAIT)
 
