@@ -83,7 +83,8 @@ class Broker:
         self._copy_passwd()
         self.proc = subprocess.Popen([mq.find("mosquitto"), "-c", str(self._conf())], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
-        assert mq.wait_port("127.0.0.1", port, 10, self.proc)
+        assert mq.wait_port("127.0.0.1", port, 10, self.proc), "Mosquitto did not start on %d (exit %s): %s" % (
+            port, self.proc.poll(), self.log.read_text(errors="replace")[-1500:] if self.log.exists() else "no log")
 
     def stop(self):
         if self.proc is not None:
