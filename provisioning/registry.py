@@ -18,8 +18,11 @@ from provisioning import acl, passwords, seqcount
 KINDS = ("neosensor", "rpi", "display")
 MAX_ROOMS = 64
 # s: last_seen is a hint (when a device last called or published), kept to this
-# resolution: a call within it of the last one writes nothing.
-SEEN_RESOLUTION = 1.0
+# resolution: a call within it of the last one writes nothing. In a storm of 2,000
+# boots a device's config call comes ~1-2 s after its credentials call (every
+# device waits its turn twice): 10 s spares that write to nearly all of them,
+# and is finer than the firmware's retry delays (10, 20, 30 s...).
+SEEN_RESOLUTION = 10.0
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _UNIT_NAME = re.compile(r"^[a-z0-9_]{1,32}$")  # it becomes part of unitIDs: `<unit>_xxxx`
 
@@ -424,7 +427,7 @@ class Registry:
 
     def seen(self, row, now=None):
         """A device row was just used by the device: move its last_seen, unless it moved
-        less than SEEN_RESOLUTION ago (its credentials call, a moment before its config
+        less than SEEN_RESOLUTION ago (its credentials call, shortly before its config
         call, wrote it already: a boot is one write, not two)."""
         now = now or time.time()
         if row["last_seen"] is None or not 0 <= now - row["last_seen"] < SEEN_RESOLUTION:

@@ -33,6 +33,23 @@ def test_locations_whose_topics_collide_are_refused(tmp_path):
     assert reg.device("02:00:00:00:00:06")["topic"] == "u4/303"
 
 
+def test_last_seen_is_written_once_per_resolution_window(tmp_path):
+    """A boot's config call right after its credentials call costs no second write;
+    a call later than SEEN_RESOLUTION moves last_seen, and so does a clock set back."""
+    from provisioning import registry
+    reg = Registry(tmp_path / "r.sqlite3")
+    reg.add_device("02:00:00:00:00:07", "u4/302")
+    reg.credentials("02:00:00:00:00:07", claimer="127.0.0.1")
+    first = reg.device("02:00:00:00:00:07")["last_seen"]
+    row = reg.lookup("02:00:00:00:00:07")
+    reg.seen(row, first + registry.SEEN_RESOLUTION / 2)
+    assert reg.device("02:00:00:00:00:07")["last_seen"] == first
+    for later in (first + registry.SEEN_RESOLUTION + 1, first - 5):
+        reg.seen(reg.lookup("02:00:00:00:00:07"), later)
+        assert reg.device("02:00:00:00:00:07")["last_seen"] == later
+    reg.close()
+
+
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory):
     pytest.importorskip("amqtt")
