@@ -19,6 +19,7 @@ import time
 
 from toolchain import micropython as upy
 from toolchain.deploy import DEPLOYS, ROMFS_IMAGE, deploy, write_config
+from toolchain.ports import free_port
 from virtual_board.hardware import OPS, Hardware
 from virtual_board.heap import DEFAULT_HEAP, parse_heap, vm_heap
 from virtual_board.rom import BOOTSTRAP, FAKES_IMAGE, build_fakes_image
@@ -121,9 +122,7 @@ class VirtualBoard:
         self._hw_server.listen(2)
         # The board's web server (the set-up portal) listens on its port 80,
         # the VM on this loopback port (the fake socket maps one to the other).
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.portal_port = s.getsockname()[1]
+        self.portal_port = free_port()
         desc = {"mac": self.mac, "board": self.board, "wifi": {},
                 "port": self._hw_server.getsockname()[1], "portal": self.portal_port}
         desc.update(BOARDS[self.board])
