@@ -190,6 +190,7 @@ class Collector:
         self.counters = collections.Counter()
         self.rejects = collections.deque(maxlen=100)  # (time, topic, reason) for the admin API
         self._task = None
+        self._closing = False  # stop(): the drain task ends at its next turn
         self._loop = None
         self._wake = None    # asyncio.Event: the inbox has something
         self._armed = False  # the receiver's thread wakes the loop at its next batch
@@ -228,11 +229,12 @@ class Collector:
 
     async def stop(self):
         if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Told to end, not cancelled: Python 3.11's wait_for swallows a cancellation
+            # that lands as the inbox wakes it, and the task then drained on for ever with
+            # stop() waiting on it (a hang seen under load in the receiver's stop test).
+            self._closing = True
+            self._wake.set()
+            await self._task
         self._armed = False
         # The receiver stops reading and hands over what it received; that is stored and
         # acknowledged while its connection is still up (not sent again at the next start,
@@ -255,7 +257,9 @@ class Collector:
         return self.receiver.publish(topic, payload, qos)
 
     async def _drain_forever(self):
-        while True:
+        me = asyncio.current_task()
+        # cancelling(): a cancellation wait_for swallowed (asyncio.run's at its end) ends it too.
+        while not self._closing and not me.cancelling():
             if self.registry.store_error is not None:
                 await asyncio.sleep(STORE_RETRY)
             elif len(self.inbox) < GATHERED:
@@ -269,6 +273,8 @@ class Collector:
                     except asyncio.TimeoutError:
                         pass
                 self._armed = False
+                if self._closing or me.cancelling():
+                    return
                 await asyncio.sleep(self.interval)  # let a batch gather
             else:
                 await asyncio.sleep(0)  # a backlog: drain on, the HTTP side served in between
