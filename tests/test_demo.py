@@ -114,9 +114,14 @@ def test_the_campus_on_embedded_and_on_mosquitto_and_on_the_live_page(browser): 
         page.wait_for_selector("#conn.live", timeout=15000)
         # Every board and the sensors Pi have readings stored, counted on the page.
         for mac in ["02:DE:A0:00:01:01", "02:DE:A0:00:01:02", "02:DE:A0:00:01:03", "02:DE:A0:00:02:02"]:
-            page.wait_for_function(
-                "m => { const c = document.querySelector(`tr[data-mac='${m}'] td.received`);"
-                " return c && Number(c.textContent) > 0; }", arg=mac, timeout=30000)
+            try:
+                page.wait_for_function(
+                    "m => { const c = document.querySelector(`tr[data-mac='${m}'] td.received`);"
+                    " return c && Number(c.textContent) > 0; }", arg=mac, timeout=30000)
+            except Exception as e:  # which device, what the page and the demo said
+                rows = page.eval_on_selector_all("tr[data-mac]", "rs => rs.map(r => r.innerText)")
+                raise AssertionError("%s: no reading counted on the page in 30 s (%s)\npage rows:\n%s\ndemo:\n%s"
+                                     % (mac, e, "\n".join(rows), runs[0].text()[-3000:])) from None
         assert page.locator("[data-room='u4/salle_302'] .card").count() >= 3
         assert page.locator("tr[data-mac='02:DE:A0:00:02:01']").count() == 1  # the display Pi
         shot = os.environ.get("NEOC_SCREENSHOT")
