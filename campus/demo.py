@@ -2,13 +2,14 @@
 
 1. stub      a sensOCampus stub on a fresh data dir (embedded broker, or Mosquitto)
 2. register  the boards and Pis in two buildings and several rooms
-3. boards    N blank virtual boards (MicroPython, no firmware yet), with the
+3. agents    M simulated Pi agents (`neoc agent --simulate`): one `display`
+             showing a room, the others `sensors`; each connected to the broker
+             before the boards come (the display sees their first readings)
+4. boards    N blank virtual boards (MicroPython, no firmware yet), with the
              chips of their room: temperature, humidity and light drifting like
              a day, noise bursts in the amphitheatre, a PIR in the meeting room
-4. flash     `neoc flash socket://...` on each, as a user would (real mpremote)
-5. boot      each board boots the firmware: handshake, then MQTT
-6. agents    M simulated Pi agents (`neoc agent --simulate`): one `display`
-             showing a room, the others `sensors`
+5. flash     `neoc flash socket://...` on each, as a user would (real mpremote)
+6. boot      each board boots the firmware: handshake, then MQTT
 then the live view until --duration or Ctrl-C, and a summary: devices
 booted, readings stored per device, missing (from seq), errors.
 
@@ -115,8 +116,10 @@ class Demo:
         stopping = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *a: stopping.set())
         try:
-            for name, fn in (("stub", self.start_stub), ("register", self.register), ("boards", self.start_boards),
-                             ("flash", self.flash), ("boot", self.wait_boot), ("agents", self.start_agents)):
+            # The Pis first, as on a campus where displays are always on: the display is subscribed
+            # before the boards' first readings (not retained: one missed is not shown until the next).
+            for name, fn in (("stub", self.start_stub), ("register", self.register), ("agents", self.start_agents),
+                             ("boards", self.start_boards), ("flash", self.flash), ("boot", self.wait_boot)):
                 if stopping.is_set():
                     raise KeyboardInterrupt
                 self.step(name, fn)
@@ -241,8 +244,14 @@ class Demo:
             log.close()
             self.agents.append((d["name"], p, state / "agent.log"))
             self.parts.add(d["name"], lambda p=p: _end(p))
-        time.sleep(1.0)
+        deadline = time.monotonic() + 60
         for name, p, logpath in self.agents:
+            # Connected to the broker (and so subscribed a moment later), or gone: said with its log.
+            while p.poll() is None and "connected to" not in logpath.read_text(errors="replace"):
+                if time.monotonic() > deadline:
+                    raise StepFailed("agents", "%s did not connect to the broker within 60 s:\n%s" % (
+                        name, _tail(logpath.read_text(errors="replace").splitlines())))
+                time.sleep(0.1)
             if p.poll() is not None:
                 raise StepFailed("agents", "%s exited %d at start:\n%s" % (
                     name, p.returncode, _tail(logpath.read_text(errors="replace").splitlines())))
