@@ -32,6 +32,7 @@ Exits 1 when a figure could not be measured, with its reason.
 """
 import argparse
 import asyncio
+import collections
 import multiprocessing
 import os
 import pathlib
@@ -91,7 +92,7 @@ async def storm(url, n, prefix, spread=0.0):
         try:
             await d.handshake(session, tries=1)
         except Exception as e:
-            d.error = type(e).__name__
+            d.error = "%s: %s" % (type(e).__name__, e)
     async with light.session() as session:
         tasks = [asyncio.create_task(one(d)) for d in devices]
         await asyncio.sleep(0.2)
@@ -100,16 +101,20 @@ async def storm(url, n, prefix, spread=0.0):
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - t0
     errors = sum(1 for d in devices if d.error)
+    if errors:
+        kinds = collections.Counter(d.error for d in devices if d.error).most_common(3)
+        print("  errors: %s (failed tries: %s)" % ("; ".join("%d x %s" % (k, e) for e, k in kinds),
+                                                 dict(stats.handshake_errors)), flush=True)
     return wall, [d.handshake_s for d in devices if d.handshake_s is not None], errors
 
 
-def measured_storm(server_pid, *args):
+def measured_storm(server_pids, *args):
     """storm(*args) on uvloop where installed, with the CPU both sides spent:
-    -> (wall, latencies, errors, devices' CPU s, server's CPU s). On a shared machine
-    the CPU per handshake moves less than the rate does."""
-    server0, client0 = cpu_seconds(server_pid), time.process_time()
+    -> (wall, latencies, errors, devices' CPU s, server's CPU s, all its processes). On a
+    shared machine the CPU per handshake moves less than the rate does."""
+    server0, client0 = sum(map(cpu_seconds, server_pids)), time.process_time()
     wall, lat, errors = run_loop(storm(*args))
-    return wall, lat, errors, time.process_time() - client0, cpu_seconds(server_pid) - server0
+    return wall, lat, errors, time.process_time() - client0, sum(map(cpu_seconds, server_pids)) - server0
 
 
 def show_storm(label, n, wall, lat, errors, client_cpu, server_cpu):
@@ -123,7 +128,7 @@ def show_storm(label, n, wall, lat, errors, client_cpu, server_cpu):
     return rate, percentile(lat, 99)
 
 
-def run_storm(n, spread, broker):
+def run_storm(n, spread, broker, processes):
     print("1. handshake storm, %d light devices (%s broker)" % (n, broker), flush=True)
     ctx = multiprocessing.get_context("fork")
     port, ready = free_port(), ctx.Event()
@@ -136,21 +141,42 @@ def run_storm(n, spread, broker):
         # (imports, the loop's first connections), which would be charged to the floor.
         run_loop(storm("http://127.0.0.1:%d" % port, min(n, 100), 0x0e))
         f_rate, _ = show_storm("bare aiohttp, canned answers (the floor):", n,
-                               *measured_storm(floor.pid, "http://127.0.0.1:%d" % port, n, 0x0c))
+                               *measured_storm([floor.pid], "http://127.0.0.1:%d" % port, n, 0x0c))
     finally:
         floor.terminate()
         floor.join(5)
-    with StubServer(broker=broker, timeout=60) as stub:
-        register(stub, 2 * n)
-        rate, p99 = show_storm("stub, all at the same instant:", n, *measured_storm(stub.proc.pid, stub.url, n, 0x0a))
-        s_rate, s_p99 = show_storm("stub, power-on spread over %.1f s:" % spread, n,
-                                   *measured_storm(stub.proc.pid, stub.url, n, 0x0d, spread))
-    print("  stub/floor = %.2f; against 2026-12-01 (%.0f/s, p99 %.2f s): %.2fx the rate"
-          % (rate / f_rate, BASE_RATE, BASE_P99, rate / BASE_RATE), flush=True)
-    print("  goal >= %.0f handshakes/s: %s (%.0f/s); p99 < %.0f s: all at once %s (%.2f s), spread %s (%.2f s)"
-          % (GOAL_RATE, "met" if rate >= GOAL_RATE else "NOT met", rate, GOAL_P99,
+    results = {}
+    for procs in sorted({1, processes}):
+        with StubServer(broker=broker, timeout=60, extra_args=["--http-processes", str(procs)]) as stub:
+            register(stub, 2 * n)
+            pids = [stub.proc.pid] + worker_pids(stub.proc.pid)
+            name = "1 process" if procs == 1 else "%d processes" % procs
+            results[procs] = (
+                show_storm("stub (%s), all at the same instant:" % name, n,
+                           *measured_storm(pids, stub.url, n, 0x0a)),
+                show_storm("stub (%s), power-on over %.1f s:" % (name, spread), n,
+                           *measured_storm(pids, stub.url, n, 0x0d, spread)))
+    for procs, ((rate, p99), (s_rate, s_p99)) in sorted(results.items()):
+        print("  %s: stub/floor = %.2f; against 2026-12-01 (%.0f/s, p99 %.2f s): %.2fx the rate"
+              % ("--http-processes %d" % procs, rate / f_rate, BASE_RATE, BASE_P99, rate / BASE_RATE), flush=True)
+    (rate, p99), (s_rate, s_p99) = results[processes]
+    print("  goal, with --http-processes %d: >= %.0f handshakes/s: %s (%.0f/s); p99 < %.0f s: all at once %s "
+          "(%.2f s), spread %s (%.2f s)"
+          % (processes, GOAL_RATE, "met" if rate >= GOAL_RATE else "NOT met", rate, GOAL_P99,
              "met" if p99 < GOAL_P99 else "NOT met", p99, "met" if s_p99 < GOAL_P99 else "NOT met", s_p99),
           flush=True)
+
+
+def worker_pids(pid):
+    """The stub's HTTP workers: its children running provisioning.http_worker."""
+    out = []
+    for child in pathlib.Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split():
+        try:
+            if b"provisioning.http_worker" in pathlib.Path("/proc/%s/cmdline" % child).read_bytes():
+                out.append(int(child))
+        except OSError:
+            pass
+    return out
 
 
 def register(stub, n):
@@ -247,6 +273,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--devices", type=int, default=None, help="handshake storm size (default 2000; 200 --quick)")
     ap.add_argument("--spread", type=float, default=2.0, help="power-on spread of the second storm (s)")
+    ap.add_argument("--http-processes", type=int, default=os.cpu_count() or 1,
+                    help="neoc server --http-processes of the storm the goal is judged on, run beside one "
+                         "process (default: the cores)")
     ap.add_argument("--messages", type=int, default=None, help="ingest flood per QoS (default 20000; 2000 --quick)")
     ap.add_argument("--repeat", type=int, default=None, help="ingest floods per QoS, median (default 3; 1 --quick)")
     ap.add_argument("--sizes", default=None, help="fleet sizes, comma-separated (default 500,1000,2000,3000)")
@@ -263,7 +292,7 @@ def main(argv=None):
     missing = []
     if "storm" not in args.skip:
         try:
-            run_storm(n, args.spread, "embedded")
+            run_storm(n, args.spread, "embedded", args.http_processes)
         except Exception as e:
             print("  storm: not measured: %s" % why(e), flush=True)
             missing.append(("storm", why(e)))

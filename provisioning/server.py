@@ -17,16 +17,21 @@ import math
 import os
 import pathlib
 import secrets
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
-from provisioning import acl, passwords
+from provisioning import acl
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector, store_state
+from provisioning.device_endpoints import BODY_TIMEOUT, DeviceEndpoints, forbidden
 from provisioning.http_guard import ConnectionGuard, GuardedHandler, read_body
+from provisioning.http_worker import PEER_HEADER, SCHEME_HEADER
 from provisioning.ratelimit import FailureLimit
 from provisioning.releases import MAX_FILE, ReleaseError, Releases
 from neocampus.ids import unit_id
@@ -42,7 +47,6 @@ SSE_QUEUE = 200                # events queued per live page before it is droppe
 SSE_WRITE_TIMEOUT = 5.0        # s a live page may take to take one event
 SSE_SOCKET_BUFFER = 64 * 1024  # bytes of kernel send buffer per live page
 HEADER_TIMEOUT = 10.0          # s for a request header to arrive (and for an idle keep-alive)
-BODY_TIMEOUT = 10.0            # s for a request body
 AUTH_WINDOW = 60.0             # s
 AUTH_FAILURES_PER_LOGIN = 10   # failed logins in the window before 429
 AUTH_FAILURES_PER_ADDRESS = 100
@@ -57,11 +61,6 @@ COLLECTOR_START_WAIT = 5.0  # s the stub waits for the collector's subscription 
 # machine's hostname when that address is a wildcard nobody can dial.
 LISTENER = "listener"
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
-
-
-def forbidden():
-    # The protocol's refusal: 403 and nothing else.
-    return web.Response(status=403, body=b"")
 
 
 def json_error(status, message):
@@ -100,10 +99,6 @@ def parse_since(value):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     return dt.timestamp()
-
-
-def _printable(text, limit=60):
-    return str(text)[:limit].encode("unicode_escape").decode("ascii")
 
 
 def _loopback(address):
@@ -178,7 +173,7 @@ def advertised_broker(advertise, host, port):
     return (host, port), ""
 
 
-class Stub:
+class Stub(DeviceEndpoints):
     """advertise: the broker every device is sent in its credentials answer
     (`server`, `port`) unless it has an override of its own: LISTENER (the
     default) for the mqtt address, or this machine's hostname with its port when
@@ -187,7 +182,7 @@ class Stub:
 
     def __init__(self, data_dir="./neoc-data", http=("127.0.0.1", 8000), mqtt=("127.0.0.1", 1883),
                  broker="embedded", token=None, advertise=LISTENER, public_page=False, claim_window=3600.0,
-                 max_connections_per_address=256, tls=None):
+                 max_connections_per_address=256, tls=None, http_processes=1, tls_files=None):
         if broker not in BROKERS:
             raise ValueError("broker must be one of %s" % ", ".join(BROKERS))
         if advertise not in (LISTENER, None):
@@ -196,6 +191,10 @@ class Stub:
         self.public_page = public_page  # else the live page wants the viewer token
         self.max_connections_per_address = max_connections_per_address
         self.tls = tls  # a server ssl.SSLContext: HTTPS instead of HTTP (provisioning/tls.py)
+        self.tls_files = tls_files  # (cert, key) paths of `tls`, for the HTTP workers
+        self.http_processes = http_processes  # provisioning/http_worker.py
+        self.workers = None
+        self._internal = None  # (directory, Unix socket path) the workers forward to
         self.viewer_token = None
         # Seconds after registration or reset within which the first credentials call
         # gets the password (None: no limit); `neoc device add --claim-window` per device.
@@ -271,12 +270,19 @@ class Stub:
         def handler():
             return GuardedHandler(manager, self.http_guard, loop=loop, access_log=None,
                                   keepalive_timeout=HEADER_TIMEOUT)
+        shared = self.http_processes > 1
+        if shared:
+            # SO_REUSEPORT lets any process of this user join the port: a plain bind first
+            # says "in use" when another server holds it, as without workers.
+            self.http_port = _check_port_free(self.http_host, self.http_port)
         # A boot storm opens hundreds of connections at once: a short backlog
         # would drop SYNs and cost each device a 1 s retransmission.
         self.http_server = await loop.create_server(handler, self.http_host, self.http_port, backlog=4096,
-                                                    ssl=self.tls)
+                                                    ssl=self.tls, reuse_port=shared or None)
         if not self.http_port:
             self.http_port = self.http_server.sockets[0].getsockname()[1]
+        if shared:
+            await self._start_workers(manager)
         # On a broker of its own, "ready" means readings published from now on are
         # collected: wait for the collector's subscription (not for ever). A broker someone
         # else runs may come later: not waited for.
@@ -284,7 +290,34 @@ class Stub:
             log.warning("collector: not subscribed on the broker %s:%d after %.0f s; it keeps trying, "
                         "readings are stored once it is", self.mqtt_host, self.mqtt_port, COLLECTOR_START_WAIT)
 
+    async def _start_workers(self, manager):
+        from provisioning.http_worker import WorkerPool
+        directory = tempfile.mkdtemp(prefix="neoc-http-")  # 0700: only this user forwards
+        path = os.path.join(directory, "server.sock")
+        self._internal = (directory, path)
+        # Forwarded requests are counted by the worker's guard, not again here.
+        loop = asyncio.get_running_loop()
+        self.internal_server = await loop.create_unix_server(
+            lambda: RequestHandler(manager, loop=loop, access_log=None, keepalive_timeout=HEADER_TIMEOUT), path,
+            backlog=1024)
+        argv = ["--data-dir", str(self.data_dir.resolve()), "--http", "%s:%d" % (self.http_host, self.http_port),
+                "--server", path, "--advertise", json.dumps(self.advertised) if self.advertised else "",
+                "--per-address", str(self.max_connections_per_address)]
+        if self.tls:
+            if not self.tls_files:
+                raise RuntimeError("HTTP workers need the certificate and key files of the TLS context")
+            argv += ["--tls-cert", os.path.abspath(self.tls_files[0]), "--tls-key", os.path.abspath(self.tls_files[1])]
+        if log.isEnabledFor(logging.DEBUG):
+            argv.append("--verbose")
+        self.workers = WorkerPool(self.http_processes - 1, argv, self._worker_changes)
+        await self.workers.start()
+
     async def stop(self):
+        if self.workers is not None:
+            await self.workers.stop()  # first: they forward to this process
+        if self._internal is not None:
+            self.internal_server.close()
+            shutil.rmtree(self._internal[0], ignore_errors=True)
         for q in list(self.listeners):
             try:
                 q.put_nowait(None)
@@ -381,6 +414,7 @@ class Stub:
             web.get("/api/devices/{mac}/status", self.api_status),
             web.get("/api/readings", self.api_readings),
             web.get("/api/collector", self.api_collector),
+            web.get("/api/http", self.api_http),
             web.get("/api/releases", self.api_releases),
             web.post("/api/releases/{board}", self.api_release_publish),
             web.put("/api/releases/{board}/{revision}/files/{path:.+}", self.api_release_file),
@@ -392,9 +426,18 @@ class Stub:
         ])
         return app
 
+    def _forwarded(self, request):
+        """Whether this request came from a worker, over the private Unix socket."""
+        return self._internal is not None and request.transport is not None and \
+            request.transport.get_extra_info("sockname") == self._internal[1]
+
     @web.middleware
     async def _errors(self, request, handler):
         """Admin authentication on /api/, then the registry's errors as HTTP answers."""
+        if self._forwarded(request):
+            # The client as the worker saw it: rate limits, alerts and loopback checks use it.
+            request = request.clone(remote=request.headers.get(PEER_HEADER, ""),
+                                    scheme=request.headers.get(SCHEME_HEADER, "http"))
         try:
             if request.path.startswith("/api/") and not self._admin(request):
                 return web.json_response({"error": "admin token required (Authorization: Bearer TOKEN)"},
@@ -425,92 +468,21 @@ class Stub:
         scheme, _, given = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
 
-    # -- device side ---------------------------------------------------------
-    async def credentials(self, request):
-        mac = request.query.get("mac")
-        if mac is None and request.method == "POST":
-            if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                form = await read_body(request.post(), BODY_TIMEOUT)
-                mac = form.get("mac")
-        if not isinstance(mac, str):
-            return forbidden()
-        row = self.registry.lookup(mac)
-        issued = None
-        if row is not None and row["enabled"] and row["password_pending"]:
-            issued = passwords.issue()  # microseconds (passwords.py: profiled): no worker thread
-        answer = self.registry.credentials(mac, issued, self.advertised, claimer=request.remote, row=row)
-        if answer is None:
-            if row is not None and row["enabled"] and row["password_pending"]:
-                self._alert("claim after window", row["mac"], "a credentials call from %s after the claim "
-                            "window closed; reset-credentials opens a new one" % request.remote)
-            log.info("credentials refused for %s", _printable(mac))
-            return forbidden()
-        if "password" in answer:
-            await self.broker_synced()
-        elif row is not None and row["claimed_from"] and row["claimed_from"] != request.remote:
-            # Its password went to another address: a second claimer, or the device moved.
-            self._alert("second claim", row["mac"], "credentials asked from %s; the password went to %s"
-                        % (request.remote, row["claimed_from"]))
-        return web.json_response(answer)
+    # -- device side (the handshake: provisioning/device_endpoints.py) -----------
+    async def _worker_changes(self, message):
+        """A worker handed out passwords: into the Policy and the broker before it answers."""
+        for login in message.get("logins", ()):
+            self._on_registry_change(login)
+        for a in message.get("alerts", ()):
+            self._alert(a["kind"], a["mac"], a["message"], logged=True)
+        await self.broker_synced()
 
-    def _alert(self, kind, mac, message):
-        log.warning("alert (%s) for %s: %s", kind, mac, message)
+    def _alert(self, kind, mac, message, logged=False):
+        if not logged:  # by the worker that saw it
+            log.warning("alert (%s) for %s: %s", kind, mac, message)
         self.alerts.append({"time": time.time(), "kind": kind, "mac": mac, "message": message})
         if self.listeners:
             self._broadcast({"type": "alert", "kind": kind, "mac": mac, "message": message})
-
-    def _limited(self, request, login):
-        """A 429 when this login or this client address failed too often lately, else None."""
-        wait = max(self.login_failures.retry_after(login), self.address_failures.retry_after(request.remote))
-        if not wait:
-            return None
-        return web.json_response({"error": "too many failed logins; retry in %d s" % math.ceil(wait)},
-                                 status=429, headers={"Retry-After": str(math.ceil(wait))})
-
-    def _auth_failed(self, request, login):
-        self.login_failures.failed(login)
-        self.address_failures.failed(request.remote)
-
-    async def _basic_device(self, request):
-        """(device row or None, a 429 response or None) for the request's Basic auth."""
-        header = request.headers.get("Authorization")
-        if not header:
-            return None, None
-        try:
-            auth = BasicAuth.decode(header)
-        except ValueError:
-            return None, None
-        limited = self._limited(request, auth.login)
-        if limited is not None:
-            return None, limited
-        row = self.registry.device_for_login(auth.login)
-        # An unknown login is checked against a dummy hash: the same work and answer. A
-        # hash of many iterations (made before passwords.py's profile) is checked in a
-        # worker thread (hashlib drops the GIL), a cheap one here.
-        stored = row["password_hash"] if row is not None else passwords.DUMMY_REGISTRY_HASH
-        if passwords.cheap(stored):
-            ok = passwords.registry_verify(auth.password, stored)
-            if not ok or row is None:
-                self._auth_failed(request, auth.login)
-                return None, None
-            return row, None  # checked in this loop turn: nothing changed it meanwhile
-        ok = await asyncio.get_running_loop().run_in_executor(None, passwords.registry_verify,
-                                                              auth.password, stored)
-        if not ok or row is None:
-            self._auth_failed(request, auth.login)
-            return None, None
-        # Re-read: the device may have been reset or disabled while the hash was checked.
-        fresh = self.registry.device_for_login(auth.login)
-        if fresh is None or fresh["password_hash"] != row["password_hash"]:
-            return None, None
-        return fresh, None
-
-    async def config(self, request):
-        row, limited = await self._basic_device(request)
-        if row is None:
-            return limited or forbidden()
-        self.registry.seen(row)
-        return web.json_response(self.registry.config(row))
 
     async def logger(self, request):
         row, limited = await self._basic_device(request)
@@ -703,6 +675,14 @@ class Stub:
         return web.json_response(stats)
 
     # -- firmware releases (neoc release publish) ----------------------------
+    async def api_http(self, request):
+        """The processes answering HTTP (--http-processes) and the passwords each handed out."""
+        procs = [{"pid": os.getpid(), "role": "server", "passwords": self.passwords_issued}]
+        if self.workers is not None:
+            procs += [{"pid": pid, "role": "worker", "passwords": self.workers.stats.get(pid, {}).get("passwords", 0)}
+                      for pid in self.workers.pids()]
+        return web.json_response({"processes": procs, "worker_restarts": self.workers.restarts if self.workers else 0})
+
     async def api_releases(self, request):
         return web.json_response(self.releases.current())
 
@@ -841,6 +821,9 @@ class Stub:
         else:
             lines.append("neoc server: no broker advertised%s: devices use their own setting or the campus "
                          "broker" % self._advertise_note)
+        if self.workers is not None:
+            lines.append("neoc server: HTTP answered by %d processes: this one (pid %d) and workers %s"
+                         % (self.http_processes, os.getpid(), ", ".join(map(str, self.workers.pids()))))
         if self.token_path:
             lines.append("neoc server: admin token in %s" % self.token_path.resolve())
         if self.public_page:
@@ -850,6 +833,16 @@ class Stub:
             lines.append("neoc server: live page at %s://%s:%d/?token=TOKEN, TOKEN in %s"
                          % (scheme, self.http_host, self.http_port, (self.data_dir / "viewer-token").resolve()))
         return "\n".join(lines)
+
+
+def _check_port_free(host, port):
+    """Bind (host, port) without SO_REUSEPORT and let go: the port, picked when 0, or
+    OSError when a server holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        return s.getsockname()[1]
 
 
 def _quiet_disconnects(loop, context):

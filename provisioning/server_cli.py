@@ -74,9 +74,13 @@ def advertised_host_port(value, default_port):
               help="PEM certificate (then its chain): serve --http over HTTPS. Needs --tls-key.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="PEM private key of --tls-cert.")
+@click.option("--http-processes", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
+              help="Processes answering --http: this one and N-1 workers on the same port, which answer "
+                   "the handshake themselves and pass every other request to this one. A boot storm of "
+                   "hundreds of devices is HTTP work: up to one per core (bench/fleet.py).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, public_page, claim_window,
-           per_address, tls_cert, tls_key, verbose):
+           per_address, tls_cert, tls_key, http_processes, verbose):
     """Run the sensOCampus server stub: registry API, broker credentials and ACLs, collector, live page."""
     from provisioning.server import LISTENER, Stub, check_broker_address, serve
 
@@ -109,7 +113,8 @@ def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, p
             raise click.BadParameter(str(exc), param_hint="--tls-cert/--tls-key") from None
     stub = Stub(data_dir, http=host_port(http), mqtt=mqtt, broker=broker, token=admin_token,
                 advertise=advertised, public_page=public_page, claim_window=window,
-                max_connections_per_address=per_address, tls=tls)
+                max_connections_per_address=per_address, tls=tls, http_processes=http_processes,
+                tls_files=(tls_cert, tls_key) if tls_cert else None)
 
     async def main():
         stop = asyncio.Event()

@@ -126,6 +126,9 @@ class StubServer:
                "--broker", self.broker] + (["--public-page"] if self.public_page else []) + [
                    # Benches storm the stub with thousands of devices from one address.
                    "--max-connections-per-address", "4096"] + self.extra_args
+        if os.environ.get("NEOC_STUB_HTTP_PROCESSES") and "--http-processes" not in cmd:
+            # The whole suite against N HTTP processes: NEOC_STUB_HTTP_PROCESSES=2 make test
+            cmd += ["--http-processes", os.environ["NEOC_STUB_HTTP_PROCESSES"]]
         if self.tls:
             # Absolute: the server runs in the data dir.
             cmd += ["--tls-cert", str(pathlib.Path(self.tls["cert"]).resolve()),
