@@ -17,7 +17,12 @@ from provisioning.http_guard import read_body
 
 log = logging.getLogger("neoc.server")
 
-BODY_TIMEOUT = 10.0  # s for a request body
+MAX_BODY = 64 * 1024
+HEADER_TIMEOUT = 10.0          # s for a request header to arrive (and for an idle keep-alive)
+BODY_TIMEOUT = 10.0            # s for a request body
+AUTH_WINDOW = 60.0             # s
+AUTH_FAILURES_PER_LOGIN = 10   # failed logins in the window before 429
+AUTH_FAILURES_PER_ADDRESS = 100
 
 
 def forbidden():
@@ -27,6 +32,11 @@ def forbidden():
 
 def _printable(text, limit=60):
     return str(text)[:limit].encode("unicode_escape").decode("ascii")
+
+
+def too_many(wait):
+    return web.json_response({"error": "too many failed logins; retry in %d s" % math.ceil(wait)},
+                             status=429, headers={"Retry-After": str(math.ceil(wait))})
 
 
 class DeviceEndpoints:
@@ -63,14 +73,18 @@ class DeviceEndpoints:
     def _limited(self, request, login):
         """A 429 when this login or this client address failed too often lately, else None."""
         wait = max(self.login_failures.retry_after(login), self.address_failures.retry_after(request.remote))
-        if not wait:
-            return None
-        return web.json_response({"error": "too many failed logins; retry in %d s" % math.ceil(wait)},
-                                 status=429, headers={"Retry-After": str(math.ceil(wait))})
+        return too_many(wait) if wait else None
 
     def _auth_failed(self, request, login):
         self.login_failures.failed(login)
         self.address_failures.failed(request.remote)
+        self._failure_seen(login, request.remote)
+
+    def _failure_seen(self, login, address):
+        """Where other processes answer too (--http-processes): they hear of it."""
+
+    async def _failures_shared(self):
+        """Return once the other processes, if any, count the failures seen so far."""
 
     async def _basic_device(self, request):
         """(device row or None, a 429 response or None) for the request's Basic auth."""
@@ -93,12 +107,14 @@ class DeviceEndpoints:
             ok = passwords.registry_verify(auth.password, stored)
             if not ok or row is None:
                 self._auth_failed(request, auth.login)
+                await self._failures_shared()  # the next guess, wherever it lands, is counted with it
                 return None, None
             return row, None  # checked in this loop turn: nothing changed it meanwhile
         ok = await asyncio.get_running_loop().run_in_executor(None, passwords.registry_verify,
                                                               auth.password, stored)
         if not ok or row is None:
             self._auth_failed(request, auth.login)
+            await self._failures_shared()
             return None, None
         # Re-read: the device may have been reset or disabled while the hash was checked.
         fresh = self.registry.device_for_login(auth.login)

@@ -18,19 +18,23 @@ gets up to N times the tries per window) and --max-connections-per-address.
 """
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from provisioning.device_endpoints import DeviceEndpoints
+from provisioning.device_endpoints import (AUTH_FAILURES_PER_ADDRESS, AUTH_FAILURES_PER_LOGIN, AUTH_WINDOW,
+                                          HEADER_TIMEOUT, MAX_BODY, DeviceEndpoints, too_many)
 from provisioning.http_guard import ConnectionGuard, GuardedHandler
 from provisioning.ratelimit import FailureLimit
 
@@ -45,6 +49,7 @@ START_TIMEOUT = 20.0   # s for a worker to listen
 RESTART_DELAY = 1.0    # s, doubled after each death in a row
 MAX_RESTART_DELAY = 30.0
 STOP_TIMEOUT = 5.0     # s a worker has to end on SIGTERM
+MAX_LOCKED = 10000     # locked-out keys a worker keeps before it forgets the expired ones
 
 
 # -- inside a worker ---------------------------------------------------------------
@@ -54,10 +59,11 @@ class ServerLink:
     them) and alerts. One message at a time: what changes while one is on its way goes
     in the next, so a storm makes few messages."""
 
-    def __init__(self, reader, writer, counts):
+    def __init__(self, reader, writer, counts, on_locked):
         self.reader, self.writer = reader, writer
         self.counts = counts  # () -> {"passwords": n}: sent with every message
-        self._logins, self._alerts = [], []
+        self.on_locked = on_locked  # ([kind, key, seconds], ...) the server says are locked out
+        self._logins, self._alerts, self._failures = [], [], []
         self._batch = None  # future of the changes not sent yet
         self._sender = None
         self._reply = None  # future of the server's answer to the message on its way
@@ -70,7 +76,9 @@ class ServerLink:
                 line = await self.reader.readline()
                 if not line:
                     break
-                if self._reply is not None and not self._reply.done():
+                if line.startswith(b"{"):  # not an answer: logins or addresses the server locked out
+                    self.on_locked(json.loads(line)["locked"])
+                elif self._reply is not None and not self._reply.done():
                     if line.strip() == b"ok":
                         self._reply.set_result(None)
                     else:
@@ -89,6 +97,10 @@ class ServerLink:
         self._alerts.append(event)
         self._wake()
 
+    def failed(self, login, address):
+        self._failures.append((login, address))
+        self._wake()
+
     def _wake(self):
         if self._batch is None:
             self._batch = asyncio.get_running_loop().create_future()
@@ -99,13 +111,14 @@ class ServerLink:
     async def _send_all(self):
         try:
             while self._batch is not None:
-                batch, logins, alerts = self._batch, self._logins, self._alerts
-                self._batch, self._logins, self._alerts = None, [], []
+                batch, logins, alerts, failures = self._batch, self._logins, self._alerts, self._failures
+                self._batch, self._logins, self._alerts, self._failures = None, [], [], []
                 try:
                     if self.closed:
                         raise ConnectionError("the server closed the link")
                     self._reply = asyncio.get_running_loop().create_future()
-                    self.writer.write(json.dumps({"logins": logins, "alerts": alerts, **self.counts()}).encode()
+                    self.writer.write(json.dumps({"logins": logins, "alerts": alerts, "failures": failures,
+                                                  **self.counts()}).encode()
                                       + b"\n")
                     await self._reply
                 except (ConnectionError, OSError, RuntimeError) as exc:
@@ -135,10 +148,9 @@ class Worker(DeviceEndpoints):
         self.session = session
         self.link = link
         registry.on_change = self.link.changed
-        from provisioning.server import (AUTH_FAILURES_PER_ADDRESS, AUTH_FAILURES_PER_LOGIN,
-                                         AUTH_WINDOW)
         self.login_failures = FailureLimit(AUTH_FAILURES_PER_LOGIN, AUTH_WINDOW)
         self.address_failures = FailureLimit(AUTH_FAILURES_PER_ADDRESS, AUTH_WINDOW)
+        self.locked = {}  # ("login" | "address", key) -> monotonic time it may try again
 
     def _alert(self, kind, mac, message):
         log.warning("alert (%s) for %s: %s", kind, mac, message)
@@ -147,9 +159,40 @@ class Worker(DeviceEndpoints):
     async def broker_synced(self):
         await self.link.synced()
 
+    # Failed logins are counted by the server, for all processes: it says which logins and
+    # addresses are locked out, and until when.
+    def _failure_seen(self, login, address):
+        self.link.failed(login, address)
+
+    async def _failures_shared(self):
+        await self.link.synced()
+
+    def lock(self, locked):
+        now = time.monotonic()
+        if len(self.locked) > MAX_LOCKED:
+            self.locked = {k: t for k, t in self.locked.items() if t > now}
+        for kind, key, seconds in locked:
+            self.locked[kind, key] = now + seconds
+
+    def _limited(self, request, login):
+        wait = max(self.locked.get(("login", login), 0), self.locked.get(("address", request.remote), 0))
+        wait -= time.monotonic()
+        if wait > 0:
+            return too_many(wait)
+        return super()._limited(request, login)
+
+    @web.middleware
+    async def _store_errors(self, request, handler):
+        try:
+            return await handler(request)
+        except sqlite3.OperationalError as exc:
+            # Disk full, I/O error, or the server's writes held the file too long:
+            # nothing was written, nor a password handed out (the server's answer too).
+            self.registry.write_failed(exc)
+            return web.json_response({"error": "the registry cannot write (%s); retry later" % exc}, status=507)
+
     def make_app(self):
-        from provisioning.server import MAX_BODY
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._store_errors])
         app.add_routes([web.get("/device/credentials", self.credentials),
                         web.post("/device/credentials", self.credentials),
                         web.get("/device/config", self.config),
@@ -192,7 +235,6 @@ class Worker(DeviceEndpoints):
 
 async def run_worker(args):
     from provisioning.registry import Registry
-    from provisioning.server import HEADER_TIMEOUT
     from provisioning.tls import server_context
     host, port = args.http.rsplit(":", 1)
     advertised = tuple(json.loads(args.advertise)) if args.advertise else None
@@ -202,7 +244,8 @@ async def run_worker(args):
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
         registry = Registry(os.path.join(args.data_dir, "registry.sqlite3"))
-        link = ServerLink(reader, writer, lambda: {"passwords": worker.passwords_issued})
+        link = ServerLink(reader, writer, lambda: {"passwords": worker.passwords_issued},
+                          lambda locked: worker.lock(locked))
         worker = Worker(registry, advertised, session, link)
         runner = web.AppRunner(worker.make_app(), access_log=None)
         await runner.setup()
@@ -216,6 +259,8 @@ async def run_worker(args):
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        gc.collect()
+        gc.freeze()  # as the server: start-up's objects out of later full collections
         writer.write(b"ready\n")
         # The link ends when the server does, even by SIGKILL: so does this worker.
         link_lost = loop.create_task(link.read_replies())
@@ -261,6 +306,7 @@ class WorkerPool:
         self.procs = {}  # slot -> asyncio.subprocess.Process
         self.restarts = 0
         self.stats = {}  # pid -> {"passwords": n}, as each worker last said
+        self.writers = {}  # slot -> its link's writer
         self._tasks = []
         self._stopping = False
 
@@ -295,6 +341,7 @@ class WorkerPool:
         while True:
             proc = self.procs[slot]
             reader, writer = link
+            self.writers[slot] = writer
             try:
                 while True:
                     line = await reader.readline()
@@ -327,6 +374,13 @@ class WorkerPool:
                 except (OSError, RuntimeError) as exc:
                     log.error("%s", exc)
                     delay = min(MAX_RESTART_DELAY, 2 * delay)
+
+    def tell_locked(self, locked):
+        """Tell every worker these [kind, key, seconds] are locked out."""
+        line = json.dumps({"locked": locked}).encode() + b"\n"
+        for writer in self.writers.values():
+            if not writer.is_closing():
+                writer.write(line)
 
     def pids(self):
         return [p.pid for p in self.procs.values() if p.returncode is None]

@@ -9,6 +9,7 @@ shared Policy, the collector, and an aiohttp application serving
 import asyncio
 import collections
 import datetime
+import gc
 import hmac
 import ipaddress
 import json
@@ -29,7 +30,8 @@ from aiohttp.web_protocol import RequestHandler
 from provisioning import acl
 from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector, store_state
-from provisioning.device_endpoints import BODY_TIMEOUT, DeviceEndpoints, forbidden
+from provisioning.device_endpoints import (AUTH_FAILURES_PER_ADDRESS, AUTH_FAILURES_PER_LOGIN, AUTH_WINDOW,
+                                          BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY, DeviceEndpoints, forbidden)
 from provisioning.http_guard import ConnectionGuard, GuardedHandler, read_body
 from provisioning.http_worker import PEER_HEADER, SCHEME_HEADER
 from provisioning.ratelimit import FailureLimit
@@ -40,16 +42,11 @@ from provisioning.registry import MODULE_NAME, NotFound, Registry, RegistryError
 log = logging.getLogger("neoc.server")
 
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
-MAX_BODY = 64 * 1024
 BROKERS = ("embedded", "mosquitto", "external")
 MAX_SSE_CLIENTS = 50           # live pages open at once
 SSE_QUEUE = 200                # events queued per live page before it is dropped as too slow
 SSE_WRITE_TIMEOUT = 5.0        # s a live page may take to take one event
 SSE_SOCKET_BUFFER = 64 * 1024  # bytes of kernel send buffer per live page
-HEADER_TIMEOUT = 10.0          # s for a request header to arrive (and for an idle keep-alive)
-AUTH_WINDOW = 60.0             # s
-AUTH_FAILURES_PER_LOGIN = 10   # failed logins in the window before 429
-AUTH_FAILURES_PER_ADDRESS = 100
 RELOAD_DELAY = 0.05     # s: registry changes within this window make one Mosquitto reload
 MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
 # s: time allowed to whoever runs an external broker to see the rewritten files and
@@ -475,7 +472,21 @@ class Stub(DeviceEndpoints):
             self._on_registry_change(login)
         for a in message.get("alerts", ()):
             self._alert(a["kind"], a["mac"], a["message"], logged=True)
+        for login, address in message.get("failures", ()):
+            self.login_failures.failed(login)
+            self.address_failures.failed(address)
+            self._failure_seen(login, address)
         await self.broker_synced()
+
+    def _failure_seen(self, login, address):
+        """Counted here for every process: the workers hear of a login or address locked out."""
+        if self.workers is None:
+            return
+        locked = [[kind, key, wait] for kind, key, wait in (
+            ("login", login, self.login_failures.retry_after(login)),
+            ("address", address, self.address_failures.retry_after(address))) if wait]
+        if locked:
+            self.workers.tell_locked(locked)
 
     def _alert(self, kind, mac, message, logged=False):
         if not logged:  # by the worker that saw it
@@ -841,7 +852,11 @@ def _check_port_free(host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, port))
+        try:
+            s.bind((host, port))
+        except OSError as exc:  # worded as asyncio's own bind error, which callers know
+            raise OSError(exc.errno, "error while attempting to bind on address %r: %s"
+                          % ((host, port), (exc.strerror or str(exc)).lower())) from None
         return s.getsockname()[1]
 
 
@@ -863,6 +878,10 @@ async def serve(stub, stop_event):
         # Do not leave a started Mosquitto or broker behind a failed start.
         await stub.stop()
         raise
+    # What start-up made (amqtt, aiohttp, the registry) lives as long as the server: out of
+    # every later full collection, which would walk it again.
+    gc.collect()
+    gc.freeze()
     print(stub.describe(), flush=True)
     print("neoc server: ready", flush=True)
     try:
