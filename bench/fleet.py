@@ -48,7 +48,7 @@ from registry import Unmeasured, cpu_seconds, percentile, run_ingest, why  # noq
 from campus import light  # noqa: E402
 from campus.fleet import Simulation, mac_of  # noqa: E402
 from provisioning.mosquitto import free_port  # noqa: E402
-from provisioning.server_cli import run as run_loop  # noqa: E402  (uvloop where installed)
+from provisioning.eventloop import run as run_loop  # noqa: E402  (uvloop where installed)
 from provisioning.stub_process import StubServer  # noqa: E402
 
 GOAL_RATE, GOAL_P99 = 1000.0, 1.0
@@ -63,7 +63,7 @@ def floor_server(port, ready):
     """The same two answers with no registry, no hashing, no broker."""
     from aiohttp import web
 
-    from provisioning.server_cli import run
+    from provisioning.eventloop import run
     cred = {"login": "senso_x", "password": "p", "server": "127.0.0.1", "port": 1883}
     cfg = {"topics": ["b/r"], "zones": [{"topic": "b/r", "modules": [{"module": "temperature", "frequency": 60}]}]}
 

@@ -21,7 +21,7 @@ import time
 
 from campus import light
 from campus.brokers import Topology
-from provisioning.server_cli import run as run_loop
+from provisioning.eventloop import run as run_loop
 from provisioning.stub_process import StubServer
 
 DRAIN_TIMEOUT = 60.0  # s for outboxes and the collector to catch up after the run
@@ -47,7 +47,7 @@ def layout(n, buildings, rooms):
 class Simulation:
     def __init__(self, light_devices=300, virtual_boards=0, boot_storm=False, outage=0.0, outage_at=None,
                  rate=1.0, duration=30.0, topology="flat", buildings=3, rooms=10, say=print, data_dir=None,
-                 boot_spread=5.0):
+                 boot_spread=5.0, http_processes=1):
         self.n = light_devices
         self.k = virtual_boards
         self.boot_storm = boot_storm
@@ -60,6 +60,7 @@ class Simulation:
         self.rooms = rooms
         self.say = say
         self.boot_spread = boot_spread
+        self.http_processes = http_processes
         self._tmp = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="neoc-fleet-")
@@ -77,7 +78,7 @@ class Simulation:
         names = ["b%d" % (i + 1) for i in range(self.buildings)]
         self.topology = Topology(self.topology_kind, self.dir / "brokers", self.dir / "stub", names)
         self.stub = StubServer(data_dir=self.dir / "stub", broker="external", mqtt_port=self.topology.collector_port,
-                               timeout=60)
+                               timeout=60, extra_args=["--http-processes", str(self.http_processes)])
         self.stub.start()
         self.topology.start()
         self.say("stub %s; brokers: %s" % (self.stub.url, self.topology.describe()))

@@ -25,9 +25,12 @@ import click
               help="flat: one Mosquitto; bridged: one per building, bridged to a core the collector reads.")
 @click.option("--buildings", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option("--rooms", type=click.IntRange(1, 1000), default=10, show_default=True, help="Rooms per building.")
+@click.option("--http-processes", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
+              help="The stub's neoc server --http-processes: N processes answer the handshakes (a boot "
+                   "storm of thousands wants one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (progress goes to stderr).")
 def simulate(light_devices, virtual_boards, boot_storm, boot_spread, outage, outage_at, rate, duration, topology,
-             buildings, rooms, as_json):
+             buildings, rooms, http_processes, as_json):
     """Simulate a campus fleet against a fresh stub and real Mosquittos: handshakes,
     readings, faults; report what each device numbered against what was stored.
 
@@ -42,7 +45,7 @@ def simulate(light_devices, virtual_boards, boot_storm, boot_spread, outage, out
     def say(text):
         click.echo(text, err=as_json)
     sim = Simulation(light_devices, virtual_boards, boot_storm, outage, outage_at, rate, duration, topology,
-                     buildings, rooms, say=say, boot_spread=boot_spread)
+                     buildings, rooms, say=say, boot_spread=boot_spread, http_processes=http_processes)
     try:
         try:
             sim.start()

@@ -289,7 +289,7 @@ def main(argv=None):
                         format="%(asctime)s %(name)s[http %(process)d] %(levelname)s %(message)s")
     # Ctrl-C in a terminal reaches the whole group: the server stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from provisioning.server_cli import run
+    from provisioning.eventloop import run
     run(run_worker(args))
 
 

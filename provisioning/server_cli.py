@@ -5,6 +5,8 @@ import signal
 
 import click
 
+from provisioning.eventloop import run
+
 
 def host_port(value, default_host="127.0.0.1"):
     host, sep, port = value.rpartition(":")
@@ -127,13 +129,3 @@ def server(data_dir, http, mqtt, broker, admin_token, advertise, no_advertise, p
         run(main())
     except (OSError, RuntimeError) as exc:  # port in use, Mosquitto or amqtt missing or failing
         raise click.ClickException(str(exc)) from None
-
-
-def run(coro):
-    """asyncio.run on uvloop where it is installed: the boot storm's handshakes are mostly
-    the event loop's own work (bench/fleet.py), which uvloop does in C."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)

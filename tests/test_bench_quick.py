@@ -146,15 +146,19 @@ def test_fleet_quick_prints_storm_and_fleet_figures():
     _need_mosquitto()
     # The ingest section is bench/registry.py's own, checked above.
     proc = run_bench("fleet.py", "--quick", "--devices", "60", "--sizes", "40", "--step-seconds", "5",
-                     "--skip", "ingest")
+                     "--skip", "ingest", "--http-processes", "2")
     assert proc.returncode == 0, "bench/fleet.py --quick exited %d" % proc.returncode
     out = proc.stdout
-    for label in ("bare aiohttp, canned answers \\(the floor\\):", "stub, all at the same instant:",
-                  "stub, power-on spread over 2.0 s:"):
+    # One process, and as many as the cores (--http-processes), beside the floor.
+    for label in ("bare aiohttp, canned answers \\(the floor\\):", "stub \\(1 process\\), all at the same instant:",
+                  "stub \\(1 process\\), power-on over 2.0 s:", "stub \\(2 processes\\), all at the same instant:",
+                  "stub \\(2 processes\\), power-on over 2.0 s:"):
         assert lines_matching(out, r"^  %s\s+\d+/60 in\s+[\d.]+ s =\s+\d+ handshakes/s; p50\s+\d+ ms, p99\s+\d+ ms; "
                                    r"errors 0; CPU per handshake: devices [\d.]+ ms, server [\d.]+ ms$" % label), label
-    assert lines_matching(out, r"^  stub/floor = [\d.]+; against 2026-12-01 \(543/s, p99 3.35 s\): [\d.]+x the rate$")
-    assert lines_matching(out, r"^  goal >= 1000 handshakes/s: (met|NOT met)")
+    for procs in (1, 2):
+        assert lines_matching(out, r"^  --http-processes %d: stub/floor = [\d.]+; against 2026-12-01 \(543/s, "
+                                   r"p99 3.35 s\): [\d.]+x the rate$" % procs)
+    assert lines_matching(out, r"^  goal, with --http-processes 2: >= 1000 handshakes/s: (met|NOT met)")
     assert lines_matching(out, r"^\s+40 devices \(\s+40 readings/s\): HELD; handshakes 40/40; .* lost 0, .*"
                                r"collector lag p50 \d+ ms p99 \d+ ms; bare subscriber \d+ received")
     assert lines_matching(out, r"^  largest fleet held: 40 devices")
