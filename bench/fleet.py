@@ -14,7 +14,9 @@ machine, each figure beside a baseline run in the same invocation.
    All N at the same instant is a queue: its p99 is the time the last one
    waited. A power cut's boards come up over a second or two (boot, Wi-Fi
    association): the same storm is also run with power-on times spread over
-   --spread seconds, where p99 is what one device waits.
+   --spread seconds, where p99 is what one device waits. Both run against a
+   stub of one process and one of --http-processes (default: the cores;
+   provisioning/http_worker.py), on which the goal is judged.
 2. Collector ingest: bench/registry.py's flood at QoS 0 and QoS 1 through
    Mosquitto, the collector beside a bare paho subscriber in its own process
    (goal: collector/bare >= 0.9; 0.80 and 0.84 on 2026-12-01).
