@@ -120,9 +120,11 @@ def test_alerts_seen_by_the_worker_reach_the_live_page(tmp_path):
             c.request("GET", "/device/credentials?mac=" + mac)
             assert c.getresponse().status == 200
             c.close()
-        alerts = requests.get(stub.url + "/live/state", timeout=5).json()["alerts"]
-        seconds = [a for a in alerts if a["kind"] == "second claim" and "127.0.0.2" in a["message"]]
-        assert len(seconds) == 8, alerts
+
+        def second_claims():  # a worker's alert reaches the server just after its answer
+            alerts = requests.get(stub.url + "/live/state", timeout=5).json()["alerts"]
+            return [a for a in alerts if a["kind"] == "second claim" and "127.0.0.2" in a["message"]]
+        assert wait_until(lambda: len(second_claims()) == 8, timeout=5), second_claims()
 
 
 def test_a_dead_worker_is_replaced_and_workers_end_with_the_server(tmp_path):
