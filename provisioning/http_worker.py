@@ -50,14 +50,17 @@ RESTART_DELAY = 1.0    # s, doubled after each death in a row
 MAX_RESTART_DELAY = 30.0
 STOP_TIMEOUT = 5.0     # s a worker has to end on SIGTERM
 MAX_LOCKED = 10000     # locked-out keys a worker keeps before it forgets the expired ones
+LINK_LINE_LIMIT = 16 * 1024 * 1024  # bytes of one message from a worker
 
 
 # -- inside a worker ---------------------------------------------------------------
 class ServerLink:
     """What a worker tells the server over their socket pair, a JSON line each way:
     logins whose password changed (the handlers wait until the server's broker knows
-    them) and alerts. One message at a time: what changes while one is on its way goes
-    in the next, so a storm makes few messages."""
+    them), alerts, and failed logins (counted by the server for all processes). One
+    message at a time: what changes while one is on its way goes in the next, so a
+    storm makes few messages. The server also sends, unasked, the logins and addresses
+    it locks out."""
 
     def __init__(self, reader, writer, counts, on_locked):
         self.reader, self.writer = reader, writer
@@ -324,7 +327,8 @@ class WorkerPool:
         finally:
             theirs.close()
         self.procs[slot] = proc
-        reader, writer = await asyncio.open_connection(sock=ours)
+        # A message holds every login changed during the previous one: thousands in a storm.
+        reader, writer = await asyncio.open_connection(sock=ours, limit=LINK_LINE_LIMIT)
         try:
             line = await asyncio.wait_for(reader.readline(), START_TIMEOUT)
         except asyncio.TimeoutError:
