@@ -12,6 +12,8 @@ from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("neoc.server")
 
+SSE_SOCKET_BUFFER = 64 * 1024  # bytes of kernel send buffer per live page
+
 
 class ConnectionGuard:
     def __init__(self, per_address):

@@ -35,7 +35,7 @@ from yarl import URL
 
 from provisioning.device_endpoints import (AUTH_FAILURES_PER_ADDRESS, AUTH_FAILURES_PER_LOGIN, AUTH_WINDOW,
                                           HEADER_TIMEOUT, MAX_BODY, DeviceEndpoints, too_many)
-from provisioning.http_guard import ConnectionGuard, GuardedHandler
+from provisioning.http_guard import SSE_SOCKET_BUFFER, ConnectionGuard, GuardedHandler
 from provisioning.ratelimit import FailureLimit
 
 log = logging.getLogger("neoc.server")
@@ -222,6 +222,11 @@ class Worker(DeviceEndpoints):
                     resp.headers.add(k, v)
             if upstream.content_length is not None:
                 resp.content_length = upstream.content_length
+            sock = request.transport.get_extra_info("socket") if request.transport else None
+            if sock is not None and upstream.content_type == "text/event-stream":
+                # As the server bounds a live page's buffer: one that does not read blocks the
+                # relay soon, then the server's write, and the server drops it.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SSE_SOCKET_BUFFER)
             await resp.prepare(request)
             async for chunk in upstream.content.iter_any():
                 await resp.write(chunk)

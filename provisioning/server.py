@@ -32,7 +32,7 @@ from provisioning.broker import EmbeddedBroker, MosquittoBroker, Policy
 from provisioning.collector import Collector, store_state
 from provisioning.device_endpoints import (AUTH_FAILURES_PER_ADDRESS, AUTH_FAILURES_PER_LOGIN, AUTH_WINDOW,
                                           BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY, DeviceEndpoints, forbidden)
-from provisioning.http_guard import ConnectionGuard, GuardedHandler, read_body
+from provisioning.http_guard import SSE_SOCKET_BUFFER, ConnectionGuard, GuardedHandler, read_body
 from provisioning.http_worker import PEER_HEADER, SCHEME_HEADER
 from provisioning.ratelimit import FailureLimit
 from provisioning.releases import MAX_FILE, ReleaseError, Releases
@@ -46,7 +46,6 @@ BROKERS = ("embedded", "mosquitto", "external")
 MAX_SSE_CLIENTS = 50           # live pages open at once
 SSE_QUEUE = 200                # events queued per live page before it is dropped as too slow
 SSE_WRITE_TIMEOUT = 5.0        # s a live page may take to take one event
-SSE_SOCKET_BUFFER = 64 * 1024  # bytes of kernel send buffer per live page
 RELOAD_DELAY = 0.05     # s: registry changes within this window make one Mosquitto reload
 MOSQUITTO_SETTLE = 0.05  # s: time allowed to Mosquitto to act on SIGHUP
 # s: time allowed to whoever runs an external broker to see the rewritten files and
