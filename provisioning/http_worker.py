@@ -186,8 +186,12 @@ class Worker(DeviceEndpoints):
 
     @web.middleware
     async def _store_errors(self, request, handler):
+        issued = self.passwords_issued
         try:
-            return await handler(request)
+            response = await handler(request)
+            if self.registry.store_error is not None and self.passwords_issued > issued:
+                self.registry.write_ok()  # a password was written: space is back
+            return response
         except sqlite3.OperationalError as exc:
             # Disk full, I/O error, or the server's writes held the file too long:
             # nothing was written, nor a password handed out (the server's answer too).
