@@ -34,7 +34,8 @@ def start(tmp_path, broker="embedded", **kw):
 
 
 def http_state(stub):
-    r = requests.get(stub.url + "/api/http", headers={"Authorization": "Bearer " + stub.token}, timeout=5)
+    r = requests.get(stub.url + "/api/http", headers={"Authorization": "Bearer " + stub.token}, timeout=5,
+                     verify=str(stub.tls["ca"]) if stub.tls else True)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -179,3 +180,18 @@ def test_help_explains_the_option():
     out = subprocess.run([sys.executable, "-m", "neoc", "server", "--help"], capture_output=True, text=True,
                          timeout=60, stdin=subprocess.DEVNULL).stdout
     assert "--http-processes" in out and "workers" in out
+
+
+def test_https_is_served_by_every_process(tmp_path, tls_files):
+    with start(tmp_path, tls=tls_files) as stub:
+        assert stub.url.startswith("https://")
+        for i in range(DEVICES // 2):
+            mac = "02:43:00:00:04:%02x" % i
+            r = requests.post(stub.url + "/api/devices", json={"mac": mac, "location": "U4/r6"}, timeout=5,
+                              headers={"Authorization": "Bearer " + stub.token}, verify=str(tls_files["ca"]))
+            assert r.status_code == 201, r.text
+            r = requests.get(stub.url + "/device/credentials", params={"mac": mac}, timeout=5,
+                             verify=str(tls_files["ca"]))
+            assert r.status_code == 200 and "password" in r.json()
+        issued = {p["role"]: p["passwords"] for p in http_state(stub)["processes"]}
+        assert issued["server"] > 0 and issued["worker"] > 0, issued
