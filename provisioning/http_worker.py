@@ -269,8 +269,9 @@ async def run_worker(args):
         server = await loop.create_server(handler, host.strip("[]"), int(port), backlog=4096, reuse_port=True,
                                           ssl=tls)
         stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        # SIGTERM only: Ctrl-C stays ignored (main()), else the worker would end before the
+        # server stops it and the server would take that for a death and start another.
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
         gc.collect()
         gc.freeze()  # as the server: start-up's objects out of later full collections
         writer.write(b"ready\n")

@@ -151,7 +151,7 @@ def test_a_dead_worker_is_replaced_and_workers_end_with_the_server(tmp_path):
         server = stub.proc.pid
         os.kill(server, signal.SIGKILL)  # no clean stop: the worker sees its link close
         assert wait_until(lambda: not alive(replacement), timeout=10), "worker outlived the server"
-        assert not alive(server) or stub.proc.wait(5) is not None
+        stub.proc.wait(5)  # reaped: StubServer's stop has nothing left to stop
 
 
 def test_a_stopped_server_stops_its_workers(tmp_path):
